@@ -1,0 +1,135 @@
+//! Positional file I/O for the thread-pool engine and the tools: `preadv2`, `pwritev2`,
+//! `fsync`, `fdatasync`, `posix_fadvise`, `fstat`.
+
+use super::{cvt, cvt_retry, Errno};
+use std::os::fd::RawFd;
+
+/// A scatter/gather element, the kernel's `struct iovec`.
+pub type IoVec = libc::iovec;
+
+/// Builds an [`IoVec`] from a raw address and length.
+pub fn iovec(base: *mut u8, len: usize) -> IoVec {
+    libc::iovec {
+        iov_base: base.cast(),
+        iov_len: len,
+    }
+}
+
+/// `preadv2(2)` at `offset` with `RWF_*` flags. Returns bytes read (short at end of file).
+///
+/// # Safety
+/// Every `iovec` must describe writable memory that stays valid for the call.
+///
+/// # Errors
+/// The kernel's errno (`EBADF`, `EINVAL`, `EIO`, `EAGAIN` with `RWF_NOWAIT`, ...).
+pub unsafe fn preadv2(fd: RawFd, iov: &[IoVec], offset: u64, flags: i32) -> Result<usize, Errno> {
+    // SAFETY: the caller guarantees the iovecs; iov is a live array of iov.len() entries.
+    let n = cvt_retry(|| unsafe {
+        libc::preadv2(fd, iov.as_ptr(), iov.len() as i32, offset as i64, flags) as _
+    })?;
+    Ok(n as usize)
+}
+
+/// `pwritev2(2)` at `offset` with `RWF_*` flags. Returns bytes written.
+///
+/// # Safety
+/// Every `iovec` must describe readable memory that stays valid for the call.
+///
+/// # Errors
+/// The kernel's errno (`EBADF`, `EINVAL`, `ENOSPC`, `EIO`, `EFBIG`, ...).
+pub unsafe fn pwritev2(fd: RawFd, iov: &[IoVec], offset: u64, flags: i32) -> Result<usize, Errno> {
+    // SAFETY: the caller guarantees the iovecs; iov is a live array of iov.len() entries.
+    let n = cvt_retry(|| unsafe {
+        libc::pwritev2(fd, iov.as_ptr(), iov.len() as i32, offset as i64, flags) as _
+    })?;
+    Ok(n as usize)
+}
+
+/// `fsync(2)`.
+///
+/// # Errors
+/// `EBADF`, `EIO`, `ENOSPC`, ...
+pub fn fsync(fd: RawFd) -> Result<(), Errno> {
+    // SAFETY: fsync takes a descriptor number and validates it.
+    cvt_retry(|| unsafe { libc::fsync(fd) } as _)?;
+    Ok(())
+}
+
+/// `fdatasync(2)`.
+///
+/// # Errors
+/// `EBADF`, `EIO`, `ENOSPC`, ...
+pub fn fdatasync(fd: RawFd) -> Result<(), Errno> {
+    // SAFETY: fdatasync takes a descriptor number and validates it.
+    cvt_retry(|| unsafe { libc::fdatasync(fd) } as _)?;
+    Ok(())
+}
+
+/// `posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)`: drops the file's clean cached pages,
+/// so the next buffered read goes to the device (a cold-cache test or benchmark).
+///
+/// # Errors
+/// `EBADF`, `ESPIPE`.
+pub fn drop_page_cache(fd: RawFd) -> Result<(), Errno> {
+    // SAFETY: posix_fadvise takes plain integers and returns an errno value directly.
+    let r = unsafe { libc::posix_fadvise(fd, 0, 0, libc::POSIX_FADV_DONTNEED) };
+    if r != 0 {
+        return Err(Errno(r));
+    }
+    Ok(())
+}
+
+/// What aiolos needs from `fstat(2)`.
+#[derive(Clone, Copy, Debug)]
+pub struct FileStat {
+    /// File type and mode bits (`st_mode`).
+    pub mode: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// Device of the file system holding the file.
+    pub dev: u64,
+    /// Device number, for a block or character device.
+    pub rdev: u64,
+    /// Preferred I/O block size.
+    pub blksize: u64,
+}
+
+impl FileStat {
+    /// Whether this is a block device.
+    pub fn is_block_device(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFBLK
+    }
+    /// Whether this is a regular file.
+    pub fn is_regular(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFREG
+    }
+}
+
+/// `fstat(2)`.
+///
+/// # Errors
+/// `EBADF`.
+pub fn fstat(fd: RawFd) -> Result<FileStat, Errno> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: st is writable storage for one struct stat.
+    cvt(unsafe { libc::fstat(fd, st.as_mut_ptr()) } as _)?;
+    // SAFETY: fstat succeeded, so it initialised st.
+    let st = unsafe { st.assume_init() };
+    Ok(FileStat {
+        mode: st.st_mode,
+        size: st.st_size as u64,
+        dev: st.st_dev,
+        rdev: st.st_rdev,
+        blksize: st.st_blksize as u64,
+    })
+}
+
+/// The `F_GETFL` status flags of a descriptor (to learn whether it was opened `O_DIRECT`).
+///
+/// # Errors
+/// `EBADF`.
+pub fn status_flags(fd: RawFd) -> Result<i32, Errno> {
+    // SAFETY: fcntl(F_GETFL) takes no pointer argument.
+    let r = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) } as _)?;
+    Ok(r as i32)
+}
