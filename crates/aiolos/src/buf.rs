@@ -5,6 +5,12 @@
 //! complete; the completion hands it back. Safe code therefore cannot free or move memory
 //! the kernel may still read or write: the types here promise a *stable* address (heap
 //! memory that does not move when the owning value moves).
+//!
+//! # Safety
+//!
+//! The traits are `unsafe` to implement: an implementation vouches for the address and
+//! length it reports, and every engine relies on that when it hands them to the kernel.
+#![allow(unsafe_code)]
 
 use std::io;
 
