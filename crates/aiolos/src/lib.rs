@@ -1,9 +1,21 @@
 //! aiolos: asynchronous file I/O for Linux.
+//!
+//! A [`Ring`] takes requests ([`Op`]) that own their buffers, submits them to the kernel
+//! in batches and hands back [`Completion`]s with the buffers. It runs on one of three
+//! engines ([`EngineKind`]): io_uring, kernel AIO, or a thread pool.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod buf;
+pub mod engine;
+mod error;
+pub mod op;
+mod ring;
 pub mod sys;
 
 pub use buf::{BufResult, IoBuf, IoBufMut, RawBuf};
+pub use engine::{EngineKind, EngineStats};
+pub use error::Error;
+pub use op::{Fd, Op, OpCode, RwFlags};
+pub use ring::{Buffers, CancelOutcome, Completion, PushError, Ring, RingBuilder, Token};

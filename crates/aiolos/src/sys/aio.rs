@@ -344,3 +344,42 @@ pub unsafe fn ring_has_events(ctx: AioContext) -> bool {
         head.load(Ordering::Acquire) != tail.load(Ordering::Acquire)
     }
 }
+
+/// Copies completed events out of the context's ring in shared memory, without a system
+/// call, and advances the ring's head. Returns how many were copied.
+///
+/// # Safety
+/// `ctx` must be a live context of this process, and no other thread may consume from
+/// the same ring (user space or `io_getevents`) during the call.
+pub unsafe fn ring_reap(ctx: AioContext, out: &mut [IoEvent]) -> usize {
+    let hdr = ctx.0 as *mut AioRingHeader;
+    // SAFETY: the caller guarantees that the ring is mapped at ctx and that we are its only
+    // consumer. The kernel publishes an event before it advances tail (release), so after
+    // an acquire load of tail every event between head and tail is complete. head is ours
+    // to advance; the kernel reads it to know which slots are free again.
+    unsafe {
+        let magic = &*(std::ptr::addr_of!((*hdr).magic) as *const AtomicU32);
+        if magic.load(Ordering::Relaxed) != AIO_RING_MAGIC {
+            return 0;
+        }
+        let nr = std::ptr::addr_of!((*hdr).nr).read_volatile();
+        let head_a = &*(std::ptr::addr_of!((*hdr).head) as *const AtomicU32);
+        let tail_a = &*(std::ptr::addr_of!((*hdr).tail) as *const AtomicU32);
+        let mut head = head_a.load(Ordering::Relaxed);
+        let tail = tail_a.load(Ordering::Acquire);
+        if nr == 0 || head >= nr || tail >= nr {
+            return 0;
+        }
+        let events = (hdr as *mut u8).add(size_of::<AioRingHeader>()) as *const IoEvent;
+        let mut n = 0;
+        while head != tail && n < out.len() {
+            out[n] = events.add(head as usize).read_volatile();
+            head = (head + 1) % nr;
+            n += 1;
+        }
+        if n > 0 {
+            head_a.store(head, Ordering::Release);
+        }
+        n
+    }
+}

@@ -4,16 +4,22 @@
 use super::{cvt, cvt_retry, Errno};
 use std::os::fd::RawFd;
 
-/// A scatter/gather element, the kernel's `struct iovec`.
-pub type IoVec = libc::iovec;
-
-/// Builds an [`IoVec`] from a raw address and length.
-pub fn iovec(base: *mut u8, len: usize) -> IoVec {
-    libc::iovec {
-        iov_base: base.cast(),
-        iov_len: len,
-    }
+/// A scatter/gather element with the kernel's `struct iovec` layout. Addresses are kept
+/// as integers so that tables of them can move between threads; whoever builds one vouches
+/// for the memory it names when it passes it to the kernel.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IoVec {
+    /// Start address.
+    pub base: usize,
+    /// Length in bytes.
+    pub len: usize,
 }
+
+const _: () = {
+    assert!(std::mem::size_of::<IoVec>() == std::mem::size_of::<libc::iovec>());
+    assert!(std::mem::offset_of!(IoVec, len) == std::mem::offset_of!(libc::iovec, iov_len));
+};
 
 /// `preadv2(2)` at `offset` with `RWF_*` flags. Returns bytes read (short at end of file).
 ///
@@ -25,7 +31,13 @@ pub fn iovec(base: *mut u8, len: usize) -> IoVec {
 pub unsafe fn preadv2(fd: RawFd, iov: &[IoVec], offset: u64, flags: i32) -> Result<usize, Errno> {
     // SAFETY: the caller guarantees the iovecs; iov is a live array of iov.len() entries.
     let n = cvt_retry(|| unsafe {
-        libc::preadv2(fd, iov.as_ptr(), iov.len() as i32, offset as i64, flags) as _
+        libc::preadv2(
+            fd,
+            iov.as_ptr().cast(),
+            iov.len() as i32,
+            offset as i64,
+            flags,
+        ) as _
     })?;
     Ok(n as usize)
 }
@@ -40,7 +52,13 @@ pub unsafe fn preadv2(fd: RawFd, iov: &[IoVec], offset: u64, flags: i32) -> Resu
 pub unsafe fn pwritev2(fd: RawFd, iov: &[IoVec], offset: u64, flags: i32) -> Result<usize, Errno> {
     // SAFETY: the caller guarantees the iovecs; iov is a live array of iov.len() entries.
     let n = cvt_retry(|| unsafe {
-        libc::pwritev2(fd, iov.as_ptr(), iov.len() as i32, offset as i64, flags) as _
+        libc::pwritev2(
+            fd,
+            iov.as_ptr().cast(),
+            iov.len() as i32,
+            offset as i64,
+            flags,
+        ) as _
     })?;
     Ok(n as usize)
 }

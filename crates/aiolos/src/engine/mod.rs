@@ -1,0 +1,153 @@
+//! Engines: the kernel interfaces a [`Ring`](crate::Ring) runs on, behind one internal
+//! interface (push a batch, submit it in one call, reap completions, cancel, notify).
+//!
+//! - [`EngineKind::Native`]: kernel AIO (`io_submit`); truly asynchronous for O_DIRECT.
+//! - [`EngineKind::Uring`]: io_uring; asynchronous for buffered and direct I/O.
+//! - [`EngineKind::Threads`]: a thread pool running `preadv2`/`pwritev2`; the portable
+//!   fallback where io_uring is denied.
+//!
+//! # Safety
+//!
+//! [`Engine::submit`] is an `unsafe fn`: the ring vouches that every address in a batch
+//! stays valid until that request's completion has been reaped.
+#![allow(unsafe_code)]
+
+pub(crate) mod native;
+
+use crate::op::OpCode;
+use crate::sys::Errno;
+use std::fmt;
+use std::os::fd::{BorrowedFd, RawFd};
+use std::time::Duration;
+
+/// Which kernel interface a ring runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EngineKind {
+    /// io_uring.
+    Uring,
+    /// Kernel AIO (`io_setup`/`io_submit`/`io_getevents`).
+    Native,
+    /// A thread pool doing positional reads and writes.
+    Threads,
+}
+
+impl EngineKind {
+    /// All engines, in order of preference.
+    pub const ALL: [EngineKind; 3] = [EngineKind::Uring, EngineKind::Native, EngineKind::Threads];
+
+    /// The engine's short name, as used by `aiolos bench --engine` and `AIOLOS_ENGINE`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Uring => "uring",
+            EngineKind::Native => "native",
+            EngineKind::Threads => "threads",
+        }
+    }
+}
+
+impl fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for EngineKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<EngineKind, String> {
+        match s {
+            "uring" | "io_uring" => Ok(EngineKind::Uring),
+            "native" | "aio" | "libaio" => Ok(EngineKind::Native),
+            "threads" | "thread" => Ok(EngineKind::Threads),
+            _ => Err(format!(
+                "unknown engine {s:?}: expected one of uring, native, threads"
+            )),
+        }
+    }
+}
+
+/// A request prepared for an engine: raw addresses into buffers owned by the ring's
+/// in-flight table.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sqe {
+    /// The ring's token bits, returned in the completion.
+    pub user_data: u64,
+    /// The in-flight table index (engines may keep per-slot state, e.g. an iocb).
+    pub slot: u32,
+    pub op: OpCode,
+    pub fd: RawFd,
+    /// Buffer address, or `iovec` array address for the vectored ops.
+    pub addr: u64,
+    /// Buffer length, or `iovec` count; poll events for `Poll`.
+    pub len: u64,
+    pub offset: u64,
+    pub rw_flags: i32,
+    pub ioprio: Option<u16>,
+    /// A per-request eventfd to signal on completion.
+    pub resfd: Option<RawFd>,
+}
+
+/// A completion as an engine reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Cqe {
+    pub user_data: u64,
+    /// Bytes transferred (or poll mask), or a negated errno.
+    pub res: i64,
+}
+
+/// What a cancel attempt achieved at the engine level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EngineCancel {
+    /// The engine will complete the request soon (likely with `ECANCELED`).
+    Requested,
+    /// The engine cannot cancel it; it completes when the I/O finishes.
+    NotCancellable,
+}
+
+/// Counters an engine keeps, for tests and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// System calls made to submit requests (`io_submit`, `io_uring_enter` for submission).
+    pub submit_syscalls: u64,
+    /// System calls made to wait for or reap completions.
+    pub reap_syscalls: u64,
+    /// Completions found in shared memory without a system call.
+    pub reaped_without_syscall: u64,
+}
+
+/// The interface every engine implements. The ring guarantees that at most one thread
+/// calls [`Engine::reap`] at a time and that `submit` calls are serialised.
+pub(crate) trait Engine: Send + Sync {
+    fn kind(&self) -> EngineKind;
+
+    /// Whether the engine can run this operation.
+    fn supports(&self, op: OpCode) -> bool;
+
+    /// Submits `sqes` in order, in one system call where the engine has one. Returns how
+    /// many were accepted. `Err(e)` means the first request was refused with `e`: `EAGAIN`
+    /// asks the caller to retry later; any other error belongs to that request alone.
+    ///
+    /// # Safety
+    /// Every address in `sqes` must stay valid until the request's completion is reaped.
+    unsafe fn submit(&self, sqes: &[Sqe]) -> Result<usize, Errno>;
+
+    /// Appends completions to `out`: waits until at least `min` are available (up to
+    /// `max` in all) or `timeout` passes or [`Engine::wake`] is called.
+    fn reap(
+        &self,
+        out: &mut Vec<Cqe>,
+        min: usize,
+        max: usize,
+        timeout: Option<Duration>,
+    ) -> Result<(), Errno>;
+
+    /// Asks the engine to cancel the request in `slot` with `user_data`.
+    fn cancel(&self, slot: u32, user_data: u64) -> EngineCancel;
+
+    /// Makes a thread blocked in [`Engine::reap`] return soon.
+    fn wake(&self);
+
+    /// A descriptor that becomes readable when completions are ready.
+    fn notify_fd(&self) -> BorrowedFd<'_>;
+
+    fn stats(&self) -> EngineStats;
+}

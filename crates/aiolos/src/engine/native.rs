@@ -1,0 +1,292 @@
+//! The kernel AIO engine: `io_submit` for a whole batch, completions read from the
+//! context's ring in shared memory before any `io_getevents`.
+//!
+//! Kernel AIO is only truly asynchronous for O_DIRECT; on buffered files `io_submit`
+//! performs the I/O before it returns. The engine choice in [`super`] routes buffered
+//! requests elsewhere when the caller asks for that.
+//!
+//! # Safety
+//!
+//! The engine keeps one `iocb` per in-flight slot, at a fixed address, because the kernel
+//! identifies a request to `io_cancel` by the address it was submitted from. A slot's iocb
+//! is written only by the submitter of that slot while the ring's state lock is held, and
+//! read by the kernel; the ring never reuses a slot before its completion is reaped.
+#![allow(unsafe_code)]
+
+use super::{Cqe, Engine, EngineCancel, EngineKind, EngineStats, Sqe};
+use crate::op::OpCode;
+use crate::sys::aio::{self, AioContext, IoEvent, Iocb};
+use crate::sys::eventfd::{self, events::POLLIN};
+use crate::sys::Errno;
+use std::cell::UnsafeCell;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// `user_data` of the internal poll request that wakes a blocked reaper.
+const WAKE_DATA: u64 = u64::MAX;
+
+pub(crate) struct Native {
+    ctx: AioContext,
+    iocbs: Box<[UnsafeCell<Iocb>]>,
+    notify: OwnedFd,
+    wake: OwnedFd,
+    scratch: Mutex<Scratch>,
+    submit_syscalls: AtomicU64,
+    reap_syscalls: AtomicU64,
+    reaped_in_memory: AtomicU64,
+}
+
+#[derive(Default)]
+struct Scratch {
+    ptrs: Vec<*mut Iocb>,
+    events: Vec<IoEvent>,
+}
+
+// SAFETY: the raw iocb pointers in Scratch are only used inside submit under the mutex and
+// point into this engine's own iocb table.
+unsafe impl Send for Scratch {}
+
+// SAFETY: the iocb cells are written only by the thread submitting that slot (serialised by
+// the ring) and never while the kernel may reread them (io_submit copies the iocb); all
+// other state is atomics, a mutex, or immutable after construction.
+unsafe impl Sync for Native {}
+
+impl Native {
+    /// Creates a context for `capacity` requests (plus one internal wake request).
+    pub(crate) fn new(capacity: u32) -> Result<Native, crate::Error> {
+        let ctx = aio::io_setup(capacity.saturating_add(1))
+            .map_err(|e| crate::Error::io_setup_for(e, capacity.saturating_add(1)))?;
+        let make = || -> Result<(OwnedFd, OwnedFd), Errno> {
+            Ok((eventfd::eventfd()?, eventfd::eventfd()?))
+        };
+        let (notify, wake) = match make() {
+            Ok(fds) => fds,
+            Err(e) => {
+                let _ = aio::io_destroy(ctx);
+                return Err(crate::Error::Sys("eventfd", e));
+            }
+        };
+        let iocbs = (0..=capacity)
+            .map(|_| UnsafeCell::new(Iocb::default()))
+            .collect();
+        let engine = Native {
+            ctx,
+            iocbs,
+            notify,
+            wake,
+            scratch: Mutex::new(Scratch::default()),
+            submit_syscalls: AtomicU64::new(0),
+            reap_syscalls: AtomicU64::new(0),
+            reaped_in_memory: AtomicU64::new(0),
+        };
+        engine
+            .arm_wake()
+            .map_err(|e| crate::Error::Sys("io_submit (wake poll)", e))?;
+        Ok(engine)
+    }
+
+    fn wake_slot(&self) -> usize {
+        self.iocbs.len() - 1
+    }
+
+    /// Submits the internal poll on the wake eventfd.
+    fn arm_wake(&self) -> Result<(), Errno> {
+        let slot = self.wake_slot();
+        let iocb = self.iocbs[slot].get();
+        // SAFETY: the wake slot is used only here and by the reaper that re-arms it after its
+        // previous poll completed, so nobody else touches this iocb now.
+        unsafe {
+            *iocb = Iocb {
+                aio_data: WAKE_DATA,
+                aio_lio_opcode: aio::IOCB_CMD_POLL,
+                aio_fildes: self.wake.as_raw_fd() as u32,
+                aio_buf: POLLIN as u64,
+                ..Iocb::default()
+            };
+        }
+        // SAFETY: the iocb lives in self.iocbs for the engine's lifetime; a poll names no buffer.
+        let n = unsafe { aio::io_submit(self.ctx, &[iocb]) }?;
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(Errno::AGAIN)
+        }
+    }
+
+    fn fill_iocb(&self, sqe: &Sqe) -> *mut Iocb {
+        let (opcode, buf, nbytes) = match sqe.op {
+            OpCode::Read => (aio::IOCB_CMD_PREAD, sqe.addr, sqe.len),
+            OpCode::Write => (aio::IOCB_CMD_PWRITE, sqe.addr, sqe.len),
+            OpCode::Readv => (aio::IOCB_CMD_PREADV, sqe.addr, sqe.len),
+            OpCode::Writev => (aio::IOCB_CMD_PWRITEV, sqe.addr, sqe.len),
+            OpCode::Fsync => (aio::IOCB_CMD_FSYNC, 0, 0),
+            OpCode::Fdatasync => (aio::IOCB_CMD_FDSYNC, 0, 0),
+            OpCode::Poll => (aio::IOCB_CMD_POLL, sqe.len, 0),
+            OpCode::Nop => (aio::IOCB_CMD_NOOP, 0, 0),
+        };
+        let (resfd, mut flags) = match sqe.resfd {
+            Some(fd) => (fd as u32, aio::IOCB_FLAG_RESFD),
+            None => (self.notify.as_raw_fd() as u32, aio::IOCB_FLAG_RESFD),
+        };
+        let mut prio = 0i16;
+        if let Some(p) = sqe.ioprio {
+            flags |= aio::IOCB_FLAG_IOPRIO;
+            prio = p as i16;
+        }
+        let iocb = self.iocbs[sqe.slot as usize].get();
+        // SAFETY: the ring gives each in-flight request its own slot; this slot's previous
+        // request has been reaped, so the kernel no longer refers to this iocb.
+        unsafe {
+            *iocb = Iocb {
+                aio_data: sqe.user_data,
+                aio_rw_flags: sqe.rw_flags,
+                aio_lio_opcode: opcode,
+                aio_reqprio: prio,
+                aio_fildes: sqe.fd as u32,
+                aio_buf: buf,
+                aio_nbytes: nbytes,
+                aio_offset: sqe.offset as i64,
+                aio_flags: flags,
+                aio_resfd: resfd,
+                ..Iocb::default()
+            };
+        }
+        iocb
+    }
+
+    /// Moves events into `out`, re-arming the wake poll if it fired. Returns whether the
+    /// wake request was among them.
+    fn take_events(&self, events: &[IoEvent], out: &mut Vec<Cqe>) -> bool {
+        let mut woken = false;
+        for ev in events {
+            if ev.data == WAKE_DATA {
+                woken = true;
+                let _ = eventfd::eventfd_drain(self.wake.as_fd());
+                // If re-arming fails the reaper still returns; later wakes fall back to
+                // the reap timeout chosen by the ring.
+                let _ = self.arm_wake();
+            } else {
+                out.push(Cqe {
+                    user_data: ev.data,
+                    res: ev.res,
+                });
+            }
+        }
+        woken
+    }
+}
+
+impl Engine for Native {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Native
+    }
+
+    fn supports(&self, _op: OpCode) -> bool {
+        true
+    }
+
+    unsafe fn submit(&self, sqes: &[Sqe]) -> Result<usize, Errno> {
+        let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        scratch.ptrs.clear();
+        for sqe in sqes {
+            let p = self.fill_iocb(sqe);
+            scratch.ptrs.push(p);
+        }
+        self.submit_syscalls.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: each pointer names an iocb in our table; the caller guarantees that the
+        // buffers they name stay valid until their completions are reaped.
+        unsafe { aio::io_submit(self.ctx, &scratch.ptrs) }
+    }
+
+    fn reap(
+        &self,
+        out: &mut Vec<Cqe>,
+        min: usize,
+        max: usize,
+        timeout: Option<Duration>,
+    ) -> Result<(), Errno> {
+        let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let want = max.max(1);
+        scratch.events.resize(want, IoEvent::default());
+        let start = out.len();
+        // Shared memory first: no system call when completions are already there.
+        // SAFETY: the context is live until Drop, and the ring lets only one thread reap.
+        let n = unsafe { aio::ring_reap(self.ctx, &mut scratch.events[..want]) };
+        self.reaped_in_memory.fetch_add(n as u64, Ordering::Relaxed);
+        let events = std::mem::take(&mut scratch.events);
+        let woken = self.take_events(&events[..n], out);
+        scratch.events = events;
+        if woken || out.len() - start >= min.max(1) || timeout == Some(Duration::ZERO) {
+            return Ok(());
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        // Block without holding the scratch lock: submitters must be able to proceed.
+        let mut events = std::mem::take(&mut scratch.events);
+        drop(scratch);
+        let got = out.len() - start;
+        let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        self.reap_syscalls.fetch_add(1, Ordering::Relaxed);
+        let room = want - got;
+        let r = aio::io_getevents(
+            self.ctx,
+            min.saturating_sub(got).max(1),
+            &mut events[..room],
+            remaining,
+        );
+        let result = match r {
+            Ok(n) => {
+                self.take_events(&events[..n], out);
+                Ok(())
+            }
+            Err(Errno::INTR) => Ok(()),
+            Err(e) => Err(e),
+        };
+        self.scratch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .events = events;
+        result
+    }
+
+    fn cancel(&self, slot: u32, user_data: u64) -> EngineCancel {
+        let iocb = self.iocbs[slot as usize].get();
+        // SAFETY: reading our own iocb's aio_data: the slot is in flight and only the
+        // submitter (serialised with this call by the ring) writes it.
+        if unsafe { (*iocb).aio_data } != user_data {
+            return EngineCancel::NotCancellable;
+        }
+        let mut ev = IoEvent::default();
+        // SAFETY: iocb is the address this request was submitted from.
+        match unsafe { aio::io_cancel(self.ctx, iocb, &mut ev) } {
+            // Cancellation started (poll): the completion arrives through the ring.
+            Ok(()) | Err(Errno::INPROGRESS) => EngineCancel::Requested,
+            Err(_) => EngineCancel::NotCancellable,
+        }
+    }
+
+    fn wake(&self) {
+        let _ = eventfd::eventfd_signal(self.wake.as_raw_fd(), 1);
+    }
+
+    fn notify_fd(&self) -> BorrowedFd<'_> {
+        self.notify.as_fd()
+    }
+
+    fn stats(&self) -> EngineStats {
+        EngineStats {
+            submit_syscalls: self.submit_syscalls.load(Ordering::Relaxed),
+            reap_syscalls: self.reap_syscalls.load(Ordering::Relaxed),
+            reaped_without_syscall: self.reaped_in_memory.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Drop for Native {
+    fn drop(&mut self) {
+        // io_destroy waits for every request still in flight (the ring already waited for
+        // its own) and releases the internal wake poll.
+        let _ = aio::io_destroy(self.ctx);
+    }
+}

@@ -1,0 +1,249 @@
+//! Operations: what a request asks the kernel to do, with the buffers it owns.
+//!
+//! Each constructor takes the required fields (descriptor, buffers, offset); options such
+//! as [`Op::user_data`], [`Op::rw_flags`], [`Op::ioprio`] and [`Op::eventfd`] follow as
+//! builder methods with defaults. An op owns its buffers and a handle on its descriptor,
+//! so neither can be freed or reused while the request is in flight.
+
+use crate::buf::IoBufMut;
+use std::fs::File;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+
+/// A file descriptor held by a request: either shared ownership of an open file (the
+/// descriptor stays open until every request using it has completed) or, for callers that
+/// manage descriptors themselves, a raw number.
+#[derive(Clone, Debug)]
+pub struct Fd(FdInner);
+
+#[derive(Clone, Debug)]
+enum FdInner {
+    Shared(Arc<OwnedFd>),
+    Raw(RawFd),
+}
+
+impl Fd {
+    /// A request handle on a descriptor that the caller keeps open.
+    ///
+    /// # Safety
+    /// `fd` must stay open, and refer to the same file, until every request using this
+    /// handle has completed; otherwise a request may act on whatever file reuses the number.
+    #[allow(unsafe_code)]
+    pub unsafe fn from_raw(fd: RawFd) -> Fd {
+        Fd(FdInner::Raw(fd))
+    }
+
+    /// The descriptor number.
+    pub fn as_raw(&self) -> RawFd {
+        match &self.0 {
+            FdInner::Shared(f) => f.as_raw_fd(),
+            FdInner::Raw(fd) => *fd,
+        }
+    }
+}
+
+impl From<OwnedFd> for Fd {
+    fn from(fd: OwnedFd) -> Fd {
+        Fd(FdInner::Shared(Arc::new(fd)))
+    }
+}
+
+impl From<File> for Fd {
+    fn from(f: File) -> Fd {
+        Fd::from(OwnedFd::from(f))
+    }
+}
+
+impl From<Arc<OwnedFd>> for Fd {
+    fn from(fd: Arc<OwnedFd>) -> Fd {
+        Fd(FdInner::Shared(fd))
+    }
+}
+
+impl From<&Fd> for Fd {
+    fn from(fd: &Fd) -> Fd {
+        fd.clone()
+    }
+}
+
+/// Per-request `RWF_*` flags for reads and writes (`preadv2(2)`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RwFlags(pub i32);
+
+impl RwFlags {
+    /// No flags.
+    pub const NONE: RwFlags = RwFlags(0);
+    /// `RWF_NOWAIT`: fail with `EAGAIN` rather than block (page cache miss, lock).
+    pub const NOWAIT: RwFlags = RwFlags(crate::sys::aio::RWF_NOWAIT);
+    /// `RWF_DSYNC`: this write is durable (data) when it completes.
+    pub const DSYNC: RwFlags = RwFlags(crate::sys::aio::RWF_DSYNC);
+    /// `RWF_SYNC`: this write is durable (data and metadata) when it completes.
+    pub const SYNC: RwFlags = RwFlags(crate::sys::aio::RWF_SYNC);
+    /// `RWF_HIPRI`: polled completion on devices that support it.
+    pub const HIPRI: RwFlags = RwFlags(crate::sys::aio::RWF_HIPRI);
+}
+
+impl std::ops::BitOr for RwFlags {
+    type Output = RwFlags;
+    fn bitor(self, rhs: RwFlags) -> RwFlags {
+        RwFlags(self.0 | rhs.0)
+    }
+}
+
+/// The kind of an operation, for engines to answer "do you support this?".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OpCode {
+    /// Positional read into one buffer.
+    Read,
+    /// Positional write from one buffer.
+    Write,
+    /// Positional read into several buffers.
+    Readv,
+    /// Positional write from several buffers.
+    Writev,
+    /// `fsync`.
+    Fsync,
+    /// `fdatasync`.
+    Fdatasync,
+    /// Wait for poll readiness.
+    Poll,
+    /// Do nothing (completes with 0).
+    Nop,
+}
+
+/// What a request does and the buffers it owns.
+#[derive(Debug)]
+pub(crate) enum Kind<B> {
+    Read { buf: B, offset: u64 },
+    Write { buf: B, offset: u64 },
+    Readv { bufs: Vec<B>, offset: u64 },
+    Writev { bufs: Vec<B>, offset: u64 },
+    Fsync,
+    Fdatasync,
+    Poll { events: i16 },
+    Nop,
+}
+
+/// One request: an operation on a descriptor, its buffers and its options.
+#[derive(Debug)]
+#[must_use = "an Op does nothing until it is pushed to a Ring"]
+pub struct Op<B> {
+    pub(crate) fd: Option<Fd>,
+    pub(crate) kind: Kind<B>,
+    pub(crate) user_data: u64,
+    pub(crate) rw_flags: RwFlags,
+    pub(crate) ioprio: Option<u16>,
+    pub(crate) eventfd: Option<Fd>,
+}
+
+impl<B: IoBufMut> Op<B> {
+    fn new(fd: Option<Fd>, kind: Kind<B>) -> Op<B> {
+        Op {
+            fd,
+            kind,
+            user_data: 0,
+            rw_flags: RwFlags::NONE,
+            ioprio: None,
+            eventfd: None,
+        }
+    }
+
+    /// Reads up to `buf.bytes_total()` bytes at `offset` into `buf`.
+    #[doc(alias = "IOCB_CMD_PREAD")]
+    #[doc(alias = "IORING_OP_READ")]
+    pub fn read(fd: impl Into<Fd>, buf: B, offset: u64) -> Op<B> {
+        Op::new(Some(fd.into()), Kind::Read { buf, offset })
+    }
+
+    /// Writes `buf.bytes_init()` bytes from `buf` at `offset`.
+    #[doc(alias = "IOCB_CMD_PWRITE")]
+    #[doc(alias = "IORING_OP_WRITE")]
+    pub fn write(fd: impl Into<Fd>, buf: B, offset: u64) -> Op<B> {
+        Op::new(Some(fd.into()), Kind::Write { buf, offset })
+    }
+
+    /// Reads into several buffers, in order, starting at `offset`.
+    #[doc(alias = "IOCB_CMD_PREADV")]
+    pub fn readv(fd: impl Into<Fd>, bufs: Vec<B>, offset: u64) -> Op<B> {
+        Op::new(Some(fd.into()), Kind::Readv { bufs, offset })
+    }
+
+    /// Writes several buffers, in order, starting at `offset`.
+    #[doc(alias = "IOCB_CMD_PWRITEV")]
+    pub fn writev(fd: impl Into<Fd>, bufs: Vec<B>, offset: u64) -> Op<B> {
+        Op::new(Some(fd.into()), Kind::Writev { bufs, offset })
+    }
+
+    /// Flushes the file's data and metadata (`fsync(2)`). Covers writes that completed
+    /// before it was submitted.
+    #[doc(alias = "IOCB_CMD_FSYNC")]
+    pub fn fsync(fd: impl Into<Fd>) -> Op<B> {
+        Op::new(Some(fd.into()), Kind::Fsync)
+    }
+
+    /// Flushes the file's data (`fdatasync(2)`).
+    #[doc(alias = "IOCB_CMD_FDSYNC")]
+    pub fn fdatasync(fd: impl Into<Fd>) -> Op<B> {
+        Op::new(Some(fd.into()), Kind::Fdatasync)
+    }
+
+    /// Completes when the descriptor has any of `events` (`POLLIN`, ...); the result is the
+    /// ready mask.
+    #[doc(alias = "IOCB_CMD_POLL")]
+    pub fn poll(fd: impl Into<Fd>, events: i16) -> Op<B> {
+        Op::new(Some(fd.into()), Kind::Poll { events })
+    }
+
+    /// Does nothing; completes with 0. Useful to wake a waiter or measure overhead.
+    pub fn nop() -> Op<B> {
+        Op::new(None, Kind::Nop)
+    }
+
+    /// A value returned unchanged in the completion.
+    pub fn user_data(mut self, data: u64) -> Op<B> {
+        self.user_data = data;
+        self
+    }
+
+    /// Per-request `RWF_*` flags (reads and writes only).
+    pub fn rw_flags(mut self, flags: RwFlags) -> Op<B> {
+        self.rw_flags = flags;
+        self
+    }
+
+    /// The request's I/O priority, in `ioprio_set(2)` format (class << 13 | level).
+    pub fn ioprio(mut self, prio: u16) -> Op<B> {
+        self.ioprio = Some(prio);
+        self
+    }
+
+    /// An eventfd to signal (add 1) when this request completes, in addition to the
+    /// ring's own notification descriptor.
+    pub fn eventfd(mut self, efd: impl Into<Fd>) -> Op<B> {
+        self.eventfd = Some(efd.into());
+        self
+    }
+
+    /// The kind of operation.
+    pub fn opcode(&self) -> OpCode {
+        match self.kind {
+            Kind::Read { .. } => OpCode::Read,
+            Kind::Write { .. } => OpCode::Write,
+            Kind::Readv { .. } => OpCode::Readv,
+            Kind::Writev { .. } => OpCode::Writev,
+            Kind::Fsync => OpCode::Fsync,
+            Kind::Fdatasync => OpCode::Fdatasync,
+            Kind::Poll { .. } => OpCode::Poll,
+            Kind::Nop => OpCode::Nop,
+        }
+    }
+
+    /// Gives the buffers back (when a request is refused before it was accepted).
+    pub fn into_bufs(self) -> Vec<B> {
+        match self.kind {
+            Kind::Read { buf, .. } | Kind::Write { buf, .. } => vec![buf],
+            Kind::Readv { bufs, .. } | Kind::Writev { bufs, .. } => bufs,
+            _ => Vec::new(),
+        }
+    }
+}
