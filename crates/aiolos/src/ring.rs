@@ -799,6 +799,19 @@ impl<B: IoBufMut> Ring<B> {
             while let Some(index) = st.queued.pop_front() {
                 self.finish(&mut st, index, -i64::from(Errno::CANCELED.0));
             }
+            // Ask the engine to cancel what it can (polls never finish on their own);
+            // file I/O that cannot be cancelled is waited for below.
+            for index in 0..st.slots.len() {
+                let slot = &mut st.slots[index];
+                if slot.state == SlotState::InFlight {
+                    slot.cancel_requested = true;
+                    let token = Token {
+                        index: index as u32,
+                        generation: slot.generation,
+                    };
+                    self.engine.cancel(token.index, token.to_u64());
+                }
+            }
         }
         self.engine.wake();
         self.cv.notify_all();

@@ -33,6 +33,8 @@ pub(crate) struct Native {
     notify: OwnedFd,
     wake: OwnedFd,
     scratch: Mutex<Scratch>,
+    /// Completions made without the kernel (no-ops).
+    local: Mutex<Vec<Cqe>>,
     submit_syscalls: AtomicU64,
     reap_syscalls: AtomicU64,
     reaped_in_memory: AtomicU64,
@@ -77,6 +79,7 @@ impl Native {
             notify,
             wake,
             scratch: Mutex::new(Scratch::default()),
+            local: Mutex::new(Vec::new()),
             submit_syscalls: AtomicU64::new(0),
             reap_syscalls: AtomicU64::new(0),
             reaped_in_memory: AtomicU64::new(0),
@@ -188,6 +191,25 @@ impl Engine for Native {
     }
 
     unsafe fn submit(&self, sqes: &[Sqe]) -> Result<usize, Errno> {
+        // Kernel AIO has no working no-op command (IOCB_CMD_NOOP is refused), so no-ops
+        // complete here; the batch is split at them.
+        let nops = sqes.iter().take_while(|s| s.op == OpCode::Nop).count();
+        if nops > 0 {
+            let mut local = self.local.lock().unwrap_or_else(|e| e.into_inner());
+            local.extend(sqes[..nops].iter().map(|s| Cqe {
+                user_data: s.user_data,
+                res: 0,
+            }));
+            drop(local);
+            let _ = eventfd::eventfd_signal(self.notify.as_raw_fd(), 1);
+            self.wake();
+            return Ok(nops);
+        }
+        let end = sqes
+            .iter()
+            .position(|s| s.op == OpCode::Nop)
+            .unwrap_or(sqes.len());
+        let sqes = &sqes[..end];
         let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
         scratch.ptrs.clear();
         for sqe in sqes {
@@ -211,6 +233,7 @@ impl Engine for Native {
         let want = max.max(1);
         scratch.events.resize(want, IoEvent::default());
         let start = out.len();
+        out.append(&mut self.local.lock().unwrap_or_else(|e| e.into_inner()));
         // Shared memory first: no system call when completions are already there.
         // SAFETY: the context is live until Drop, and the ring lets only one thread reap.
         let n = unsafe { aio::ring_reap(self.ctx, &mut scratch.events[..want]) };

@@ -1,0 +1,81 @@
+//! Shared helpers for the conformance suite: every behaviour test runs on every engine.
+#![allow(dead_code)]
+
+use aiolos::{EngineKind, Error, IoBufMut, Ring};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// Generates one `#[test]` per engine that calls `$body(kind)`.
+#[macro_export]
+macro_rules! on_every_engine {
+    ($($name:ident),* $(,)?) => {
+        mod native {
+            $( #[test] fn $name() { super::$name(aiolos::EngineKind::Native) } )*
+        }
+        mod uring {
+            $( #[test] fn $name() { super::$name(aiolos::EngineKind::Uring) } )*
+        }
+        mod threads {
+            $( #[test] fn $name() { super::$name(aiolos::EngineKind::Threads) } )*
+        }
+    };
+}
+
+/// A ring on `kind`, or `None` with a printed skip when the engine cannot run here.
+pub fn ring<B: IoBufMut>(kind: EngineKind, entries: u32) -> Option<Ring<B>> {
+    match Ring::builder().entries(entries).engine(kind).build::<B>() {
+        Ok(r) => Some(r),
+        Err(Error::EngineUnavailable { kind, reason }) => {
+            eprintln!("SKIP: engine {kind} unavailable: {reason}");
+            None
+        }
+        Err(e) => panic!("creating a {kind} ring failed: {e}"),
+    }
+}
+
+/// A deterministic byte pattern: byte i of a file is a function of its offset.
+pub fn pattern(offset: u64, len: usize) -> Vec<u8> {
+    (0..len as u64)
+        .map(|i| {
+            let x = offset + i;
+            (x ^ (x >> 8) ^ (x >> 16)).wrapping_mul(31) as u8
+        })
+        .collect()
+}
+
+/// A directory for test files on the file system that holds the build (a real disk
+/// file system, so O_DIRECT works), removed on drop.
+pub fn scratch_dir() -> tempfile::TempDir {
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    tempfile::Builder::new()
+        .prefix("aiolos-test-")
+        .tempdir_in(base)
+        .expect("create scratch dir")
+}
+
+/// Creates `path` filled with `pattern(0, len)`.
+pub fn patterned_file(path: &Path, len: usize) {
+    let mut f = File::create(path).expect("create file");
+    f.write_all(&pattern(0, len)).expect("fill file");
+    f.sync_all().expect("sync");
+}
+
+/// Opens for reading and writing, optionally with O_DIRECT.
+pub fn open_rw(path: &Path, direct: bool) -> File {
+    let mut o = OpenOptions::new();
+    o.read(true).write(true).create(true);
+    if direct {
+        o.custom_flags(aiolos::sys::O_DIRECT);
+    }
+    o.open(path).expect("open")
+}
+
+/// The completion's byte count, panicking with the error otherwise.
+pub fn bytes<B>(c: &aiolos::Completion<B>) -> usize {
+    match &c.result {
+        Ok(n) => *n,
+        Err(e) => panic!("request {:?} failed: {e}", c.token),
+    }
+}
