@@ -247,7 +247,7 @@ pub struct Ring<B: IoBufMut = Vec<u8>> {
     state: Mutex<State<B>>,
     cv: Condvar,
     capacity: u32,
-    pid: u32,
+    fork_generation: u64,
 }
 
 impl Ring<Vec<u8>> {
@@ -289,7 +289,7 @@ impl<B: IoBufMut> Ring<B> {
             }),
             cv: Condvar::new(),
             capacity,
-            pid: crate::sys::getpid(),
+            fork_generation: crate::sys::fork_generation(),
         }
     }
 
@@ -327,7 +327,7 @@ impl<B: IoBufMut> Ring<B> {
     }
 
     fn check_pid(&self) -> Result<(), Error> {
-        if crate::sys::getpid() != self.pid {
+        if crate::sys::fork_generation() != self.fork_generation {
             return Err(Error::Forked);
         }
         Ok(())
