@@ -9,7 +9,7 @@
 //! Borrowed memory cannot be handed to a request, so a request can never outlive the
 //! memory it names; this does not compile:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0597
 //! let file = std::fs::File::open("/dev/zero").unwrap();
 //! let mut on_the_stack = [0u8; 64];
 //! let op = aiolos::Op::read(file, &mut on_the_stack[..], 0);
@@ -17,7 +17,7 @@
 //!
 //! Neither does giving up a buffer and keeping a reference into it:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0505
 //! let file = std::fs::File::open("/dev/zero").unwrap();
 //! let buf = vec![0u8; 64];
 //! let view = &buf[..];
