@@ -1,8 +1,8 @@
 //! Cancel never loses or duplicates a completion, whatever state the request is in.
 mod common;
+use aiolos::sys::eventfd::{events::POLLIN, poll};
 use aiolos::{CancelOutcome, EngineKind, Error, Op};
 use common::*;
-use aiolos::sys::eventfd::{events::POLLIN, poll};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
@@ -51,7 +51,10 @@ fn cancel_of_a_completed_request_reports_it_once(kind: EngineKind) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let notify = ring.notify_fd().as_raw_fd();
     while poll(&[(notify, POLLIN)], Some(Duration::from_millis(100))).unwrap()[0] == 0 {
-        assert!(std::time::Instant::now() < deadline, "no completion notified");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no completion notified"
+        );
     }
     let mut outcome = ring.cancel(t).unwrap();
     while outcome != CancelOutcome::AlreadyComplete && std::time::Instant::now() < deadline {

@@ -215,10 +215,7 @@ impl Shared {
                 return None;
             }
             jobs.idle += 1;
-            jobs = self
-                .jobs_cv
-                .wait(jobs)
-                .unwrap_or_else(|e| e.into_inner());
+            jobs = self.jobs_cv.wait(jobs).unwrap_or_else(|e| e.into_inner());
             jobs.idle -= 1;
         }
     }
@@ -349,7 +346,10 @@ fn poll(shared: &Shared, id: usize, sqe: &Sqe) -> Result<usize, Errno> {
         if shared.cancelled(sqe) {
             return Err(Errno::CANCELED);
         }
-        let revents = eventfd::poll(&[(sqe.fd, wanted), (waker, events::POLLIN)], Some(POLL_SLICE))?;
+        let revents = eventfd::poll(
+            &[(sqe.fd, wanted), (waker, events::POLLIN)],
+            Some(POLL_SLICE),
+        )?;
         let (ready, woken) = (revents[0], revents[1]);
         if ready & events::POLLNVAL != 0 {
             return Err(Errno::BADF);
