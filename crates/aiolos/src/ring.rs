@@ -18,6 +18,7 @@
 #![allow(unsafe_code)]
 
 use crate::buf::IoBufMut;
+use crate::engine::uring::{Uring, UringOptions};
 use crate::engine::{native::Native, Cqe, Engine, EngineKind, EngineStats, Sqe};
 use crate::error::Error;
 use crate::op::{Kind, Op, OpCode};
@@ -179,6 +180,7 @@ struct State<B> {
 pub struct RingBuilder {
     entries: u32,
     engine: Option<EngineKind>,
+    uring: UringOptions,
 }
 
 impl RingBuilder {
@@ -189,9 +191,18 @@ impl RingBuilder {
         self
     }
 
-    /// Which engine to use.
+    /// Which engine to use. Without this, [`EngineKind::suggest`] chooses by probing.
     pub fn engine(mut self, kind: EngineKind) -> RingBuilder {
         self.engine = Some(kind);
+        self
+    }
+
+    /// io_uring only: a kernel thread polls the submission queue
+    /// (`IORING_SETUP_SQPOLL`), so submitting makes no system call while the thread is
+    /// awake; it sleeps after `idle_ms` milliseconds without work. It costs a busy
+    /// kernel thread per ring. Other engines ignore it.
+    pub fn sqpoll(mut self, idle_ms: u32) -> RingBuilder {
+        self.uring.sqpoll_idle_ms = Some(idle_ms);
         self
     }
 
@@ -209,9 +220,13 @@ impl RingBuilder {
                 self.entries
             )));
         }
-        let kind = self.engine.unwrap_or(EngineKind::Native);
+        let kind = match self.engine {
+            Some(kind) => kind,
+            None => EngineKind::suggest().kind,
+        };
         let engine: Box<dyn Engine> = match kind {
             EngineKind::Native => Box::new(Native::new(self.entries)?),
+            EngineKind::Uring => Box::new(Uring::new(self.entries, self.uring)?),
             other => {
                 return Err(Error::EngineUnavailable {
                     kind: other,
@@ -256,6 +271,7 @@ impl Ring<Vec<u8>> {
         RingBuilder {
             entries: 256,
             engine: None,
+            uring: UringOptions::default(),
         }
     }
 }

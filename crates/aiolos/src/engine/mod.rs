@@ -13,6 +13,10 @@
 #![allow(unsafe_code)]
 
 pub(crate) mod native;
+mod probe;
+pub(crate) mod uring;
+
+pub use probe::Suggestion;
 
 use crate::op::OpCode;
 use crate::sys::Errno;
