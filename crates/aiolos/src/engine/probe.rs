@@ -48,8 +48,8 @@ fn io_uring_disabled() -> Option<u32> {
 
 /// The `Seccomp:` mode of this thread (0 none, 1 strict, 2 filter).
 fn seccomp_mode() -> Option<u32> {
-    let status = read_trimmed("/proc/thread-self/status")
-        .or_else(|| read_trimmed("/proc/self/status"))?;
+    let status =
+        read_trimmed("/proc/thread-self/status").or_else(|| read_trimmed("/proc/self/status"))?;
     status
         .lines()
         .find_map(|l| l.strip_prefix("Seccomp:"))?
@@ -61,7 +61,9 @@ fn seccomp_mode() -> Option<u32> {
 /// The soft `RLIMIT_MEMLOCK`, as `/proc/self/limits` shows it.
 fn memlock_limit() -> Option<String> {
     let limits = read_trimmed("/proc/self/limits")?;
-    let line = limits.lines().find(|l| l.starts_with("Max locked memory"))?;
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max locked memory"))?;
     let soft = line.split_whitespace().nth(3)?;
     Some(match soft.parse::<u64>() {
         Ok(b) => format!("{} KiB", b / 1024),
@@ -72,8 +74,8 @@ fn memlock_limit() -> Option<String> {
 /// Explains why `io_uring_setup` failed with `errno`, naming the cause and the fix.
 pub(crate) fn explain_setup(errno: Errno) -> String {
     let seccomp = match seccomp_mode() {
-        Some(2) => " (this process runs under a seccomp filter)",
-        Some(1) => " (this process runs in strict seccomp mode)",
+        Some(2) => " (this thread runs under one)",
+        Some(1) => " (this thread runs in strict seccomp mode)",
         _ => "",
     };
     match errno {
@@ -86,15 +88,14 @@ pub(crate) fn explain_setup(errno: Errno) -> String {
                         CAP_SYS_ADMIN"
                 .to_string(),
             _ => format!(
-                "io_uring_setup failed with EPERM: denied by a seccomp filter{seccomp} \
-                 (container runtimes' default profiles deny io_uring); allow the \
-                 io_uring_setup, io_uring_enter and io_uring_register system calls in the \
-                 profile to use it"
+                "io_uring_setup failed with EPERM: denied by a seccomp filter{seccomp}; \
+                 container runtimes' default profiles deny io_uring: allow io_uring_setup, \
+                 io_uring_enter and io_uring_register in the profile to use it"
             ),
         },
         Errno::NOSYS => format!(
             "io_uring_setup failed with ENOSYS: the kernel has no io_uring \
-             (CONFIG_IO_URING is off), or a seccomp filter{seccomp} reports it as missing"
+             (CONFIG_IO_URING is off) or a seccomp filter{seccomp} reports it missing"
         ),
         Errno::NOMEM => format!(
             "io_uring_setup failed with ENOMEM: the ring's memory counts against the \
