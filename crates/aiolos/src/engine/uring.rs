@@ -105,6 +105,10 @@ pub(crate) struct Uring {
     /// Completions the blocked reaper asked the kernel for (0 when nobody waits).
     waiting_for: AtomicUsize,
     sqpoll: bool,
+    /// [`crate::sys::fork_generation`] at creation. The rings' memory and descriptor are
+    /// shared with a fork child, so a child must never touch them: a cancel or wake from
+    /// it would act on the parent's requests.
+    fork_generation: u64,
     submit_syscalls: AtomicU64,
     reap_syscalls: AtomicU64,
     reaped_in_memory: AtomicU64,
@@ -142,7 +146,9 @@ impl Uring {
         let mut ring = None;
         for (coop, submit_all) in attempts {
             let mut b = IoUring::builder();
-            b.setup_clamp().setup_cqsize(cq_entries);
+            // A fork child does not map the rings (MADV_DONTFORK): nothing it runs can
+            // write into the parent's queues.
+            b.dontfork().setup_clamp().setup_cqsize(cq_entries);
             if coop {
                 b.setup_coop_taskrun();
             }
@@ -180,6 +186,7 @@ impl Uring {
             .map_err(|e| crate::Error::Sys("io_uring_register (eventfd)", errno_of(&e)))?;
         Ok(Uring {
             sqpoll: opts.sqpoll_idle_ms.is_some(),
+            fork_generation: crate::sys::fork_generation(),
             ring,
             sq: Mutex::new(()),
             cq: Mutex::new(CqState {
@@ -193,6 +200,11 @@ impl Uring {
             reap_syscalls: AtomicU64::new(0),
             reaped_in_memory: AtomicU64::new(0),
         })
+    }
+
+    /// Whether this is a fork child of the process that created the ring.
+    fn forked(&self) -> bool {
+        crate::sys::fork_generation() != self.fork_generation
     }
 
     /// The submission entry for a ring request (without link flags).
@@ -350,6 +362,9 @@ impl Engine for Uring {
     }
 
     unsafe fn submit(&self, sqes: &[Sqe]) -> Result<usize, Errno> {
+        if self.forked() {
+            return Err(Errno::AGAIN);
+        }
         let _g = lock(&self.sq);
         // SAFETY: the sq lock is held, so this is the only SubmissionQueue.
         let mut sq = unsafe { self.ring.submission_shared() };
@@ -404,6 +419,9 @@ impl Engine for Uring {
         max: usize,
         timeout: Option<Duration>,
     ) -> Result<(), Errno> {
+        if self.forked() {
+            return Err(Errno::PERM);
+        }
         let mut st = lock(&self.cq);
         let max = max.max(1);
         let target = min.max(1).min(max);
@@ -454,6 +472,9 @@ impl Engine for Uring {
     }
 
     fn cancel(&self, _slot: u32, user_data: u64) -> EngineCancel {
+        if self.forked() {
+            return EngineCancel::NotCancellable;
+        }
         let entry = opcode::AsyncCancel::new(user_data)
             .build()
             .user_data(CANCEL_DATA);
@@ -466,6 +487,9 @@ impl Engine for Uring {
     }
 
     fn wake(&self) {
+        if self.forked() {
+            return;
+        }
         self.woken.store(true, Ordering::SeqCst);
         // The kernel returns from a wait once it has as many completions as were asked
         // for, so post that many no-ops (they complete during this enter).
