@@ -512,7 +512,8 @@ impl Engine for Uring {
     }
 }
 
-#[cfg(test)]
+// These talk to the kernel, which Miri cannot emulate.
+#[cfg(all(test, not(miri)))]
 mod tests {
     use super::*;
     use std::sync::{mpsc, Arc};
