@@ -19,6 +19,7 @@
 
 use crate::buf::IoBufMut;
 use crate::engine::threads::{self, Threads};
+use crate::engine::uring::{Uring, UringOptions};
 use crate::engine::{native::Native, Cqe, Engine, EngineKind, EngineStats, Sqe};
 use crate::error::Error;
 use crate::op::{Kind, Op, OpCode};
@@ -181,6 +182,7 @@ pub struct RingBuilder {
     entries: u32,
     engine: Option<EngineKind>,
     threads: Option<usize>,
+    uring: UringOptions,
 }
 
 impl RingBuilder {
@@ -191,7 +193,7 @@ impl RingBuilder {
         self
     }
 
-    /// Which engine to use.
+    /// Which engine to use. Without this, [`EngineKind::suggest`] chooses by probing.
     pub fn engine(mut self, kind: EngineKind) -> RingBuilder {
         self.engine = Some(kind);
         self
@@ -201,6 +203,15 @@ impl RingBuilder {
     /// `min(4, 2 × cores)`). Other engines ignore it.
     pub fn threads(mut self, threads: usize) -> RingBuilder {
         self.threads = Some(threads);
+        self
+    }
+
+    /// io_uring only: a kernel thread polls the submission queue
+    /// (`IORING_SETUP_SQPOLL`), so submitting makes no system call while the thread is
+    /// awake; it sleeps after `idle_ms` milliseconds without work. It costs a busy
+    /// kernel thread per ring. Other engines ignore it.
+    pub fn sqpoll(mut self, idle_ms: u32) -> RingBuilder {
+        self.uring.sqpoll_idle_ms = Some(idle_ms);
         self
     }
 
@@ -219,7 +230,10 @@ impl RingBuilder {
                 self.entries
             )));
         }
-        let kind = self.engine.unwrap_or(EngineKind::Native);
+        let kind = match self.engine {
+            Some(kind) => kind,
+            None => EngineKind::suggest().kind,
+        };
         let engine: Box<dyn Engine> = match kind {
             EngineKind::Native => Box::new(Native::new(self.entries)?),
             EngineKind::Threads => {
@@ -231,12 +245,7 @@ impl RingBuilder {
                 }
                 Box::new(Threads::new(self.entries, n)?)
             }
-            other => {
-                return Err(Error::EngineUnavailable {
-                    kind: other,
-                    reason: "not built into this version of aiolos".into(),
-                })
-            }
+            EngineKind::Uring => Box::new(Uring::new(self.entries, self.uring)?),
         };
         Ok(Ring::with_engine(engine, self.entries))
     }
@@ -276,6 +285,7 @@ impl Ring<Vec<u8>> {
             entries: 256,
             engine: None,
             threads: None,
+            uring: UringOptions::default(),
         }
     }
 }
@@ -814,6 +824,12 @@ impl<B: IoBufMut> Ring<B> {
     /// [`Error::Sys`] if the engine fails while draining; the ring then keeps (leaks)
     /// the buffers of whatever may still be in flight rather than free them early.
     pub fn close(&self) -> Result<(), Error> {
+        if self.check_pid().is_err() {
+            // A fork child shares the parent's io_uring queues: it must not cancel or wake
+            // anything there. The kernel does not write into the child's copy of the
+            // buffers, so there is nothing to wait for either.
+            return Ok(());
+        }
         let mut st = self.lock();
         if !st.closed {
             st.closed = true;
@@ -836,10 +852,6 @@ impl<B: IoBufMut> Ring<B> {
         }
         self.engine.wake();
         self.cv.notify_all();
-        if self.check_pid().is_err() {
-            // The kernel does not write into a fork child's copy of the buffers.
-            return Ok(());
-        }
         while st.in_flight > 0 {
             if st.reaping {
                 self.engine.wake();
