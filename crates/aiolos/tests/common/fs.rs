@@ -173,3 +173,70 @@ impl Rng {
         self.next() % n
     }
 }
+
+/// An aligned buffer that counts its drops, to check that a buffer is freed exactly once.
+pub struct CountedBuf {
+    pub vec: AlignedBuf,
+    drops: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CountedBuf {
+    pub fn new(
+        capacity: usize,
+        drops: &std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ) -> CountedBuf {
+        CountedBuf {
+            vec: AlignedBuf::new(capacity),
+            drops: drops.clone(),
+        }
+    }
+}
+
+impl Drop for CountedBuf {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+// SAFETY: delegates to the Vec, whose heap memory does not move with the value.
+unsafe impl IoBuf for CountedBuf {
+    fn stable_ptr(&self) -> *const u8 {
+        self.vec.stable_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.vec.bytes_init()
+    }
+}
+
+// SAFETY: as above.
+unsafe impl IoBufMut for CountedBuf {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.vec.stable_mut_ptr()
+    }
+    fn bytes_total(&self) -> usize {
+        self.vec.bytes_total()
+    }
+    unsafe fn set_init(&mut self, n: usize) {
+        // SAFETY: forwarded contract.
+        unsafe { self.vec.set_init(n) }
+    }
+}
+
+/// Polls a future once with a waker that does nothing (to submit its request).
+pub fn poll_once<F: std::future::Future + Unpin>(fut: &mut F) -> bool {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    std::pin::Pin::new(fut).poll(&mut cx).is_ready()
+}
+
+/// Waits until the driver has handed out every completion (or panics after `limit`).
+pub fn drain(driver: &Driver, limit: std::time::Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while driver.outstanding() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} requests still outstanding after {limit:?}",
+            driver.outstanding()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
