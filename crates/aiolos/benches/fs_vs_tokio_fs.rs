@@ -130,8 +130,11 @@ fn next(x: &mut u64, blocks: u64) -> u64 {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Ok(Ok(n)) = std::env::var("AIOLOS_BENCH_WORKERS").map(|s| s.parse()) {
+        b.worker_threads(n);
+    }
+    b.enable_all()
         .build()
         .expect("tokio runtime")
 }
