@@ -134,9 +134,7 @@ fn runtime() -> tokio::runtime::Runtime {
     if let Ok(Ok(n)) = std::env::var("AIOLOS_BENCH_WORKERS").map(|s| s.parse()) {
         b.worker_threads(n);
     }
-    b.enable_all()
-        .build()
-        .expect("tokio runtime")
+    b.enable_all().build().expect("tokio runtime")
 }
 
 fn aiolos_on_tokio(path: &Path, direct: bool, blocks: u64, secs: u64) -> (Sample, String) {

@@ -86,10 +86,9 @@ async fn concurrent_direct_reads(driver: Driver, path: PathBuf) {
     }
 }
 
-fn each_mode(
-    kind: EngineKind,
-    body: fn(Driver, PathBuf) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
-) {
+type BoxedTest = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+fn each_mode(kind: EngineKind, body: fn(Driver, PathBuf) -> BoxedTest) {
     for mode in MODES {
         let dir = scratch_dir();
         let path = dir.path().join("data");

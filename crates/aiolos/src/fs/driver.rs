@@ -330,7 +330,7 @@ impl Drop for Handle {
 ///
 /// - [`Driver::new`] (or [`DriverBuilder::build`]): a completion thread reaps, so futures
 ///   complete under any executor, or under none with [`Driver::block_on`].
-/// - [`DriverBuilder::build_tokio`] (feature `tokio`): a task on the current tokio runtime
+/// - `DriverBuilder::build_tokio` (feature `tokio`): a task on the current tokio runtime
 ///   watches the ring's notification descriptor; no extra thread.
 /// - [`DriverBuilder::build_manual`]: nothing runs by itself; the program calls
 ///   [`Driver::run_once`] (or [`Driver::block_on`]).

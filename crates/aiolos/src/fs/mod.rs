@@ -7,7 +7,7 @@
 //! Futures complete when their [`Driver`] reaps the ring: by default a completion thread
 //! (so any executor works, or none: [`Driver::block_on`]); with the `tokio` feature, a task
 //! on the tokio runtime that watches the ring's notification descriptor
-//! ([`Driver::tokio`]); or the program itself ([`Driver::run_once`]).
+//! (`Driver::tokio`); or the program itself ([`Driver::run_once`]).
 //!
 //! # Cancellation and drop safety
 //!
