@@ -8,7 +8,7 @@
 //!
 //! # Safety
 //!
-//! [`Engine::submit`] is an `unsafe fn`: the ring vouches that every address in a batch
+//! `Engine::submit` is an `unsafe fn`: the ring vouches that every address in a batch
 //! stays valid until that request's completion has been reaped.
 #![allow(unsafe_code)]
 
