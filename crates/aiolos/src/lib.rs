@@ -10,6 +10,7 @@
 pub mod buf;
 pub mod engine;
 mod error;
+pub mod fs;
 pub mod op;
 mod ring;
 pub mod sys;
