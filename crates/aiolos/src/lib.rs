@@ -7,6 +7,8 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod align;
+mod aligned;
 pub mod buf;
 pub mod engine;
 mod error;
@@ -14,6 +16,7 @@ pub mod op;
 mod ring;
 pub mod sys;
 
+pub use aligned::{AlignedBuf, BufPool};
 pub use buf::{BufResult, IoBuf, IoBufMut, RawBuf};
 pub use engine::{EngineKind, EngineStats};
 pub use error::Error;
