@@ -93,7 +93,8 @@ pub struct AlignmentReport {
     /// Whether the kernel said O_DIRECT works on this file (`statx` reports an alignment of
     /// 0 when it does not); `None` when the kernel did not say.
     pub direct_io: Option<bool>,
-    /// The file system type.
+    /// The type of the file system holding the file (for a device node, the one holding
+    /// the node, such as devtmpfs).
     pub fs_type: Option<FsType>,
     /// The block device behind the file, when there is one.
     pub block_device: Option<BlockDevice>,
@@ -125,7 +126,7 @@ impl Alignment {
     }
 
     /// Required alignment of the length (the offset alignment).
-    pub fn len(&self) -> usize {
+    pub fn length(&self) -> usize {
         self.offset
     }
 
@@ -211,7 +212,7 @@ pub fn align_up(n: u64, align: u64) -> u64 {
     let mask = align.wrapping_sub(1);
     match n.checked_add(mask) {
         Some(v) => v & !mask,
-        None => u64::MAX & !mask,
+        None => !mask,
     }
 }
 
@@ -453,7 +454,7 @@ mod tests {
                 assert_eq!(is_aligned(n, align), n % align == 0);
             }
         }
-        assert_eq!(align_up(u64::MAX, 4096), u64::MAX & !4095);
+        assert_eq!(align_up(u64::MAX, 4096), u64::MAX - 4095);
     }
 
     #[test]
