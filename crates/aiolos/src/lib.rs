@@ -10,6 +10,7 @@
 pub mod align;
 mod aligned;
 pub mod buf;
+mod direct;
 pub mod engine;
 mod error;
 pub mod op;
@@ -18,6 +19,7 @@ pub mod sys;
 
 pub use aligned::{AlignedBuf, BufPool};
 pub use buf::{BufResult, IoBuf, IoBufMut, RawBuf};
+pub use direct::DirectFile;
 pub use engine::{EngineKind, EngineStats};
 pub use error::Error;
 pub use op::{Fd, Op, OpCode, RwFlags};
