@@ -18,6 +18,7 @@
 #![allow(unsafe_code)]
 
 use crate::buf::IoBufMut;
+use crate::engine::threads::{self, Threads};
 use crate::engine::{native::Native, Cqe, Engine, EngineKind, EngineStats, Sqe};
 use crate::error::Error;
 use crate::op::{Kind, Op, OpCode};
@@ -179,6 +180,7 @@ struct State<B> {
 pub struct RingBuilder {
     entries: u32,
     engine: Option<EngineKind>,
+    threads: Option<usize>,
 }
 
 impl RingBuilder {
@@ -195,12 +197,20 @@ impl RingBuilder {
         self
     }
 
+    /// How many I/O threads the [`EngineKind::Threads`] engine runs (default
+    /// `min(4, 2 × cores)`). Other engines ignore it.
+    pub fn threads(mut self, threads: usize) -> RingBuilder {
+        self.threads = Some(threads);
+        self
+    }
+
     /// Creates the ring.
     ///
     /// # Errors
     /// [`Error::IoSetup`] when kernel AIO refuses a context (`fs.aio-max-nr`),
     /// [`Error::EngineUnavailable`] when the engine cannot run here, [`Error::Sys`] for
-    /// other system-call failures, [`Error::InvalidRequest`] for 0 entries.
+    /// other system-call failures, [`Error::InvalidRequest`] for 0 entries or a thread
+    /// count outside 1 to 1024.
     pub fn build<B: IoBufMut>(self) -> Result<Ring<B>, Error> {
         if self.entries == 0 || self.entries > 1 << 20 {
             return Err(Error::InvalidRequest(format!(
@@ -212,6 +222,15 @@ impl RingBuilder {
         let kind = self.engine.unwrap_or(EngineKind::Native);
         let engine: Box<dyn Engine> = match kind {
             EngineKind::Native => Box::new(Native::new(self.entries)?),
+            EngineKind::Threads => {
+                let n = self.threads.unwrap_or_else(threads::default_threads);
+                if !(1..=1024).contains(&n) {
+                    return Err(Error::InvalidRequest(format!(
+                        "the thread pool needs 1 to 1024 threads, not {n}"
+                    )));
+                }
+                Box::new(Threads::new(self.entries, n)?)
+            }
             other => {
                 return Err(Error::EngineUnavailable {
                     kind: other,
@@ -256,6 +275,7 @@ impl Ring<Vec<u8>> {
         RingBuilder {
             entries: 256,
             engine: None,
+            threads: None,
         }
     }
 }

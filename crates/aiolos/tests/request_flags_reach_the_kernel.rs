@@ -56,10 +56,6 @@ fn a_nowait_read_of_cached_data_succeeds(kind: EngineKind) {
 }
 
 fn an_invalid_io_priority_class_is_refused(kind: EngineKind) {
-    if kind == EngineKind::Threads {
-        eprintln!("SKIP: the thread pool does not apply per-request I/O priorities");
-        return;
-    }
     let Some(ring) = ring::<Vec<u8>>(kind, 8) else {
         return;
     };

@@ -13,6 +13,7 @@
 #![allow(unsafe_code)]
 
 pub(crate) mod native;
+pub(crate) mod threads;
 
 use crate::op::OpCode;
 use crate::sys::Errno;
