@@ -14,8 +14,10 @@
 #![allow(unsafe_code)]
 
 pub mod aio;
+pub mod block;
 pub mod eventfd;
 pub mod file;
+pub mod statx;
 
 use std::fmt;
 use std::io;
