@@ -1,0 +1,147 @@
+//! The `native` engine: `io_context_t` is the kernel's own AIO context and every call
+//! passes through to the kernel, which validates the caller's pointers (`EFAULT`) and
+//! counts (`EINVAL`). Programs that read the completion ring behind `io_context_t`
+//! directly keep working, and so do programs that mix this library with direct system
+//! calls on the same context.
+//!
+//! What is added on top: NULL `ctxp` is refused before anything is written through it, and
+//! `io_getevents` with a zero timeout answers from the ring without a system call when the
+//! ring is empty (libaio's fast path), for contexts this library created and only after
+//! checking the timeout pointer and the counts.
+//!
+//! # Safety
+//!
+//! Pointers from C are passed to the kernel unchanged; this module itself reads only
+//! `*timeout` (after [`plausible`]) and the ring header of a context that the registry
+//! holds as live.
+#![allow(unsafe_code)]
+
+use crate::abi::{ctx_id, plausible, IoContext, IoEvent, Iocb, Sigset, Timespec};
+use crate::context::{self, Kind};
+use aiolos::sys::aio::{ring_has_events, AioContext};
+use aiolos::sys::{aio_raw, Errno};
+use std::ffi::{c_int, c_long};
+
+/// `io_setup`: creates a kernel context for `maxevents` requests and stores it in `*ctxp`,
+/// which must hold NULL.
+///
+/// # Errors
+/// `EFAULT` for a NULL or bad `ctxp`; `EINVAL` when `maxevents <= 0`, too large, or `*ctxp`
+/// is not NULL; `EAGAIN` over `fs.aio-max-nr`.
+pub fn setup(maxevents: c_int, ctxp: *mut IoContext) -> Result<c_int, Errno> {
+    if ctxp.is_null() {
+        return Err(Errno::FAULT);
+    }
+    if maxevents <= 0 {
+        return Err(Errno::INVAL);
+    }
+    // SAFETY: the kernel validates ctxp (copy_from_user/copy_to_user).
+    unsafe { aio_raw::io_setup(maxevents as u32, ctxp.cast::<u64>()) }?;
+    // SAFETY: the kernel has just written the context id through ctxp, so it is a valid,
+    // aligned, writable io_context_t.
+    let id = ctx_id(unsafe { ctxp.read() });
+    context::register(id, Kind::Native);
+    Ok(0)
+}
+
+/// `io_destroy`: waits for the context's requests, wakes its waiters, and frees it.
+///
+/// # Errors
+/// `EINVAL` for a context that is not live in this process.
+pub fn destroy(ctx: IoContext) -> Result<c_int, Errno> {
+    let id = ctx_id(ctx);
+    context::unregister(id);
+    aio_raw::io_destroy(id)?;
+    Ok(0)
+}
+
+/// `io_submit`: queues up to `nr` requests; returns how many the kernel took.
+///
+/// # Safety
+/// The caller keeps the iocbs and their buffers valid until their completions are reaped.
+///
+/// # Errors
+/// The kernel's, when it took none: `EINVAL`, `EFAULT`, `EBADF`, `EAGAIN`.
+pub unsafe fn submit(ctx: IoContext, nr: c_long, ios: *mut *mut Iocb) -> Result<c_int, Errno> {
+    // SAFETY: forwarded contract; the kernel validates the pointers.
+    let n = unsafe { aio_raw::io_submit(ctx_id(ctx), nr, ios) }?;
+    Ok(crate::ffi::count(n))
+}
+
+/// `io_cancel`.
+///
+/// # Errors
+/// `EINVAL` (not found or not cancellable), `EINPROGRESS`, `EFAULT`, `EAGAIN`.
+pub fn cancel(ctx: IoContext, iocb: *mut Iocb, evt: *mut IoEvent) -> Result<c_int, Errno> {
+    // SAFETY: the kernel validates both pointers.
+    unsafe { aio_raw::io_cancel(ctx_id(ctx), iocb, evt) }?;
+    Ok(0)
+}
+
+/// Whether `timeout` is a readable-looking pointer to `{0, 0}`.
+fn is_zero_timeout(timeout: *const Timespec) -> bool {
+    if !plausible(timeout) {
+        return false;
+    }
+    // SAFETY: plausible() rejected NULL, misaligned and non-user addresses; the rest of the
+    // contract (a mapped timespec) is the caller's, exactly as with libaio, which reads it
+    // the same way.
+    let t = unsafe { timeout.read() };
+    t.tv_sec == 0 && t.tv_nsec == 0
+}
+
+/// libaio's fast path: with a zero timeout and valid counts, an empty ring of a live context
+/// of ours means "no events" without a system call.
+fn ring_is_empty_and_zero_wait(id: u64, min_nr: c_long, nr: c_long, t: *const Timespec) -> bool {
+    if !(0 <= min_nr && min_nr <= nr) || !is_zero_timeout(t) {
+        return false;
+    }
+    context::with_live(id, |kind| {
+        // SAFETY: the registry holds this context as live and its read lock keeps
+        // io_destroy from unmapping the ring while we look at it.
+        *kind == Kind::Native && !unsafe { ring_has_events(AioContext(id)) }
+    })
+    .unwrap_or(false)
+}
+
+/// `io_getevents`: reaps between `min_nr` and `nr` completions into `events`.
+///
+/// # Errors
+/// `EINVAL` (bad context or counts, or the context destroyed while waiting), `EFAULT`,
+/// `EINTR`.
+pub fn getevents(
+    ctx: IoContext,
+    min_nr: c_long,
+    nr: c_long,
+    events: *mut IoEvent,
+    timeout: *const Timespec,
+) -> Result<c_int, Errno> {
+    let id = ctx_id(ctx);
+    if ring_is_empty_and_zero_wait(id, min_nr, nr, timeout) {
+        return Ok(0);
+    }
+    // SAFETY: the kernel validates events and timeout; no Rust reference aliases them.
+    let n = unsafe { aio_raw::io_getevents(id, min_nr, nr, events, timeout) }?;
+    Ok(crate::ffi::count(n))
+}
+
+/// `io_pgetevents`: [`getevents`] with `sigmask` applied while waiting.
+///
+/// # Errors
+/// As [`getevents`].
+pub fn pgetevents(
+    ctx: IoContext,
+    min_nr: c_long,
+    nr: c_long,
+    events: *mut IoEvent,
+    timeout: *const Timespec,
+    sigmask: *const Sigset,
+) -> Result<c_int, Errno> {
+    let id = ctx_id(ctx);
+    if ring_is_empty_and_zero_wait(id, min_nr, nr, timeout) {
+        return Ok(0);
+    }
+    // SAFETY: the kernel validates events, timeout and sigmask.
+    let n = unsafe { aio_raw::io_pgetevents(id, min_nr, nr, events, timeout, sigmask) }?;
+    Ok(crate::ffi::count(n))
+}
