@@ -6,6 +6,38 @@
 //! the kernel may still read or write: the types here promise a *stable* address (heap
 //! memory that does not move when the owning value moves).
 //!
+//! Borrowed memory cannot be handed to a request, so a request can never outlive the
+//! memory it names; this does not compile:
+//!
+//! ```compile_fail,E0597
+//! let file = std::fs::File::open("/dev/zero").unwrap();
+//! let mut on_the_stack = [0u8; 64];
+//! let op = aiolos::Op::read(file, &mut on_the_stack[..], 0);
+//! ```
+//!
+//! Neither does giving up a buffer and keeping a reference into it:
+//!
+//! ```compile_fail,E0505
+//! let file = std::fs::File::open("/dev/zero").unwrap();
+//! let buf = vec![0u8; 64];
+//! let view = &buf[..];
+//! let op = aiolos::Op::read(file, buf, 0);
+//! println!("{}", view[0]);
+//! ```
+//!
+//! Forgetting a ring is allowed and safe: the buffers it owns are leaked, never freed while
+//! the kernel may still write into them.
+//!
+//! ```
+//! use aiolos::{EngineKind, Op, Ring};
+//! let ring: Ring = Ring::builder().entries(4).engine(EngineKind::Native).build()?;
+//! let file = std::fs::File::open("/dev/zero")?;
+//! ring.push(Op::read(file, vec![1u8; 64], 0))?;
+//! ring.submit()?;
+//! std::mem::forget(ring);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Safety
 //!
 //! The traits are `unsafe` to implement: an implementation vouches for the address and

@@ -4,10 +4,16 @@
 //! as [`Op::user_data`], [`Op::rw_flags`], [`Op::ioprio`] and [`Op::eventfd`] follow as
 //! builder methods with defaults. An op owns its buffers and a handle on its descriptor,
 //! so neither can be freed or reused while the request is in flight.
+//!
+//! # Safety
+//!
+//! [`Fd::from_raw`] is the one unsafe entry: its caller promises to keep the descriptor
+//! open while requests use it, as `BorrowedFd::borrow_raw` requires.
+#![allow(unsafe_code)]
 
 use crate::buf::IoBufMut;
 use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 /// A file descriptor held by a request: either shared ownership of an open file (the
@@ -28,7 +34,6 @@ impl Fd {
     /// # Safety
     /// `fd` must stay open, and refer to the same file, until every request using this
     /// handle has completed; otherwise a request may act on whatever file reuses the number.
-    #[allow(unsafe_code)]
     pub unsafe fn from_raw(fd: RawFd) -> Fd {
         Fd(FdInner::Raw(fd))
     }
@@ -38,6 +43,17 @@ impl Fd {
         match &self.0 {
             FdInner::Shared(f) => f.as_raw_fd(),
             FdInner::Raw(fd) => *fd,
+        }
+    }
+}
+
+impl AsFd for Fd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match &self.0 {
+            FdInner::Shared(f) => f.as_fd(),
+            // SAFETY: Fd::from_raw's contract keeps the descriptor open while this handle
+            // (and so the borrow) lives.
+            FdInner::Raw(fd) => unsafe { BorrowedFd::borrow_raw(*fd) },
         }
     }
 }

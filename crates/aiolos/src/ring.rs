@@ -247,7 +247,7 @@ pub struct Ring<B: IoBufMut = Vec<u8>> {
     state: Mutex<State<B>>,
     cv: Condvar,
     capacity: u32,
-    pid: u32,
+    fork_generation: u64,
 }
 
 impl Ring<Vec<u8>> {
@@ -289,7 +289,7 @@ impl<B: IoBufMut> Ring<B> {
             }),
             cv: Condvar::new(),
             capacity,
-            pid: crate::sys::getpid(),
+            fork_generation: crate::sys::fork_generation(),
         }
     }
 
@@ -327,7 +327,7 @@ impl<B: IoBufMut> Ring<B> {
     }
 
     fn check_pid(&self) -> Result<(), Error> {
-        if crate::sys::getpid() != self.pid {
+        if crate::sys::fork_generation() != self.fork_generation {
             return Err(Error::Forked);
         }
         Ok(())
@@ -766,8 +766,9 @@ impl<B: IoBufMut> Ring<B> {
     }
 
     /// Gives up on a request: nobody will reap it. Its completion is still awaited and
-    /// its buffers are freed only then (an async future dropped early uses this).
-    pub(crate) fn detach(&self, token: Token) {
+    /// its buffers are freed only then (an async future dropped early uses this). A stale
+    /// token is ignored.
+    pub fn detach(&self, token: Token) {
         let mut st = self.lock();
         let Some(slot) = st.slots.get_mut(token.index as usize) else {
             return;
@@ -890,3 +891,7 @@ fn request_error<B: IoBufMut>(errno: i32, fd: Option<i32>, bufs: &Buffers<B>) ->
     let _ = (fd, bufs);
     io::Error::from_raw_os_error(errno)
 }
+
+#[cfg(test)]
+#[path = "ring_tests.rs"]
+mod tests;

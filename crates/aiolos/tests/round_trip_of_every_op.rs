@@ -30,12 +30,12 @@ fn write_then_read_returns_the_same_bytes(kind: EngineKind) {
     let done = ring.wait(2, 2, Some(Duration::from_secs(10))).unwrap();
     assert_eq!(done.len(), 2);
     for c in &done {
-        let expected = if c.user_data == 1 {
-            32 * 1024
-        } else {
-            32 * 1024
-        };
-        assert_eq!(bytes(c), expected);
+        assert_eq!(
+            bytes(c),
+            32 * 1024,
+            "request {} wrote all its bytes",
+            c.user_data
+        );
     }
     ring.push(Op::fsync(&file).user_data(3)).unwrap();
     ring.push(Op::fdatasync(&file).user_data(4)).unwrap();

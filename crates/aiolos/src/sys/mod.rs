@@ -130,7 +130,22 @@ pub(crate) fn cvt_retry(mut f: impl FnMut() -> libc::c_long) -> Result<libc::c_l
 /// `O_DIRECT`, for `OpenOptionsExt::custom_flags`.
 pub const O_DIRECT: i32 = libc::O_DIRECT;
 
-/// The process id, used to detect use of a ring or context after `fork`.
-pub fn getpid() -> u32 {
-    std::process::id()
+static FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static ATFORK: std::sync::Once = std::sync::Once::new();
+
+extern "C" fn count_fork_in_child() {
+    FORKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A number that changes in a child process after every `fork`: rings and contexts record
+/// it when created and compare it before use, with one atomic load instead of a
+/// `getpid` system call per request.
+pub fn fork_generation() -> u64 {
+    ATFORK.call_once(|| {
+        // SAFETY: the handler only touches an atomic, which is async-signal-safe and valid
+        // in the child after fork; pthread_atfork keeps the function pointer for the
+        // process lifetime.
+        let _ = unsafe { libc::pthread_atfork(None, None, Some(count_fork_in_child)) };
+    });
+    FORKS.load(std::sync::atomic::Ordering::Relaxed)
 }

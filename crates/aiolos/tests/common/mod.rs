@@ -1,6 +1,8 @@
 //! Shared helpers for the conformance suite: every behaviour test runs on every engine.
 #![allow(dead_code)]
 
+pub mod faultfs;
+
 use aiolos::{EngineKind, Error, IoBufMut, Ring};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
