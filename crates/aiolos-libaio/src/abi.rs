@@ -40,5 +40,5 @@ pub fn plausible<T>(p: *const T) -> bool {
     } else {
         true
     };
-    a >= 4096 && a % std::mem::align_of::<T>() == 0 && below_top
+    a >= 4096 && a & (std::mem::align_of::<T>() - 1) == 0 && below_top
 }

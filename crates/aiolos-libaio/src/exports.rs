@@ -44,7 +44,8 @@ const ZERO_TIMEOUT: Timespec = Timespec {
 /// `ctxp` is NULL or points to an `io_context_t` (the kernel checks it).
 #[no_mangle]
 pub unsafe extern "C" fn io_setup(maxevents: c_int, ctxp: *mut IoContext) -> c_int {
-    c_return(|| native::setup(maxevents, ctxp))
+    // SAFETY: forwarded contract (see this function's # Safety).
+    c_return(|| unsafe { native::setup(maxevents, ctxp) })
 }
 
 /// `io_destroy(ctx)` (`LIBAIO_0.4`): waits for the context's in-flight requests, wakes
@@ -75,7 +76,8 @@ pub unsafe extern "C" fn io_queue_init(maxevents: c_int, ctxp: *mut IoContext) -
         // SAFETY: plausible() rejected NULL and misaligned pointers; the caller vouches the
         // rest, as libaio's io_queue_init writes the same pointer.
         unsafe { ctxp.write(std::ptr::null_mut()) };
-        native::setup(maxevents, ctxp)
+        // SAFETY: ctxp is a plausible pointer the kernel checks again.
+        unsafe { native::setup(maxevents, ctxp) }
     })
 }
 
@@ -115,7 +117,8 @@ pub unsafe extern "C" fn aiolos_io_getevents_0_4(
     events: *mut IoEvent,
     timeout: *mut Timespec,
 ) -> c_int {
-    c_return(|| native::getevents(ctx, min_nr, nr, events, timeout))
+    // SAFETY: forwarded contract (see this function's # Safety).
+    c_return(|| unsafe { native::getevents(ctx, min_nr, nr, events, timeout) })
 }
 
 /// `io_getevents(ctx, nr, events, timeout)` (`LIBAIO_0.1`): the 4-argument form, waiting
@@ -130,7 +133,8 @@ pub unsafe extern "C" fn aiolos_io_getevents_0_1(
     events: *mut IoEvent,
     timeout: *const Timespec,
 ) -> c_int {
-    c_return(|| native::getevents(ctx, 1, nr, events, timeout))
+    // SAFETY: forwarded contract (see this function's # Safety).
+    c_return(|| unsafe { native::getevents(ctx, 1, nr, events, timeout) })
 }
 
 /// `io_pgetevents(ctx, min_nr, nr, events, timeout, sigmask)` (`LIBAIO_0.5`):
@@ -147,7 +151,8 @@ pub unsafe extern "C" fn io_pgetevents(
     timeout: *mut Timespec,
     sigmask: *mut Sigset,
 ) -> c_int {
-    c_return(|| native::pgetevents(ctx, min_nr, nr, events, timeout, sigmask))
+    // SAFETY: forwarded contract (see this function's # Safety).
+    c_return(|| unsafe { native::pgetevents(ctx, min_nr, nr, events, timeout, sigmask) })
 }
 
 /// `io_cancel(ctx, iocb, evt)` (`LIBAIO_0.4`, default): asks to cancel a request. File
@@ -162,7 +167,8 @@ pub unsafe extern "C" fn aiolos_io_cancel_0_4(
     iocb: *mut Iocb,
     evt: *mut IoEvent,
 ) -> c_int {
-    c_return(|| native::cancel(ctx, iocb, evt))
+    // SAFETY: forwarded contract (see this function's # Safety).
+    c_return(|| unsafe { native::cancel(ctx, iocb, evt) })
 }
 
 /// `io_cancel(ctx, iocb)` (`LIBAIO_0.1`): the 2-argument form; the result event is
@@ -173,7 +179,8 @@ pub unsafe extern "C" fn aiolos_io_cancel_0_4(
 #[no_mangle]
 pub unsafe extern "C" fn aiolos_io_cancel_0_1(ctx: IoContext, iocb: *mut Iocb) -> c_int {
     let mut evt = IoEvent::default();
-    c_return(|| native::cancel(ctx, iocb, &mut evt))
+    // SAFETY: forwarded contract (see this function's # Safety).
+    c_return(|| unsafe { native::cancel(ctx, iocb, &mut evt) })
 }
 
 /// `io_queue_wait(ctx, timeout)` (`LIBAIO_0.4`, default; not declared in the header): waits
@@ -183,7 +190,8 @@ pub unsafe extern "C" fn aiolos_io_cancel_0_1(ctx: IoContext, iocb: *mut Iocb) -
 /// `timeout` is NULL or a `timespec`.
 #[no_mangle]
 pub unsafe extern "C" fn aiolos_io_queue_wait_0_4(ctx: IoContext, timeout: *mut Timespec) -> c_int {
-    c_return(|| native::getevents(ctx, 0, 0, std::ptr::null_mut(), timeout))
+    // SAFETY: forwarded contract (see this function's # Safety).
+    c_return(|| unsafe { native::getevents(ctx, 0, 0, std::ptr::null_mut(), timeout) })
 }
 
 /// `io_queue_wait(ctx, timeout)` (`LIBAIO_0.1`): as [`aiolos_io_queue_wait_0_4`].
@@ -195,7 +203,8 @@ pub unsafe extern "C" fn aiolos_io_queue_wait_0_1(
     ctx: IoContext,
     timeout: *const Timespec,
 ) -> c_int {
-    c_return(|| native::getevents(ctx, 0, 0, std::ptr::null_mut(), timeout))
+    // SAFETY: forwarded contract (see this function's # Safety).
+    c_return(|| unsafe { native::getevents(ctx, 0, 0, std::ptr::null_mut(), timeout) })
 }
 
 /// `io_queue_run(ctx)` (`LIBAIO_0.1`): reaps every completion that is ready, one at a
@@ -209,7 +218,8 @@ pub unsafe extern "C" fn aiolos_io_queue_wait_0_1(
 pub unsafe extern "C" fn io_queue_run(ctx: IoContext) -> c_int {
     c_return(|| loop {
         let mut ev = IoEvent::default();
-        if native::getevents(ctx, 0, 1, &mut ev, &ZERO_TIMEOUT)? != 1 {
+        // SAFETY: ev is one writable event and ZERO_TIMEOUT a valid timespec.
+        if unsafe { native::getevents(ctx, 0, 1, &mut ev, &ZERO_TIMEOUT) }? != 1 {
             return Ok(0);
         }
         // SAFETY: the caller stored an io_callback_t (or NULL) in data via io_set_callback;

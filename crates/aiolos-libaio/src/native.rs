@@ -28,7 +28,10 @@ use std::ffi::{c_int, c_long};
 /// # Errors
 /// `EFAULT` for a NULL or bad `ctxp`; `EINVAL` when `maxevents <= 0`, too large, or `*ctxp`
 /// is not NULL; `EAGAIN` over `fs.aio-max-nr`.
-pub fn setup(maxevents: c_int, ctxp: *mut IoContext) -> Result<c_int, Errno> {
+///
+/// # Safety
+/// `ctxp` is NULL or points to an `io_context_t`; the kernel checks it before writing.
+pub unsafe fn setup(maxevents: c_int, ctxp: *mut IoContext) -> Result<c_int, Errno> {
     if ctxp.is_null() {
         return Err(Errno::FAULT);
     }
@@ -72,7 +75,10 @@ pub unsafe fn submit(ctx: IoContext, nr: c_long, ios: *mut *mut Iocb) -> Result<
 ///
 /// # Errors
 /// `EINVAL` (not found or not cancellable), `EINPROGRESS`, `EFAULT`, `EAGAIN`.
-pub fn cancel(ctx: IoContext, iocb: *mut Iocb, evt: *mut IoEvent) -> Result<c_int, Errno> {
+///
+/// # Safety
+/// None beyond the kernel's checks of `iocb` and `evt` (`EFAULT`).
+pub unsafe fn cancel(ctx: IoContext, iocb: *mut Iocb, evt: *mut IoEvent) -> Result<c_int, Errno> {
     // SAFETY: the kernel validates both pointers.
     unsafe { aio_raw::io_cancel(ctx_id(ctx), iocb, evt) }?;
     Ok(0)
@@ -93,7 +99,7 @@ fn is_zero_timeout(timeout: *const Timespec) -> bool {
 /// libaio's fast path: with a zero timeout and valid counts, an empty ring of a live context
 /// of ours means "no events" without a system call.
 fn ring_is_empty_and_zero_wait(id: u64, min_nr: c_long, nr: c_long, t: *const Timespec) -> bool {
-    if !(0 <= min_nr && min_nr <= nr) || !is_zero_timeout(t) {
+    if !(0 <= min_nr && min_nr <= nr && is_zero_timeout(t)) {
         return false;
     }
     context::with_live(id, |kind| {
@@ -109,7 +115,11 @@ fn ring_is_empty_and_zero_wait(id: u64, min_nr: c_long, nr: c_long, t: *const Ti
 /// # Errors
 /// `EINVAL` (bad context or counts, or the context destroyed while waiting), `EFAULT`,
 /// `EINTR`.
-pub fn getevents(
+///
+/// # Safety
+/// `events` has room for `nr` events (checked by the kernel); `timeout` is NULL or points
+/// to a `timespec`: it is read here for the fast path after [`plausible`].
+pub unsafe fn getevents(
     ctx: IoContext,
     min_nr: c_long,
     nr: c_long,
@@ -129,7 +139,10 @@ pub fn getevents(
 ///
 /// # Errors
 /// As [`getevents`].
-pub fn pgetevents(
+///
+/// # Safety
+/// As [`getevents`]; `sigmask` is NULL or a `sigset_t` (checked by the kernel).
+pub unsafe fn pgetevents(
     ctx: IoContext,
     min_nr: c_long,
     nr: c_long,
