@@ -14,11 +14,11 @@ archive=$target/release/libaiolos_libaio.a
 # --whole-archive keeps our exported functions (nothing refers to them yet); the version
 # script binds them to libaio's versions and makes every other symbol local; --gc-sections
 # then drops the parts of the Rust runtime nothing reaches.
-${CC:-cc} -shared -o "$out/libaio.so.1.0.2.tmp" \
+${CC:-cc} -shared -o "$out/libaio.so.1.0.2.tmp.$$" \
     -Wl,--whole-archive "$archive" -Wl,--no-whole-archive \
     -Wl,--version-script="$here/libaio.map" -Wl,-soname=libaio.so.1 \
     -Wl,--gc-sections -Wl,-z,relro,-z,now -Wl,--no-undefined \
     -lgcc_s -lc -lm
-mv -f "$out/libaio.so.1.0.2.tmp" "$out/libaio.so.1.0.2"
-ln -sf libaio.so.1.0.2 "$out/libaio.so.1"
+mv -f "$out/libaio.so.1.0.2.tmp.$$" "$out/libaio.so.1.0.2"
+ln -sfn libaio.so.1.0.2 "$out/libaio.so.1.tmp.$$" && mv -f "$out/libaio.so.1.tmp.$$" "$out/libaio.so.1"
 echo "$out/libaio.so.1"

@@ -29,11 +29,6 @@ std::arch::global_asm!(
     ".symver aiolos_io_queue_wait_0_1, io_queue_wait@LIBAIO_0.1",
 );
 
-const ZERO_TIMEOUT: Timespec = Timespec {
-    tv_sec: 0,
-    tv_nsec: 0,
-};
-
 /// `io_setup(maxevents, ctxp)` (`LIBAIO_0.4`): creates a context able to hold `maxevents`
 /// requests; `*ctxp` must be NULL on entry.
 ///
@@ -73,10 +68,17 @@ pub unsafe extern "C" fn io_queue_init(maxevents: c_int, ctxp: *mut IoContext) -
         if !crate::abi::plausible(ctxp) {
             return Err(Errno::FAULT);
         }
-        // SAFETY: plausible() rejected NULL and misaligned pointers; the caller vouches the
-        // rest, as libaio's io_queue_init writes the same pointer.
-        unsafe { ctxp.write(std::ptr::null_mut()) };
-        // SAFETY: ctxp is a plausible pointer the kernel checks again.
+        // libaio stores NULL first, so whatever *ctxp held does not matter. The store goes
+        // through the kernel, so a bad ctxp is -EFAULT rather than a crash; where a seccomp
+        // filter denies that, store directly (ctxp is at least plausible).
+        match aiolos::sys::aio_raw::store_u64_checked(ctxp.cast(), 0) {
+            Ok(()) => {}
+            Err(Errno::FAULT) => return Err(Errno::FAULT),
+            // SAFETY: plausible() rejected NULL, misaligned and non-user pointers; the
+            // caller vouches for the rest, as libaio's io_queue_init writes it the same way.
+            Err(_) => unsafe { ctxp.write(std::ptr::null_mut()) },
+        }
+        // SAFETY: ctxp holds NULL; the kernel checks it again.
         unsafe { native::setup(maxevents, ctxp) }
     })
 }
@@ -219,7 +221,7 @@ pub unsafe extern "C" fn io_queue_run(ctx: IoContext) -> c_int {
     c_return(|| loop {
         let mut ev = IoEvent::default();
         // SAFETY: ev is one writable event and ZERO_TIMEOUT a valid timespec.
-        if unsafe { native::getevents(ctx, 0, 1, &mut ev, &ZERO_TIMEOUT) }? != 1 {
+        if unsafe { native::getevents(ctx, 0, 1, &mut ev, &native::ZERO_TIMEOUT) }? != 1 {
             return Ok(0);
         }
         // SAFETY: the caller stored an io_callback_t (or NULL) in data via io_set_callback;

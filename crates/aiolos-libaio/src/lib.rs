@@ -12,6 +12,7 @@
 //! - [`context`]: which contexts this library created, so that a context's completion ring
 //!   is only read while it is known to be mapped.
 //! - [`native`]: the `native` engine: the kernel's own AIO context, passed through.
+//! - [`stack`]: which caller pointers the library may read itself without risking a fault.
 //!
 //! Engine choice: `AIOLOS_ENGINE=native` (the default).
 #![deny(unsafe_code)]
@@ -23,3 +24,4 @@ pub mod context;
 pub mod exports;
 pub mod ffi;
 pub mod native;
+pub mod stack;

@@ -12,15 +12,22 @@
 //! # Safety
 //!
 //! Pointers from C are passed to the kernel unchanged; this module itself reads only
-//! `*timeout` (after [`plausible`]) and the ring header of a context that the registry
-//! holds as live.
+//! `*timeout` when it lies on the caller's live stack, and the ring header of a context
+//! that the registry holds as live.
 #![allow(unsafe_code)]
 
 use crate::abi::{ctx_id, plausible, IoContext, IoEvent, Iocb, Sigset, Timespec};
 use crate::context::{self, Kind};
+use crate::stack::on_live_stack;
 use aiolos::sys::aio::{ring_has_events, AioContext};
 use aiolos::sys::{aio_raw, Errno};
 use std::ffi::{c_int, c_long};
+
+/// A zero timeout the library itself passes (`io_queue_run`).
+pub static ZERO_TIMEOUT: Timespec = Timespec {
+    tv_sec: 0,
+    tv_nsec: 0,
+};
 
 /// `io_setup`: creates a kernel context for `maxevents` requests and stores it in `*ctxp`,
 /// which must hold NULL.
@@ -84,14 +91,18 @@ pub unsafe fn cancel(ctx: IoContext, iocb: *mut Iocb, evt: *mut IoEvent) -> Resu
     Ok(0)
 }
 
-/// Whether `timeout` is a readable-looking pointer to `{0, 0}`.
+/// Whether `timeout` points to `{0, 0}`. The timespec is read only where that cannot fault
+/// (on the caller's live stack, or our own constant); otherwise the answer is "no" and the
+/// kernel, reading it with `copy_from_user`, decides.
 fn is_zero_timeout(timeout: *const Timespec) -> bool {
-    if !plausible(timeout) {
+    if std::ptr::eq(timeout, &ZERO_TIMEOUT) {
+        return true;
+    }
+    if !plausible(timeout) || !on_live_stack(timeout) {
         return false;
     }
-    // SAFETY: plausible() rejected NULL, misaligned and non-user addresses; the rest of the
-    // contract (a mapped timespec) is the caller's, exactly as with libaio, which reads it
-    // the same way.
+    // SAFETY: the timespec is aligned and lies in the mapped, live part of this thread's
+    // stack; it is plain data, read by value.
     let t = unsafe { timeout.read() };
     t.tv_sec == 0 && t.tv_nsec == 0
 }
@@ -117,8 +128,8 @@ fn ring_is_empty_and_zero_wait(id: u64, min_nr: c_long, nr: c_long, t: *const Ti
 /// `EINTR`.
 ///
 /// # Safety
-/// `events` has room for `nr` events (checked by the kernel); `timeout` is NULL or points
-/// to a `timespec`: it is read here for the fast path after [`plausible`].
+/// None beyond the kernel's checks: `events` and `timeout` go to the kernel, and `timeout`
+/// is read here only where that cannot fault.
 pub unsafe fn getevents(
     ctx: IoContext,
     min_nr: c_long,
@@ -151,7 +162,9 @@ pub unsafe fn pgetevents(
     sigmask: *const Sigset,
 ) -> Result<c_int, Errno> {
     let id = ctx_id(ctx);
-    if ring_is_empty_and_zero_wait(id, min_nr, nr, timeout) {
+    // A certainly-bad mask goes to the kernel for its EFAULT, even when the ring is empty.
+    let mask_ok = sigmask.is_null() || plausible(sigmask);
+    if mask_ok && ring_is_empty_and_zero_wait(id, min_nr, nr, timeout) {
         return Ok(0);
     }
     // SAFETY: the kernel validates events, timeout and sigmask.

@@ -140,3 +140,29 @@ pub unsafe fn io_cancel(ctx: u64, iocb: *mut Iocb, result: *mut IoEvent) -> Resu
 pub fn io_destroy(ctx: u64) -> Result<(), Errno> {
     super::aio::io_destroy(super::aio::AioContext(ctx))
 }
+
+/// Stores `value` at a caller's address through the kernel (`process_vm_writev` on this
+/// process), so that an unmapped or read-only address gives `EFAULT` instead of a fault.
+/// For the C ABI's output parameters (`io_queue_init`'s `ctxp`).
+///
+/// # Errors
+/// `EFAULT` for an address that is not writable; `EPERM`/`ENOSYS` where a seccomp filter
+/// denies the call (callers then decide whether to write directly).
+pub fn store_u64_checked(dst: *mut u64, value: u64) -> Result<(), Errno> {
+    let local = libc::iovec {
+        iov_base: &value as *const u64 as *mut libc::c_void,
+        iov_len: 8,
+    };
+    let remote = libc::iovec {
+        iov_base: dst.cast(),
+        iov_len: 8,
+    };
+    // SAFETY: local names 8 readable bytes that live until the call returns; the kernel
+    // validates the remote address against this process's mappings.
+    let n = cvt(unsafe { libc::process_vm_writev(libc::getpid(), &local, 1, &remote, 1, 0) } as _)?;
+    if n == 8 {
+        Ok(())
+    } else {
+        Err(Errno::FAULT)
+    }
+}
