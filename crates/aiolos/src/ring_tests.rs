@@ -5,6 +5,7 @@ use crate::engine::{EngineCancel, EngineStats};
 use crate::sys::eventfd;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 /// Accepts at most `per_call` requests per submit and refuses every other call with
 /// EAGAIN; completes accepted requests when reaped.
@@ -108,4 +109,163 @@ fn tokens_round_trip_through_user_data() {
         generation: 0xfeed_beef,
     };
     assert_eq!(Token::from_u64(t.to_u64()), t);
+}
+
+/// Completes requests only when the test says so.
+#[derive(Default)]
+struct Manual {
+    submitted: Mutex<Vec<Sqe>>,
+    done: Mutex<Vec<Cqe>>,
+    cv: std::sync::Condvar,
+    cancels: AtomicU64,
+}
+
+struct ManualEngine(std::sync::Arc<Manual>, OwnedFd);
+
+impl Manual {
+    fn complete_all(&self) {
+        let subs: Vec<Sqe> = std::mem::take(&mut *self.submitted.lock().unwrap());
+        let mut done = self.done.lock().unwrap();
+        done.extend(subs.iter().map(|s| Cqe {
+            user_data: s.user_data,
+            res: s.len as i64,
+        }));
+        self.cv.notify_all();
+    }
+}
+
+impl Engine for ManualEngine {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Threads
+    }
+    fn supports(&self, _op: OpCode) -> bool {
+        true
+    }
+    unsafe fn submit(&self, sqes: &[Sqe]) -> Result<usize, Errno> {
+        self.0.submitted.lock().unwrap().extend_from_slice(sqes);
+        Ok(sqes.len())
+    }
+    fn reap(
+        &self,
+        out: &mut Vec<Cqe>,
+        min: usize,
+        max: usize,
+        timeout: Option<Duration>,
+    ) -> Result<(), Errno> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut done = self.0.done.lock().unwrap();
+        while done.len() < min.max(1) {
+            let left = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                None => Duration::from_millis(20),
+            };
+            if left.is_zero() {
+                break;
+            }
+            done = self
+                .0
+                .cv
+                .wait_timeout(done, left.min(Duration::from_millis(20)))
+                .unwrap()
+                .0;
+            if deadline.is_none() {
+                break;
+            }
+        }
+        let n = done.len().min(max);
+        out.extend(done.drain(..n));
+        Ok(())
+    }
+    fn cancel(&self, _slot: u32, _user_data: u64) -> EngineCancel {
+        self.0.cancels.fetch_add(1, Ordering::Relaxed);
+        EngineCancel::NotCancellable
+    }
+    fn wake(&self) {
+        self.0.cv.notify_all();
+    }
+    fn notify_fd(&self) -> BorrowedFd<'_> {
+        self.1.as_fd()
+    }
+    fn stats(&self) -> EngineStats {
+        EngineStats::default()
+    }
+}
+
+fn manual_ring(entries: u32) -> (std::sync::Arc<Manual>, Ring<Vec<u8>>) {
+    let m = std::sync::Arc::new(Manual::default());
+    let engine = ManualEngine(m.clone(), eventfd::eventfd().unwrap());
+    (m, Ring::with_engine(Box::new(engine), entries))
+}
+
+fn raw_fd() -> crate::Fd {
+    // SAFETY: the manual engine never touches the descriptor.
+    unsafe { crate::Fd::from_raw(0) }
+}
+
+#[test]
+fn a_detached_request_is_freed_on_completion_and_never_handed_out() {
+    let (m, ring) = manual_ring(4);
+    let t = ring
+        .push(Op::read(raw_fd(), Vec::with_capacity(16), 0))
+        .unwrap();
+    ring.submit().unwrap();
+    ring.detach(t);
+    assert_eq!(ring.outstanding(), 1, "detached but still in flight");
+    m.complete_all();
+    let got = ring.wait(0, 4, Some(Duration::ZERO)).unwrap();
+    assert!(got.is_empty());
+    assert_eq!(ring.outstanding(), 0);
+    assert!(matches!(ring.cancel(t), Err(Error::InvalidToken)));
+}
+
+#[test]
+fn close_waits_for_in_flight_requests_and_wakes_a_blocked_waiter() {
+    let (m, ring) = manual_ring(4);
+    let ring = std::sync::Arc::new(ring);
+    ring.push(Op::read(raw_fd(), Vec::with_capacity(16), 0).user_data(1))
+        .unwrap();
+    ring.push(Op::read(raw_fd(), Vec::with_capacity(8), 0).user_data(2))
+        .unwrap();
+    ring.submit().unwrap();
+    let queued = ring
+        .push(Op::read(raw_fd(), Vec::with_capacity(8), 0).user_data(3))
+        .unwrap();
+    let closer = {
+        let ring = ring.clone();
+        std::thread::spawn(move || ring.close())
+    };
+    // The close cannot finish until the engine completes the two in-flight requests.
+    std::thread::sleep(Duration::from_millis(30));
+    assert!(
+        !closer.is_finished(),
+        "close returned with requests in flight"
+    );
+    let waiter = {
+        let ring = ring.clone();
+        std::thread::spawn(move || ring.wait(3, 4, None))
+    };
+    m.complete_all();
+    closer.join().unwrap().unwrap();
+    assert!(
+        m.cancels.load(Ordering::Relaxed) >= 2,
+        "close asked the engine to cancel"
+    );
+    let mut all: Vec<Completion<Vec<u8>>> = match waiter.join().unwrap() {
+        Ok(v) => v,
+        Err(Error::Closed) => Vec::new(),
+        Err(e) => panic!("{e}"),
+    };
+    while let Ok(more) = ring.wait(1, 4, Some(Duration::ZERO)) {
+        all.extend(more);
+    }
+    all.sort_by_key(|c| c.user_data);
+    let ids: Vec<u64> = all.iter().map(|c| c.user_data).collect();
+    assert_eq!(ids, [1, 2, 3], "each request reported once");
+    assert_eq!(all[2].token, queued);
+    assert_eq!(
+        all[2].result.as_ref().unwrap_err().raw_os_error(),
+        Some(Errno::CANCELED.0),
+        "the never-submitted request is cancelled"
+    );
+    assert_eq!(*all[0].result.as_ref().unwrap(), 16);
 }

@@ -8,11 +8,16 @@
 //!
 //! # Safety
 //!
-//! [`Engine::submit`] is an `unsafe fn`: the ring vouches that every address in a batch
+//! `Engine::submit` is an `unsafe fn`: the ring vouches that every address in a batch
 //! stays valid until that request's completion has been reaped.
 #![allow(unsafe_code)]
 
 pub(crate) mod native;
+mod probe;
+pub(crate) mod threads;
+pub(crate) mod uring;
+
+pub use probe::Suggestion;
 
 use crate::op::OpCode;
 use crate::sys::Errno;

@@ -383,3 +383,77 @@ pub unsafe fn ring_reap(ctx: AioContext, out: &mut [IoEvent]) -> usize {
         n
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A ring laid out as the kernel lays it out, in ordinary memory.
+    fn fake_ring(nr: u32, head: u32, tail: u32) -> Vec<u64> {
+        let words = (size_of::<AioRingHeader>() + nr as usize * size_of::<IoEvent>()) / 8;
+        let mut mem = vec![0u64; words];
+        let hdr = mem.as_mut_ptr() as *mut AioRingHeader;
+        // SAFETY: mem is 8-byte aligned and large enough for the header and nr events.
+        unsafe {
+            (*hdr).nr = nr;
+            (*hdr).head = head;
+            (*hdr).tail = tail;
+            (*hdr).magic = AIO_RING_MAGIC;
+            (*hdr).header_length = size_of::<AioRingHeader>() as u32;
+            let events = (hdr as *mut u8).add(size_of::<AioRingHeader>()) as *mut IoEvent;
+            for i in 0..nr {
+                events.add(i as usize).write(IoEvent {
+                    data: u64::from(i),
+                    obj: 0,
+                    res: i64::from(i) * 10,
+                    res2: 0,
+                });
+            }
+        }
+        mem
+    }
+
+    fn head_of(mem: &[u64]) -> u32 {
+        // SAFETY: mem holds a fake ring header.
+        unsafe { (*(mem.as_ptr() as *const AioRingHeader)).head }
+    }
+
+    #[test]
+    fn reaping_the_ring_in_memory_wraps_around_and_advances_head() {
+        let mut mem = fake_ring(8, 6, 2);
+        let ctx = AioContext(mem.as_mut_ptr() as u64);
+        let mut out = [IoEvent::default(); 8];
+        // SAFETY: ctx points at a fake ring that only this thread touches.
+        let n = unsafe { ring_reap(ctx, &mut out[..3]) };
+        assert_eq!(n, 3);
+        assert_eq!(
+            out[..3].iter().map(|e| e.data).collect::<Vec<_>>(),
+            [6, 7, 0]
+        );
+        assert_eq!(head_of(&mem), 1);
+        // SAFETY: as above.
+        assert!(unsafe { ring_has_events(ctx) });
+        // SAFETY: as above.
+        let n = unsafe { ring_reap(ctx, &mut out) };
+        assert_eq!(n, 1);
+        assert_eq!(out[0].data, 1);
+        assert_eq!(out[0].res, 10);
+        // SAFETY: as above.
+        assert!(!unsafe { ring_has_events(ctx) });
+    }
+
+    #[test]
+    fn a_ring_without_the_magic_or_with_wild_indices_yields_nothing() {
+        let mut mem = fake_ring(4, 0, 2);
+        let ctx = AioContext(mem.as_mut_ptr() as u64);
+        let mut out = [IoEvent::default(); 4];
+        // SAFETY: the fake ring's header is valid memory; we corrupt fields on purpose.
+        unsafe {
+            (*(mem.as_mut_ptr() as *mut AioRingHeader)).magic = 0;
+            assert_eq!(ring_reap(ctx, &mut out), 0);
+            (*(mem.as_mut_ptr() as *mut AioRingHeader)).magic = AIO_RING_MAGIC;
+            (*(mem.as_mut_ptr() as *mut AioRingHeader)).tail = 99;
+            assert_eq!(ring_reap(ctx, &mut out), 0);
+        }
+    }
+}
