@@ -16,18 +16,21 @@
 //! is async-signal-safe and so allowed in a child of a multi-threaded process.
 #![allow(unsafe_code)]
 
+use crate::emulated::Emulated;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::sync::{Once, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
 /// Which engine serves a context.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Kind {
     /// The kernel's own AIO context.
     Native,
+    /// A user-space ring fed by an aiolos ring (`uring` or `threads`).
+    Emulated(Arc<Emulated>),
 }
 
-#[derive(Debug)]
 struct Entry {
     generation: u64,
     kind: Kind,
@@ -85,4 +88,11 @@ pub fn with_live<R>(id: u64, f: impl FnOnce(&Kind) -> R) -> Option<R> {
     };
     let e = guard.get(&id)?;
     (e.generation == generation()).then(|| f(&e.kind))
+}
+
+/// The kind of context `id` if this process created it (waits for the registry lock).
+pub fn get(id: u64) -> Option<Kind> {
+    let guard = CONTEXTS.read().unwrap_or_else(|e| e.into_inner());
+    let e = guard.get(&id)?;
+    (e.generation == generation()).then(|| e.kind.clone())
 }

@@ -15,7 +15,7 @@
 
 use crate::abi::{IoCallback, IoContext, IoEvent, Iocb, Sigset, Timespec};
 use crate::ffi::c_return;
-use crate::native;
+use crate::{dispatch, native};
 use aiolos::sys::Errno;
 use std::ffi::{c_int, c_long};
 
@@ -40,7 +40,7 @@ std::arch::global_asm!(
 #[no_mangle]
 pub unsafe extern "C" fn io_setup(maxevents: c_int, ctxp: *mut IoContext) -> c_int {
     // SAFETY: forwarded contract (see this function's # Safety).
-    c_return(|| unsafe { native::setup(maxevents, ctxp) })
+    c_return(|| unsafe { dispatch::setup(maxevents, ctxp) })
 }
 
 /// `io_destroy(ctx)` (`LIBAIO_0.4`): waits for the context's in-flight requests, wakes
@@ -51,7 +51,7 @@ pub unsafe extern "C" fn io_setup(maxevents: c_int, ctxp: *mut IoContext) -> c_i
 /// None: `ctx` is only compared and passed to the kernel.
 #[no_mangle]
 pub unsafe extern "C" fn io_destroy(ctx: IoContext) -> c_int {
-    c_return(|| native::destroy(ctx))
+    c_return(|| dispatch::destroy(ctx))
 }
 
 /// `io_queue_init(maxevents, ctxp)` (`LIBAIO_0.1`): sets `*ctxp` to NULL and calls
@@ -79,7 +79,7 @@ pub unsafe extern "C" fn io_queue_init(maxevents: c_int, ctxp: *mut IoContext) -
             Err(_) => unsafe { ctxp.write(std::ptr::null_mut()) },
         }
         // SAFETY: ctxp holds NULL; the kernel checks it again.
-        unsafe { native::setup(maxevents, ctxp) }
+        unsafe { dispatch::setup(maxevents, ctxp) }
     })
 }
 
@@ -89,7 +89,7 @@ pub unsafe extern "C" fn io_queue_init(maxevents: c_int, ctxp: *mut IoContext) -
 /// As [`io_destroy`].
 #[no_mangle]
 pub unsafe extern "C" fn io_queue_release(ctx: IoContext) -> c_int {
-    c_return(|| native::destroy(ctx))
+    c_return(|| dispatch::destroy(ctx))
 }
 
 /// `io_submit(ctx, nr, ios)` (`LIBAIO_0.1`): queues `nr` requests; returns how many were
@@ -101,7 +101,7 @@ pub unsafe extern "C" fn io_queue_release(ctx: IoContext) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn io_submit(ctx: IoContext, nr: c_long, ios: *mut *mut Iocb) -> c_int {
     // SAFETY: forwarded contract.
-    c_return(|| unsafe { native::submit(ctx, nr, ios) })
+    c_return(|| unsafe { dispatch::submit(ctx, nr, ios) })
 }
 
 /// `io_getevents(ctx, min_nr, nr, events, timeout)` (`LIBAIO_0.4`, default): waits for at
@@ -120,7 +120,7 @@ pub unsafe extern "C" fn aiolos_io_getevents_0_4(
     timeout: *mut Timespec,
 ) -> c_int {
     // SAFETY: forwarded contract (see this function's # Safety).
-    c_return(|| unsafe { native::getevents(ctx, min_nr, nr, events, timeout) })
+    c_return(|| unsafe { dispatch::getevents(ctx, min_nr, nr, events, timeout) })
 }
 
 /// `io_getevents(ctx, nr, events, timeout)` (`LIBAIO_0.1`): the 4-argument form, waiting
@@ -136,7 +136,7 @@ pub unsafe extern "C" fn aiolos_io_getevents_0_1(
     timeout: *const Timespec,
 ) -> c_int {
     // SAFETY: forwarded contract (see this function's # Safety).
-    c_return(|| unsafe { native::getevents(ctx, 1, nr, events, timeout) })
+    c_return(|| unsafe { dispatch::getevents(ctx, 1, nr, events, timeout) })
 }
 
 /// `io_pgetevents(ctx, min_nr, nr, events, timeout, sigmask)` (`LIBAIO_0.5`):
@@ -154,7 +154,7 @@ pub unsafe extern "C" fn io_pgetevents(
     sigmask: *mut Sigset,
 ) -> c_int {
     // SAFETY: forwarded contract (see this function's # Safety).
-    c_return(|| unsafe { native::pgetevents(ctx, min_nr, nr, events, timeout, sigmask) })
+    c_return(|| unsafe { dispatch::pgetevents(ctx, min_nr, nr, events, timeout, sigmask) })
 }
 
 /// `io_cancel(ctx, iocb, evt)` (`LIBAIO_0.4`, default): asks to cancel a request. File
@@ -170,7 +170,7 @@ pub unsafe extern "C" fn aiolos_io_cancel_0_4(
     evt: *mut IoEvent,
 ) -> c_int {
     // SAFETY: forwarded contract (see this function's # Safety).
-    c_return(|| unsafe { native::cancel(ctx, iocb, evt) })
+    c_return(|| unsafe { dispatch::cancel(ctx, iocb, evt) })
 }
 
 /// `io_cancel(ctx, iocb)` (`LIBAIO_0.1`): the 2-argument form; the result event is
@@ -182,7 +182,7 @@ pub unsafe extern "C" fn aiolos_io_cancel_0_4(
 pub unsafe extern "C" fn aiolos_io_cancel_0_1(ctx: IoContext, iocb: *mut Iocb) -> c_int {
     let mut evt = IoEvent::default();
     // SAFETY: forwarded contract (see this function's # Safety).
-    c_return(|| unsafe { native::cancel(ctx, iocb, &mut evt) })
+    c_return(|| unsafe { dispatch::cancel(ctx, iocb, &mut evt) })
 }
 
 /// `io_queue_wait(ctx, timeout)` (`LIBAIO_0.4`, default; not declared in the header): waits
@@ -193,7 +193,7 @@ pub unsafe extern "C" fn aiolos_io_cancel_0_1(ctx: IoContext, iocb: *mut Iocb) -
 #[no_mangle]
 pub unsafe extern "C" fn aiolos_io_queue_wait_0_4(ctx: IoContext, timeout: *mut Timespec) -> c_int {
     // SAFETY: forwarded contract (see this function's # Safety).
-    c_return(|| unsafe { native::getevents(ctx, 0, 0, std::ptr::null_mut(), timeout) })
+    c_return(|| unsafe { dispatch::getevents(ctx, 0, 0, std::ptr::null_mut(), timeout) })
 }
 
 /// `io_queue_wait(ctx, timeout)` (`LIBAIO_0.1`): as [`aiolos_io_queue_wait_0_4`].
@@ -206,7 +206,7 @@ pub unsafe extern "C" fn aiolos_io_queue_wait_0_1(
     timeout: *const Timespec,
 ) -> c_int {
     // SAFETY: forwarded contract (see this function's # Safety).
-    c_return(|| unsafe { native::getevents(ctx, 0, 0, std::ptr::null_mut(), timeout) })
+    c_return(|| unsafe { dispatch::getevents(ctx, 0, 0, std::ptr::null_mut(), timeout) })
 }
 
 /// `io_queue_run(ctx)` (`LIBAIO_0.1`): reaps every completion that is ready, one at a
@@ -221,7 +221,7 @@ pub unsafe extern "C" fn io_queue_run(ctx: IoContext) -> c_int {
     c_return(|| loop {
         let mut ev = IoEvent::default();
         // SAFETY: ev is one writable event and ZERO_TIMEOUT a valid timespec.
-        if unsafe { native::getevents(ctx, 0, 1, &mut ev, &native::ZERO_TIMEOUT) }? != 1 {
+        if unsafe { dispatch::getevents(ctx, 0, 1, &mut ev, &native::ZERO_TIMEOUT) }? != 1 {
             return Ok(0);
         }
         // SAFETY: the caller stored an io_callback_t (or NULL) in data via io_set_callback;

@@ -14,14 +14,22 @@
 //! - [`native`]: the `native` engine: the kernel's own AIO context, passed through.
 //! - [`stack`]: which caller pointers the library may read itself without risking a fault.
 //!
-//! Engine choice: `AIOLOS_ENGINE=native` (the default).
+//! - [`dispatch`]: routes each call to the engine serving its context.
+//! - [`emulated`] and [`userring`]: the `uring` and `threads` engines, whose
+//!   `io_context_t` is a user-space ring with the kernel ring's layout.
+//!
+//! Engine choice ([`engine`]): `AIOLOS_ENGINE=native|uring|threads`, default `native`.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod abi;
 pub mod context;
+pub mod dispatch;
+pub mod emulated;
+pub mod engine;
 pub mod exports;
 pub mod ffi;
 pub mod native;
 pub mod stack;
+pub mod userring;

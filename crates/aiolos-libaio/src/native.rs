@@ -116,7 +116,7 @@ fn ring_is_empty_and_zero_wait(id: u64, min_nr: c_long, nr: c_long, t: *const Ti
     context::with_live(id, |kind| {
         // SAFETY: the registry holds this context as live and its read lock keeps
         // io_destroy from unmapping the ring while we look at it.
-        *kind == Kind::Native && !unsafe { ring_has_events(AioContext(id)) }
+        matches!(kind, Kind::Native) && !unsafe { ring_has_events(AioContext(id)) }
     })
     .unwrap_or(false)
 }

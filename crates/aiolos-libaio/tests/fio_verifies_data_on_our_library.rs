@@ -1,6 +1,7 @@
 //! A real client: `fio --ioengine=libaio` runs verified random read/write jobs on our
 //! library (found through `LD_LIBRARY_PATH`, checked with `ldd`), O_DIRECT and buffered,
-//! with and without `--userspace_reap=1` (fio then reads the completion ring itself).
+//! with and without `--userspace_reap=1` (fio then reads the completion ring itself), on
+//! every engine.
 mod common;
 
 use std::path::Path;
@@ -15,9 +16,10 @@ fn fio_path() -> Option<String> {
     (out.status.success() && !p.is_empty()).then_some(p)
 }
 
-fn run_fio(fio: &str, dir: &Path, extra: &[&str]) {
+fn run_fio(fio: &str, dir: &Path, engine: &str, extra: &[&str]) {
     let mut cmd = Command::new(fio);
     cmd.env("LD_LIBRARY_PATH", common::library_dir())
+        .env("AIOLOS_ENGINE", engine)
         .env("LD_DEBUG", "libs")
         .current_dir(dir)
         .args([
@@ -25,7 +27,6 @@ fn run_fio(fio: &str, dir: &Path, extra: &[&str]) {
             "--ioengine=libaio",
             "--rw=randrw",
             "--bs=4k",
-            "--size=16m",
             "--iodepth=32",
             "--iodepth_batch_submit=8",
             "--verify=crc32c",
@@ -41,14 +42,20 @@ fn run_fio(fio: &str, dir: &Path, extra: &[&str]) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "fio {extra:?} failed:\n{text}");
+    assert!(
+        out.status.success(),
+        "fio {extra:?} on {engine} failed:\n{text}"
+    );
     // The dynamic loader's trace shows which libaio.so.1 fio really ran on.
     let ours = format!("calling init: {}", common::library().display());
     assert!(
         text.contains(&ours),
-        "fio {extra:?} did not load our library"
+        "fio {extra:?} on {engine} did not load our library"
     );
-    assert!(!text.contains("verify:"), "fio {extra:?} reported:\n{text}");
+    assert!(
+        !text.contains("verify:"),
+        "fio {extra:?} on {engine} reported:\n{text}"
+    );
 }
 
 #[test]
@@ -88,6 +95,8 @@ fn fio_verified_randrw_runs_on_our_library() {
             "--iodepth_batch_complete_min=0",
         ][..],
     ] {
-        run_fio(&fio, dir.path(), extra);
+        for engine in common::ENGINES {
+            run_fio(&fio, dir.path(), engine, extra);
+        }
     }
 }

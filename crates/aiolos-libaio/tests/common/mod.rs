@@ -188,12 +188,25 @@ pub fn run(exe: &Path, envs: &[(&str, &str)]) -> Outcome {
     }
 }
 
-/// Builds `tests/c/<name>.c` in every variant and runs each; a skip is printed.
+/// The engines every C test runs on (`AIOLOS_ENGINE`).
+pub const ENGINES: [&str; 3] = ["native", "uring", "threads"];
+
+/// Builds `tests/c/<name>.c` in every variant and runs each build on every engine; a skip
+/// is printed.
 pub fn run_c_test(name: &str) {
     for variant in Variant::ALL {
         let exe = compile(name, variant);
-        if let Outcome::Skipped(why) = run(&exe, &[]) {
-            eprintln!("SKIP: {name} ({variant:?}): {why}");
+        for engine in ENGINES {
+            match std::panic::catch_unwind(|| run(&exe, &[("AIOLOS_ENGINE", engine)])) {
+                Ok(Outcome::Passed) => {}
+                Ok(Outcome::Skipped(why)) => {
+                    eprintln!("SKIP: {name} ({variant:?}, {engine}): {why}")
+                }
+                Err(e) => {
+                    eprintln!("{name} failed as {variant:?} on engine {engine}");
+                    std::panic::resume_unwind(e)
+                }
+            }
         }
     }
 }

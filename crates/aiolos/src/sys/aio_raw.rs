@@ -149,20 +149,59 @@ pub fn io_destroy(ctx: u64) -> Result<(), Errno> {
 /// `EFAULT` for an address that is not writable; `EPERM`/`ENOSYS` where a seccomp filter
 /// denies the call (callers then decide whether to write directly).
 pub fn store_u64_checked(dst: *mut u64, value: u64) -> Result<(), Errno> {
+    store_checked(dst.cast(), &value.to_ne_bytes())
+}
+
+/// Stores `src` at a caller's address through the kernel (`process_vm_writev` on this
+/// process), so that an unwritable address gives `EFAULT` instead of a fault.
+///
+/// # Errors
+/// `EFAULT` when the whole range is not writable; `EPERM`/`ENOSYS` under a seccomp filter
+/// that denies the call.
+pub fn store_checked(dst: *mut u8, src: &[u8]) -> Result<(), Errno> {
+    if src.is_empty() {
+        return Ok(());
+    }
     let local = libc::iovec {
-        iov_base: &value as *const u64 as *mut libc::c_void,
-        iov_len: 8,
+        iov_base: src.as_ptr() as *mut libc::c_void,
+        iov_len: src.len(),
     };
     let remote = libc::iovec {
         iov_base: dst.cast(),
-        iov_len: 8,
+        iov_len: src.len(),
     };
-    // SAFETY: local names 8 readable bytes that live until the call returns; the kernel
+    // SAFETY: local names src, readable for its length until the call returns; the kernel
     // validates the remote address against this process's mappings.
     let n = cvt(unsafe { libc::process_vm_writev(libc::getpid(), &local, 1, &remote, 1, 0) } as _)?;
-    if n == 8 {
+    if n as usize == src.len() {
         Ok(())
     } else {
         Err(Errno::FAULT)
     }
+}
+
+/// Reads `dst.len()` bytes from a caller's address through the kernel
+/// (`process_vm_readv` on this process), so that an unmapped address gives `EFAULT`
+/// instead of a fault. Returns how many bytes were readable from the start (a short count
+/// stops at the first unreadable page).
+///
+/// # Errors
+/// `EFAULT` when not even the first byte is readable; `EPERM`/`ENOSYS` where a seccomp
+/// filter denies the call.
+pub fn load_checked(src: *const u8, dst: &mut [u8]) -> Result<usize, Errno> {
+    if dst.is_empty() {
+        return Ok(0);
+    }
+    let local = libc::iovec {
+        iov_base: dst.as_mut_ptr().cast(),
+        iov_len: dst.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: src as *mut libc::c_void,
+        iov_len: dst.len(),
+    };
+    // SAFETY: local names dst, writable for its length; the kernel validates the remote
+    // address against this process's mappings.
+    let n = cvt(unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) } as _)?;
+    Ok(n as usize)
 }
