@@ -81,15 +81,18 @@ fn fio_verified_randrw_runs_on_our_library() {
     );
 
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("scratch dir");
+    // fio spins on the ring with userspace_reap; those runs are kept short (4 MiB).
     for extra in [
-        &["--direct=1"][..],
-        &["--direct=0"][..],
+        &["--size=16m", "--direct=1"][..],
+        &["--size=16m", "--direct=0"][..],
         &[
+            "--size=4m",
             "--direct=1",
             "--userspace_reap=1",
             "--iodepth_batch_complete_min=0",
         ][..],
         &[
+            "--size=4m",
             "--direct=0",
             "--userspace_reap=1",
             "--iodepth_batch_complete_min=0",
