@@ -14,6 +14,7 @@
 #![allow(unsafe_code)]
 
 pub mod aio;
+pub mod aio_raw;
 pub mod block;
 pub mod eventfd;
 pub mod file;

@@ -1,0 +1,98 @@
+//! The contexts this library created, and which engine each one runs on.
+//!
+//! Reading a context's completion ring in user space (libaio's zero-timeout fast path) is
+//! only sound while the ring is mapped. A context id handed in by the caller may be stale,
+//! made up, or created by a direct system call; so the ring is read only for contexts found
+//! here, under the registry's read lock, and `io_destroy` removes a context (under the write
+//! lock) before the kernel unmaps its ring.
+//!
+//! After `fork` the child inherits this table but not the contexts (the kernel answers
+//! `EINVAL` there), so every entry carries the fork generation it was made in and entries
+//! from an older generation are ignored.
+//!
+//! # Safety
+//!
+//! Registers a `pthread_atfork` child handler that only increments an atomic counter, which
+//! is async-signal-safe and so allowed in a child of a multi-threaded process.
+#![allow(unsafe_code)]
+
+use crate::emulated::Emulated;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::{Once, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
+
+/// Which engine serves a context.
+#[derive(Clone)]
+pub enum Kind {
+    /// The kernel's own AIO context.
+    Native,
+    /// A user-space ring fed by an aiolos ring (`uring` or `threads`).
+    Emulated(Arc<Emulated>),
+}
+
+struct Entry {
+    generation: u64,
+    kind: Kind,
+}
+
+static CONTEXTS: RwLock<BTreeMap<u64, Entry>> = RwLock::new(BTreeMap::new());
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+static ATFORK: Once = Once::new();
+
+extern "C" fn after_fork_in_child() {
+    GENERATION.fetch_add(1, Ordering::SeqCst);
+}
+
+fn generation() -> u64 {
+    GENERATION.load(Ordering::SeqCst)
+}
+
+fn write() -> RwLockWriteGuard<'static, BTreeMap<u64, Entry>> {
+    // A panic while holding the lock cannot leave the map half-updated (each update is one
+    // insert or remove), so a poisoned lock is still usable.
+    CONTEXTS.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Records that this library created context `id`, served by `kind`.
+pub fn register(id: u64, kind: Kind) {
+    ATFORK.call_once(|| {
+        // SAFETY: the handler is a plain extern "C" fn that only touches an atomic. If
+        // registration fails (ENOMEM) a forked child may read the inherited ring mapping in
+        // the fast path, which stays mapped in the child; nothing unsound follows.
+        unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
+    });
+    write().insert(
+        id,
+        Entry {
+            generation: generation(),
+            kind,
+        },
+    );
+}
+
+/// Forgets context `id`; returns its kind if this process created it.
+pub fn unregister(id: u64) -> Option<Kind> {
+    let e = write().remove(&id)?;
+    (e.generation == generation()).then_some(e.kind)
+}
+
+/// Runs `f` with the kind of context `id` while holding the registry's read lock, so the
+/// context cannot be destroyed meanwhile. Returns `None` (without waiting) when the context
+/// is not ours, is from before a `fork`, or the registry is being written to.
+pub fn with_live<R>(id: u64, f: impl FnOnce(&Kind) -> R) -> Option<R> {
+    let guard: RwLockReadGuard<'_, _> = match CONTEXTS.try_read() {
+        Ok(g) => g,
+        Err(TryLockError::Poisoned(e)) => e.into_inner(),
+        Err(TryLockError::WouldBlock) => return None,
+    };
+    let e = guard.get(&id)?;
+    (e.generation == generation()).then(|| f(&e.kind))
+}
+
+/// The kind of context `id` if this process created it (waits for the registry lock).
+pub fn get(id: u64) -> Option<Kind> {
+    let guard = CONTEXTS.read().unwrap_or_else(|e| e.into_inner());
+    let e = guard.get(&id)?;
+    (e.generation == generation()).then(|| e.kind.clone())
+}

@@ -1,0 +1,385 @@
+//! The `uring` and `threads` engines: requests run on an [`aiolos::Ring`] (io_uring, or a
+//! thread pool where io_uring is denied), so buffered I/O is truly asynchronous, while
+//! `io_context_t` points at a [`UserRing`] with the kernel ring's layout. A completion
+//! thread per context moves each finished request into that ring (so clients that read
+//! the ring directly see it) and then signals the request's eventfd (`IOCB_FLAG_RESFD`),
+//! whether or not anybody is in `io_getevents`.
+//!
+//! What the kernel checks at `io_submit`, this module checks too (opcode, reserved fields,
+//! flags, descriptor, negative offsets, a full context), so errors and partial submits
+//! look the same. Caller memory (the pointer array, iocbs, iovec arrays, `*timeout`, the
+//! event array) is read and written through the kernel (`process_vm_readv`/`writev`), so a
+//! bad pointer is `EFAULT`, not a crash.
+//!
+//! # Safety
+//!
+//! Buffers named by iocbs are wrapped in [`RawBuf`]s: the caller of `io_submit` keeps them
+//! valid until the request's completion has been reaped, as with the kernel. Descriptors
+//! are used by number ([`Fd::from_raw`]) under the same contract.
+#![allow(unsafe_code)]
+
+use crate::abi::{plausible, IoEvent, Iocb, Timespec};
+use crate::userring::UserRing;
+use aiolos::sys::aio::{self as kaio, IOCB_FLAG_IOPRIO, IOCB_FLAG_RESFD};
+use aiolos::sys::{aio_raw, eventfd, file, Errno};
+use aiolos::{CancelOutcome, Completion, EngineKind, Error, Fd, Op, RawBuf, Ring, RwFlags, Token};
+use std::collections::HashMap;
+use std::mem::size_of;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+struct Req {
+    iocb: u64,
+    data: u64,
+    resfd: Option<i32>,
+}
+
+#[derive(Default)]
+struct Inner {
+    reqs: HashMap<Token, Req>,
+    by_iocb: HashMap<u64, Token>,
+    destroyed: bool,
+}
+
+/// One emulated context.
+pub struct Emulated {
+    ring: Ring<RawBuf>,
+    events: UserRing,
+    capacity: u32,
+    inner: Mutex<Inner>,
+    cv: Condvar,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+fn sys_err(e: &Error) -> Errno {
+    e.errno().unwrap_or(Errno(libc::EIO))
+}
+
+/// Reads a `T` (plain data) from caller memory through the kernel.
+fn load<T: Copy + Default>(src: *const T) -> Result<T, Errno> {
+    let mut v = T::default();
+    // SAFETY: v is a plain-data T; viewing it as bytes to be overwritten is sound for the
+    // types used here (iocbs, iovecs, pointers, timespecs: no invalid bit patterns).
+    let bytes =
+        unsafe { std::slice::from_raw_parts_mut((&mut v as *mut T).cast::<u8>(), size_of::<T>()) };
+    match aio_raw::load_checked(src.cast(), bytes)? {
+        n if n == size_of::<T>() => Ok(v),
+        _ => Err(Errno::FAULT),
+    }
+}
+
+impl Emulated {
+    /// Creates a context for `maxevents` requests on `kind`, with its completion thread.
+    ///
+    /// # Errors
+    /// `EINVAL` for `maxevents <= 0` or huge, `EAGAIN` above `fs.aio-max-nr` (as for kernel
+    /// contexts), `ENOMEM`, or the engine's set-up error.
+    pub fn new(kind: EngineKind, maxevents: i32) -> Result<Arc<Emulated>, Errno> {
+        let n = u32::try_from(maxevents).map_err(|_| Errno::INVAL)?;
+        if n == 0 || n > 1 << 20 {
+            return Err(Errno::INVAL);
+        }
+        // Same limit as kernel contexts, so programs see the same EAGAIN everywhere.
+        if u64::from(n) > aio_max_nr() {
+            return Err(Errno::AGAIN);
+        }
+        let ring = Ring::builder()
+            .entries(n)
+            .engine(kind)
+            .build::<RawBuf>()
+            .map_err(|e| sys_err(&e))?;
+        let events = UserRing::new(n).ok_or(Errno::NOMEM)?;
+        let ctx = Arc::new(Emulated {
+            ring,
+            events,
+            capacity: n,
+            inner: Mutex::new(Inner::default()),
+            cv: Condvar::new(),
+            thread: Mutex::new(None),
+        });
+        let worker = Arc::clone(&ctx);
+        let handle = std::thread::Builder::new()
+            .name("aiolos-aio".into())
+            .spawn(move || worker.complete_forever())
+            .map_err(|_| Errno::AGAIN)?;
+        *ctx.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        Ok(ctx)
+    }
+
+    /// The context id handed to C (the ring's address).
+    pub fn id(&self) -> u64 {
+        self.events.addr()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn complete_forever(&self) {
+        let mut batch = Vec::new();
+        loop {
+            batch.clear();
+            match self.ring.wait_into(&mut batch, 1, 256, None) {
+                Ok(_) => batch.drain(..).for_each(|c| self.publish(c)),
+                Err(Error::Closed) => return,
+                Err(_) => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+    }
+
+    fn publish(&self, c: Completion<RawBuf>) {
+        let res = match &c.result {
+            Ok(n) => *n as i64,
+            Err(e) => -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
+        };
+        let resfd = {
+            let mut st = self.lock();
+            let Some(req) = st.reqs.remove(&c.token) else {
+                return;
+            };
+            st.by_iocb.remove(&req.iocb);
+            self.events.push(IoEvent {
+                data: req.data,
+                obj: req.iocb,
+                res,
+                res2: 0,
+            });
+            req.resfd
+        };
+        self.cv.notify_all();
+        if let Some(fd) = resfd {
+            // The kernel ignores a failing eventfd the same way.
+            let _ = eventfd::eventfd_signal(fd, 1);
+        }
+    }
+
+    fn build_op(cb: &Iocb) -> Result<Op<RawBuf>, Errno> {
+        if cb.aio_reserved2 != 0 || cb.aio_flags & !(IOCB_FLAG_RESFD | IOCB_FLAG_IOPRIO) != 0 {
+            return Err(Errno::INVAL);
+        }
+        let fd = cb.aio_fildes as i32;
+        // EBADF now, as the kernel's fget at submit.
+        file::status_flags(fd)?;
+        // SAFETY: the io_submit caller keeps the descriptor open until completion.
+        let fdh = unsafe { Fd::from_raw(fd) };
+        let off = u64::try_from(cb.aio_offset).map_err(|_| Errno::INVAL);
+        let op = match cb.aio_lio_opcode {
+            kaio::IOCB_CMD_PREAD | kaio::IOCB_CMD_PWRITE => {
+                // SAFETY: the io_submit caller keeps the buffer valid until the completion
+                // is reaped; the kernel (io_uring or the pool's syscalls) checks the address.
+                let buf =
+                    unsafe { RawBuf::new(cb.aio_buf as usize as *mut u8, cb.aio_nbytes as usize) };
+                if cb.aio_lio_opcode == kaio::IOCB_CMD_PREAD {
+                    Op::read(fdh, buf, off?)
+                } else {
+                    Op::write(fdh, buf, off?)
+                }
+            }
+            kaio::IOCB_CMD_PREADV | kaio::IOCB_CMD_PWRITEV => {
+                let count = usize::try_from(cb.aio_nbytes).map_err(|_| Errno::INVAL)?;
+                if count > 1024 {
+                    return Err(Errno::INVAL);
+                }
+                let base = cb.aio_buf as usize as *const libc::iovec;
+                let mut bufs = Vec::with_capacity(count);
+                for i in 0..count {
+                    let v: libc::iovec = load_iovec(base.wrapping_add(i))?;
+                    // SAFETY: as for a single buffer: valid until reaped, checked by the
+                    // kernel.
+                    bufs.push(unsafe { RawBuf::new(v.iov_base.cast(), v.iov_len) });
+                }
+                if cb.aio_lio_opcode == kaio::IOCB_CMD_PREADV {
+                    Op::readv(fdh, bufs, off?)
+                } else {
+                    Op::writev(fdh, bufs, off?)
+                }
+            }
+            kaio::IOCB_CMD_FSYNC => Op::fsync(fdh),
+            kaio::IOCB_CMD_FDSYNC => Op::fdatasync(fdh),
+            kaio::IOCB_CMD_POLL => Op::poll(fdh, cb.aio_buf as i16),
+            kaio::IOCB_CMD_NOOP => Op::nop(),
+            _ => return Err(Errno::INVAL),
+        };
+        let op = op.user_data(0).rw_flags(RwFlags(cb.aio_rw_flags));
+        Ok(if cb.aio_flags & IOCB_FLAG_IOPRIO != 0 {
+            op.ioprio(cb.aio_reqprio as u16)
+        } else {
+            op
+        })
+    }
+
+    /// `io_submit`: queues what it can; returns how many.
+    ///
+    /// # Errors
+    /// As the kernel's `io_submit` when the first request is refused.
+    pub fn submit(&self, nr: i64, ios: *const *mut Iocb) -> Result<usize, Errno> {
+        if nr < 0 {
+            return Err(Errno::INVAL);
+        }
+        let nr = (nr as u64).min(u64::from(self.capacity)) as usize;
+        let mut done = 0;
+        let mut first_err = None;
+        {
+            let mut st = self.lock();
+            if st.destroyed {
+                return Err(Errno::INVAL);
+            }
+            for i in 0..nr {
+                match self.submit_one(&mut st, ios.wrapping_add(i)) {
+                    Ok(()) => done += 1,
+                    Err(e) => {
+                        first_err = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        if done > 0 {
+            self.ring.submit().map_err(|e| sys_err(&e))?;
+            return Ok(done);
+        }
+        first_err.map_or(Ok(0), Err)
+    }
+
+    fn submit_one(&self, st: &mut Inner, slot: *const *mut Iocb) -> Result<(), Errno> {
+        let iocb_ptr: *mut Iocb = load(slot.cast::<usize>()).map(|a| a as *mut Iocb)?;
+        let cb: Iocb = load(iocb_ptr.cast_const())?;
+        let outstanding = st.reqs.len() as u32 + self.events.pending();
+        if outstanding >= self.capacity {
+            return Err(Errno::AGAIN);
+        }
+        let op = Self::build_op(&cb)?;
+        let token = self.ring.push(op).map_err(|e| sys_err(&e.error))?;
+        let iocb = iocb_ptr as usize as u64;
+        let resfd = (cb.aio_flags & IOCB_FLAG_RESFD != 0).then_some(cb.aio_resfd as i32);
+        st.reqs.insert(
+            token,
+            Req {
+                iocb,
+                data: cb.aio_data,
+                resfd,
+            },
+        );
+        st.by_iocb.insert(iocb, token);
+        Ok(())
+    }
+
+    /// `io_getevents`: moves between `min_nr` and `nr` events to `events`.
+    ///
+    /// # Errors
+    /// `EINVAL` (counts, or the context destroyed), `EFAULT` (events or timeout).
+    pub fn getevents(
+        &self,
+        min_nr: i64,
+        nr: i64,
+        events: *mut IoEvent,
+        timeout: *const Timespec,
+    ) -> Result<usize, Errno> {
+        if min_nr < 0 || nr < 0 || min_nr > nr {
+            return Err(Errno::INVAL);
+        }
+        let limit = if timeout.is_null() {
+            None
+        } else {
+            let t: Timespec = load_timespec(timeout)?;
+            if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
+                return Err(Errno::INVAL);
+            }
+            Some(Duration::new(t.tv_sec as u64, t.tv_nsec as u32))
+        };
+        let deadline = limit.map(|d| Instant::now() + d);
+        let want = (nr as usize).min(self.capacity as usize);
+        if want > 0 && !plausible(events) {
+            return Err(Errno::FAULT);
+        }
+        let mut got: Vec<IoEvent> = vec![IoEvent::default(); want];
+        let mut n = 0;
+        let mut st = self.lock();
+        loop {
+            if st.destroyed {
+                return Err(Errno::INVAL);
+            }
+            n += self.events.pop_into(&mut got[n..]);
+            if n >= min_nr as usize || n == want {
+                break;
+            }
+            let now = Instant::now();
+            st = match deadline {
+                Some(d) if now >= d => break,
+                Some(d) => {
+                    self.cv
+                        .wait_timeout(st, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+                None => self.cv.wait(st).unwrap_or_else(|e| e.into_inner()),
+            };
+        }
+        drop(st);
+        if n > 0 {
+            // SAFETY: got[..n] are plain io_events viewed as bytes.
+            let bytes = unsafe {
+                std::slice::from_raw_parts(got.as_ptr().cast::<u8>(), n * size_of::<IoEvent>())
+            };
+            aio_raw::store_checked(events.cast(), bytes)?;
+        }
+        Ok(n)
+    }
+
+    /// `io_cancel`.
+    ///
+    /// # Errors
+    /// `EINPROGRESS` when cancelling (the completion follows), `EINVAL` when the request is
+    /// unknown, complete, or cannot be cancelled, `EFAULT` for an unreadable iocb.
+    pub fn cancel(&self, iocb: *mut Iocb) -> Result<(), Errno> {
+        // The kernel reads the iocb's key first: an unreadable iocb is EFAULT.
+        load(iocb.cast_const())?;
+        let token = self.lock().by_iocb.get(&(iocb as usize as u64)).copied();
+        let token = token.ok_or(Errno::INVAL)?;
+        match self.ring.cancel(token) {
+            Ok(CancelOutcome::Cancelled | CancelOutcome::Requested) => Err(Errno::INPROGRESS),
+            Ok(_) | Err(_) => Err(Errno::INVAL),
+        }
+    }
+
+    /// `io_destroy`: wakes every waiter (they get `EINVAL`), waits for the requests in
+    /// flight, stops the completion thread and retires the ring.
+    pub fn destroy(&self) {
+        self.lock().destroyed = true;
+        self.cv.notify_all();
+        let _ = self.ring.close();
+        let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+        self.events.retire();
+    }
+}
+
+fn load_iovec(p: *const libc::iovec) -> Result<libc::iovec, Errno> {
+    let raw: [usize; 2] = load(p.cast::<[usize; 2]>())?;
+    Ok(libc::iovec {
+        iov_base: raw[0] as *mut libc::c_void,
+        iov_len: raw[1],
+    })
+}
+
+fn load_timespec(p: *const Timespec) -> Result<Timespec, Errno> {
+    let raw: [i64; 2] = load(p.cast::<[i64; 2]>())?;
+    Ok(Timespec {
+        tv_sec: raw[0] as libc::time_t,
+        tv_nsec: raw[1] as libc::c_long,
+    })
+}
+
+/// `fs.aio-max-nr`, read once (no limit if unreadable).
+fn aio_max_nr() -> u64 {
+    static LIMIT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/fs/aio-max-nr")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(u64::MAX)
+    })
+}

@@ -1,0 +1,49 @@
+//! The C boundary: the one place where a `Result` becomes libaio's return convention.
+//!
+//! libaio returns a negated errno on failure and leaves the caller's `errno` as it was
+//! (programs written for it often read `errno` only after other calls). The system-call
+//! wrappers this library uses do set `errno`, so [`c_return`] saves it on entry and puts it
+//! back on exit. A panic inside the library is caught here and reported as `-EIO`; it never
+//! unwinds into C.
+//!
+//! # Safety
+//!
+//! Reads and writes `errno` through `__errno_location`, which returns a valid pointer to
+//! the calling thread's `errno` for the life of the thread.
+#![allow(unsafe_code)]
+
+use aiolos::sys::Errno;
+use std::ffi::c_int;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// The errno reported when the library panicked (a bug in aiolos, never the caller's fault).
+pub const PANIC_ERRNO: c_int = libc::EIO;
+
+fn errno_get() -> c_int {
+    // SAFETY: __errno_location returns the calling thread's errno slot, always valid.
+    unsafe { *libc::__errno_location() }
+}
+
+fn errno_set(v: c_int) {
+    // SAFETY: as in errno_get.
+    unsafe { *libc::__errno_location() = v }
+}
+
+/// Runs `f` and turns its outcome into a C return value: `Ok(n)` gives `n`, `Err(e)` gives
+/// `-e`, a panic gives `-PANIC_ERRNO`. The caller's `errno` is unchanged afterwards.
+pub fn c_return(f: impl FnOnce() -> Result<c_int, Errno>) -> c_int {
+    let saved = errno_get();
+    let ret = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(n)) => n,
+        Ok(Err(e)) => -e.raw(),
+        Err(_) => -PANIC_ERRNO,
+    };
+    errno_set(saved);
+    ret
+}
+
+/// Converts a count to a C `int` return value (counts here are bounded by a `long` the
+/// caller passed in and by the ring size, so this saturates only for absurd inputs).
+pub fn count(n: usize) -> c_int {
+    c_int::try_from(n).unwrap_or(c_int::MAX)
+}
