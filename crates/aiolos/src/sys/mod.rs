@@ -16,6 +16,8 @@
 pub mod aio;
 pub mod eventfd;
 pub mod file;
+pub mod rusage;
+pub mod signal;
 
 use std::fmt;
 use std::io;
