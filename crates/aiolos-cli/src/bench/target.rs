@@ -127,7 +127,7 @@ fn temporary(
         })?;
         // Probe and check on the still-sparse file: a bad --bs fails before 1 GiB is written.
         let align = alignment(args, &io, size)?;
-        check(align, &path)?;
+        check(align, &dir)?;
         fill(&plain, size)?;
         return Ok((path, io, align, start.elapsed().as_secs_f64()));
     }

@@ -116,7 +116,7 @@ pub fn render(rep: &Report) -> String {
     };
     let _ = writeln!(
         out,
-        "aiolos bench: {}{mix}, bs {bs}, {}, {} job{}, {:.0} s{}, on {} of {}{}",
+        "aiolos bench: {}{mix}, bs {bs}, {}, {} job{}, {} s{}, on {} of {}{}",
         c.rw.name(),
         if c.direct {
             format!("O_DIRECT (alignment {} B)", c.dio_align_bytes)
@@ -127,7 +127,7 @@ pub fn render(rep: &Report) -> String {
         if c.jobs == 1 { "" } else { "s" },
         c.runtime_s,
         if c.ramp_s > 0.0 {
-            format!(" after {:.0} s ramp", c.ramp_s)
+            format!(" after {:.1} s ramp", c.ramp_s)
         } else {
             String::new()
         },
