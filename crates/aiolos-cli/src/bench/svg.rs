@@ -189,14 +189,18 @@ fn iops_panel(svg: &mut String, rep: &Report, top: f64, height: f64) {
         let bx = x0 + slot * i as f64 + (slot - bar) / 2.0;
         let by = top + height - h;
         let ci = engines.iter().position(|e| *e == s.engine).unwrap_or(0);
+        let ratio = if engines.len() > 1 {
+            format!(" ({:.2}×)", s.iops_ratio_to_first)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             svg,
-            r#"<rect x="{bx:.1}" y="{by:.1}" width="{bar:.1}" height="{h:.1}" fill="{}"/><text x="{:.1}" y="{:.1}" font-size="11" text-anchor="middle">{:.0} ({:.2}×)</text><text x="{:.1}" y="{:.1}" font-size="12" text-anchor="middle">{} qd {}</text>"#,
+            r#"<rect x="{bx:.1}" y="{by:.1}" width="{bar:.1}" height="{h:.1}" fill="{}"/><text x="{:.1}" y="{:.1}" font-size="11" text-anchor="middle">{:.0}{ratio}</text><text x="{:.1}" y="{:.1}" font-size="12" text-anchor="middle">{} qd {}</text>"#,
             COLORS[ci % COLORS.len()],
             bx + bar / 2.0,
             by - 5.0,
             s.iops_median,
-            s.iops_ratio_to_first,
             bx + bar / 2.0,
             top + height + 16.0,
             esc(&s.engine),
