@@ -10,12 +10,13 @@
 pub mod buf;
 pub mod engine;
 mod error;
+pub mod fs;
 pub mod op;
 mod ring;
 pub mod sys;
 
 pub use buf::{BufResult, IoBuf, IoBufMut, RawBuf};
-pub use engine::{EngineKind, EngineStats};
+pub use engine::{EngineKind, EngineStats, Suggestion};
 pub use error::Error;
 pub use op::{Fd, Op, OpCode, RwFlags};
 pub use ring::{Buffers, CancelOutcome, Completion, PushError, Ring, RingBuilder, Token};

@@ -18,6 +18,8 @@
 #![allow(unsafe_code)]
 
 use crate::buf::IoBufMut;
+use crate::engine::threads::{self, Threads};
+use crate::engine::uring::{Uring, UringOptions};
 use crate::engine::{native::Native, Cqe, Engine, EngineKind, EngineStats, Sqe};
 use crate::error::Error;
 use crate::op::{Kind, Op, OpCode};
@@ -179,6 +181,8 @@ struct State<B> {
 pub struct RingBuilder {
     entries: u32,
     engine: Option<EngineKind>,
+    threads: Option<usize>,
+    uring: UringOptions,
 }
 
 impl RingBuilder {
@@ -189,9 +193,25 @@ impl RingBuilder {
         self
     }
 
-    /// Which engine to use.
+    /// Which engine to use. Without this, [`EngineKind::suggest`] chooses by probing.
     pub fn engine(mut self, kind: EngineKind) -> RingBuilder {
         self.engine = Some(kind);
+        self
+    }
+
+    /// How many I/O threads the [`EngineKind::Threads`] engine runs (default
+    /// `min(4, 2 × cores)`). Other engines ignore it.
+    pub fn threads(mut self, threads: usize) -> RingBuilder {
+        self.threads = Some(threads);
+        self
+    }
+
+    /// io_uring only: a kernel thread polls the submission queue
+    /// (`IORING_SETUP_SQPOLL`), so submitting makes no system call while the thread is
+    /// awake; it sleeps after `idle_ms` milliseconds without work. It costs a busy
+    /// kernel thread per ring. Other engines ignore it.
+    pub fn sqpoll(mut self, idle_ms: u32) -> RingBuilder {
+        self.uring.sqpoll_idle_ms = Some(idle_ms);
         self
     }
 
@@ -200,7 +220,8 @@ impl RingBuilder {
     /// # Errors
     /// [`Error::IoSetup`] when kernel AIO refuses a context (`fs.aio-max-nr`),
     /// [`Error::EngineUnavailable`] when the engine cannot run here, [`Error::Sys`] for
-    /// other system-call failures, [`Error::InvalidRequest`] for 0 entries.
+    /// other system-call failures, [`Error::InvalidRequest`] for 0 entries or a thread
+    /// count outside 1 to 1024.
     pub fn build<B: IoBufMut>(self) -> Result<Ring<B>, Error> {
         if self.entries == 0 || self.entries > 1 << 20 {
             return Err(Error::InvalidRequest(format!(
@@ -209,15 +230,22 @@ impl RingBuilder {
                 self.entries
             )));
         }
-        let kind = self.engine.unwrap_or(EngineKind::Native);
+        let kind = match self.engine {
+            Some(kind) => kind,
+            None => EngineKind::suggest().kind,
+        };
         let engine: Box<dyn Engine> = match kind {
             EngineKind::Native => Box::new(Native::new(self.entries)?),
-            other => {
-                return Err(Error::EngineUnavailable {
-                    kind: other,
-                    reason: "not built into this version of aiolos".into(),
-                })
+            EngineKind::Threads => {
+                let n = self.threads.unwrap_or_else(threads::default_threads);
+                if !(1..=1024).contains(&n) {
+                    return Err(Error::InvalidRequest(format!(
+                        "the thread pool needs 1 to 1024 threads, not {n}"
+                    )));
+                }
+                Box::new(Threads::new(self.entries, n)?)
             }
+            EngineKind::Uring => Box::new(Uring::new(self.entries, self.uring)?),
         };
         Ok(Ring::with_engine(engine, self.entries))
     }
@@ -256,6 +284,8 @@ impl Ring<Vec<u8>> {
         RingBuilder {
             entries: 256,
             engine: None,
+            threads: None,
+            uring: UringOptions::default(),
         }
     }
 }
@@ -794,6 +824,12 @@ impl<B: IoBufMut> Ring<B> {
     /// [`Error::Sys`] if the engine fails while draining; the ring then keeps (leaks)
     /// the buffers of whatever may still be in flight rather than free them early.
     pub fn close(&self) -> Result<(), Error> {
+        if self.check_pid().is_err() {
+            // A fork child shares the parent's io_uring queues: it must not cancel or wake
+            // anything there. The kernel does not write into the child's copy of the
+            // buffers, so there is nothing to wait for either.
+            return Ok(());
+        }
         let mut st = self.lock();
         if !st.closed {
             st.closed = true;
@@ -816,10 +852,6 @@ impl<B: IoBufMut> Ring<B> {
         }
         self.engine.wake();
         self.cv.notify_all();
-        if self.check_pid().is_err() {
-            // The kernel does not write into a fork child's copy of the buffers.
-            return Ok(());
-        }
         while st.in_flight > 0 {
             if st.reaping {
                 self.engine.wake();

@@ -1,7 +1,9 @@
 //! Cancel never loses or duplicates a completion, whatever state the request is in.
 mod common;
+use aiolos::sys::eventfd::{events::POLLIN, poll};
 use aiolos::{CancelOutcome, EngineKind, Error, Op};
 use common::*;
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 fn cancel_of_a_queued_request_completes_it_once_with_ecanceled(kind: EngineKind) {
@@ -44,8 +46,16 @@ fn cancel_of_a_completed_request_reports_it_once(kind: EngineKind) {
         .push(Op::read(&file, Vec::with_capacity(64), 0))
         .unwrap();
     ring.submit().unwrap();
-    // Let it complete inside the ring without handing it out: wait for the notification.
+    // Let it complete inside the ring without handing it out: wait for the notification
+    // (a thread-pool worker may not even have started it when submit returns).
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let notify = ring.notify_fd().as_raw_fd();
+    while poll(&[(notify, POLLIN)], Some(Duration::from_millis(100))).unwrap()[0] == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no completion notified"
+        );
+    }
     let mut outcome = ring.cancel(t).unwrap();
     while outcome != CancelOutcome::AlreadyComplete && std::time::Instant::now() < deadline {
         // Reap into the ring's ready queue by waiting with min 0.

@@ -61,6 +61,9 @@ fn dropping_a_ring_with_a_stalled_read_waits_for_it_before_freeing(kind: EngineK
             .unwrap();
     }
     ring.submit().unwrap();
+    // `wait` with min 0 does not sleep: give the reads time to start (a thread-pool engine
+    // cancels reads still queued when the ring closes, and those never stall).
+    std::thread::sleep(Duration::from_millis(100));
     assert!(
         ring.wait(0, 8, Some(Duration::from_millis(100)))
             .unwrap()

@@ -13,6 +13,11 @@
 #![allow(unsafe_code)]
 
 pub(crate) mod native;
+mod probe;
+pub(crate) mod threads;
+pub(crate) mod uring;
+
+pub use probe::Suggestion;
 
 use crate::op::OpCode;
 use crate::sys::Errno;

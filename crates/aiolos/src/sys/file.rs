@@ -1,5 +1,5 @@
 //! Positional file I/O for the thread-pool engine and the tools: `preadv2`, `pwritev2`,
-//! `fsync`, `fdatasync`, `posix_fadvise`, `fstat`.
+//! `fsync`, `fdatasync`, `posix_fadvise`, `fstat`, and the per-thread I/O priority.
 
 use super::{cvt, cvt_retry, Errno};
 use std::os::fd::RawFd;
@@ -150,4 +150,36 @@ pub fn status_flags(fd: RawFd) -> Result<i32, Errno> {
     // SAFETY: fcntl(F_GETFL) takes no pointer argument.
     let r = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) } as _)?;
     Ok(r as i32)
+}
+
+/// `ioprio_get(IOPRIO_WHO_PROCESS, 0)`: the calling thread's I/O priority, in the
+/// `ioprio_set(2)` encoding (class in bits 13..16, level below).
+///
+/// # Errors
+/// `EPERM`/`ESRCH` in unusual sandboxes; `ENOSYS` where the call is missing.
+pub fn thread_ioprio() -> Result<u16, Errno> {
+    const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+    // SAFETY: ioprio_get takes two integers; who = 0 names the calling thread.
+    let r = cvt(unsafe { libc::syscall(libc::SYS_ioprio_get, IOPRIO_WHO_PROCESS, 0) })?;
+    Ok(r as u16)
+}
+
+/// `ioprio_set(IOPRIO_WHO_PROCESS, 0, prio)`: sets the calling thread's I/O priority,
+/// which applies to the I/O the thread issues from then on.
+///
+/// # Errors
+/// `EINVAL` for an unknown class or level, `EPERM` for the real-time class without
+/// `CAP_SYS_ADMIN`.
+pub fn set_thread_ioprio(prio: u16) -> Result<(), Errno> {
+    const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+    // SAFETY: ioprio_set takes three integers; who = 0 names the calling thread.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_ioprio_set,
+            IOPRIO_WHO_PROCESS,
+            0,
+            libc::c_long::from(prio),
+        )
+    })?;
+    Ok(())
 }

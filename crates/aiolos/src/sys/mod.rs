@@ -57,6 +57,10 @@ impl Errno {
     pub const OPNOTSUPP: Errno = Errno(libc::EOPNOTSUPP);
     /// `EMFILE`: too many open files.
     pub const MFILE: Errno = Errno(libc::EMFILE);
+    /// `ENFILE`: too many open files in the system.
+    pub const NFILE: Errno = Errno(libc::ENFILE);
+    /// `EBUSY`: device or resource busy.
+    pub const BUSY: Errno = Errno(libc::EBUSY);
 
     /// The calling thread's current `errno`.
     pub fn last() -> Errno {

@@ -39,7 +39,10 @@ fn binary() -> Result<PathBuf, String> {
     }
     let flags = String::from_utf8_lossy(&flags.stdout).to_string();
     // Build to a unique name, then rename, so parallel test binaries do not race.
-    let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+    // (Unique per thread too: one test binary runs its tests on several threads.)
+    static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = out.with_extension(format!("tmp{}-{n}", std::process::id()));
     let status = Command::new("cc")
         .arg("-O2")
         .arg("-o")

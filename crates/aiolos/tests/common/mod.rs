@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod faultfs;
+pub mod fs;
 
 use aiolos::{EngineKind, Error, IoBufMut, Ring};
 use std::fs::{File, OpenOptions};

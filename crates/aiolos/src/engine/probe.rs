@@ -1,0 +1,199 @@
+//! Choosing an engine by probing what this process may use: [`EngineKind::suggest`].
+//!
+//! The probe creates a tiny io_uring and asks the kernel which operations it knows
+//! (`IORING_REGISTER_PROBE`); it never guesses from the kernel version. When io_uring is
+//! refused, the error is turned into its cause: `kernel.io_uring_disabled`, a seccomp
+//! filter, a kernel without io_uring, the locked-memory limit, or the descriptor limit.
+
+use super::EngineKind;
+use crate::sys::Errno;
+use io_uring::{opcode, IoUring, Probe};
+use std::sync::OnceLock;
+
+/// The engine [`EngineKind::suggest`] chose, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Suggestion {
+    /// The engine to use.
+    pub kind: EngineKind,
+    /// Why, in words: what was probed and what was found.
+    pub reason: String,
+    /// The preferred engine that could not be used, and the cause.
+    pub fallback_from: Option<(EngineKind, String)>,
+}
+
+/// The operations the io_uring engine submits, by name, for the opcode probe.
+const NEEDED: [(u8, &str); 8] = [
+    (opcode::Read::CODE, "read"),
+    (opcode::Write::CODE, "write"),
+    (opcode::Readv::CODE, "readv"),
+    (opcode::Writev::CODE, "writev"),
+    (opcode::Fsync::CODE, "fsync"),
+    (opcode::PollAdd::CODE, "poll_add"),
+    (opcode::Nop::CODE, "nop"),
+    (opcode::AsyncCancel::CODE, "async_cancel"),
+];
+
+fn read_trimmed(path: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// `kernel.io_uring_disabled` (0, 1 or 2), if the kernel has the sysctl.
+fn io_uring_disabled() -> Option<u32> {
+    read_trimmed("/proc/sys/kernel/io_uring_disabled")?
+        .parse()
+        .ok()
+}
+
+/// The `Seccomp:` mode of this thread (0 none, 1 strict, 2 filter).
+fn seccomp_mode() -> Option<u32> {
+    let status =
+        read_trimmed("/proc/thread-self/status").or_else(|| read_trimmed("/proc/self/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Seccomp:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The soft `RLIMIT_MEMLOCK`, as `/proc/self/limits` shows it.
+fn memlock_limit() -> Option<String> {
+    let limits = read_trimmed("/proc/self/limits")?;
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max locked memory"))?;
+    let soft = line.split_whitespace().nth(3)?;
+    Some(match soft.parse::<u64>() {
+        Ok(b) => format!("{} KiB", b / 1024),
+        Err(_) => soft.to_string(),
+    })
+}
+
+/// Explains why `io_uring_setup` failed with `errno`, naming the cause and the fix.
+pub(crate) fn explain_setup(errno: Errno) -> String {
+    let seccomp = match seccomp_mode() {
+        Some(2) => " (this thread runs under one)",
+        Some(1) => " (this thread runs in strict seccomp mode)",
+        _ => "",
+    };
+    match errno {
+        Errno::PERM => match io_uring_disabled() {
+            Some(2) => "io_uring_setup failed with EPERM: kernel.io_uring_disabled = 2 \
+                        disables io_uring for every process (sysctl kernel.io_uring_disabled)"
+                .to_string(),
+            Some(1) => "io_uring_setup failed with EPERM: kernel.io_uring_disabled = 1 \
+                        allows io_uring only to members of kernel.io_uring_group and to \
+                        CAP_SYS_ADMIN"
+                .to_string(),
+            _ => format!(
+                "io_uring_setup failed with EPERM: denied by a seccomp filter{seccomp}; \
+                 container runtimes' default profiles deny io_uring: allow io_uring_setup, \
+                 io_uring_enter and io_uring_register in the profile to use it"
+            ),
+        },
+        Errno::NOSYS => format!(
+            "io_uring_setup failed with ENOSYS: the kernel has no io_uring \
+             (CONFIG_IO_URING is off) or a seccomp filter{seccomp} reports it missing"
+        ),
+        Errno::NOMEM => format!(
+            "io_uring_setup failed with ENOMEM: the ring's memory counts against the \
+             locked-memory limit (RLIMIT_MEMLOCK, now {}) on this kernel; raise it \
+             (`ulimit -l`, LimitMEMLOCK= in systemd) or ask for fewer entries",
+            memlock_limit().unwrap_or_else(|| "unknown".into())
+        ),
+        Errno::MFILE | Errno::NFILE => format!(
+            "io_uring_setup failed with {}: out of file descriptors (the ring needs one); \
+             close descriptors or raise `ulimit -n`",
+            if errno == Errno::MFILE {
+                "EMFILE"
+            } else {
+                "ENFILE"
+            }
+        ),
+        Errno::INVAL => "io_uring_setup failed with EINVAL: the kernel's io_uring is too old \
+                         for the parameters aiolos needs"
+            .to_string(),
+        other => format!("io_uring_setup failed: {other} (errno {})", other.raw()),
+    }
+}
+
+/// Probes io_uring: `Ok(())` if a ring can be created here with every operation and
+/// feature the engine needs, otherwise the cause.
+pub(crate) fn probe_uring() -> Result<(), String> {
+    let ring: IoUring = IoUring::builder()
+        .build(2)
+        .map_err(|e| explain_setup(e.raw_os_error().map_or(Errno::INVAL, Errno)))?;
+    let params = ring.params();
+    if !params.is_feature_ext_arg() || !params.is_feature_nodrop() {
+        return Err(
+            "the kernel's io_uring lacks IORING_FEAT_EXT_ARG or IORING_FEAT_NODROP \
+             (Linux 5.11 or later is needed)"
+                .into(),
+        );
+    }
+    let mut probe = Probe::new();
+    if let Err(e) = ring.submitter().register_probe(&mut probe) {
+        return Err(format!(
+            "the io_uring opcode probe (IORING_REGISTER_PROBE) failed: {e}; the kernel's \
+             io_uring is too old"
+        ));
+    }
+    let missing: Vec<&str> = NEEDED
+        .iter()
+        .filter(|(code, _)| !probe.is_supported(*code))
+        .map(|(_, name)| *name)
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "the kernel's io_uring lacks operations aiolos needs: {}",
+            missing.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the fallback has been reported on stderr in this process.
+static REPORTED: std::sync::Once = std::sync::Once::new();
+
+fn choose() -> Suggestion {
+    match probe_uring() {
+        Ok(()) => Suggestion {
+            kind: EngineKind::Uring,
+            reason: "io_uring is available: a probe ring was created and the kernel \
+                     supports every operation aiolos submits"
+                .into(),
+            fallback_from: None,
+        },
+        Err(cause) => Suggestion {
+            kind: EngineKind::Threads,
+            reason: format!(
+                "io_uring is unavailable ({cause}); using the thread pool, which keeps \
+                 buffered I/O off the submitting thread (kernel AIO would block on it)"
+            ),
+            fallback_from: Some((EngineKind::Uring, cause)),
+        },
+    }
+}
+
+impl EngineKind {
+    /// Probes which engine this process can use and returns the best, with the reason.
+    ///
+    /// io_uring is preferred. It is probed by creating a tiny ring and asking the kernel
+    /// which operations it supports, not by looking at the kernel version. When it is
+    /// refused, the cause is named (`kernel.io_uring_disabled`, a seccomp filter, a kernel
+    /// without io_uring, the locked-memory limit, the descriptor limit) and the thread
+    /// pool is suggested: kernel AIO would perform buffered I/O inside the submitting
+    /// call. A fallback is reported once per process on stderr.
+    ///
+    /// The probe runs once per process; later calls return the same answer.
+    pub fn suggest() -> Suggestion {
+        static CHOICE: OnceLock<Suggestion> = OnceLock::new();
+        let s = CHOICE.get_or_init(choose).clone();
+        if s.fallback_from.is_some() {
+            REPORTED.call_once(|| eprintln!("aiolos: {}", s.reason));
+        }
+        s
+    }
+}

@@ -1,0 +1,592 @@
+//! The io_uring engine: a whole batch goes to the kernel with one `io_uring_enter`,
+//! completions are read from the completion queue in shared memory before any system
+//! call, and a blocked reaper waits with a timeout passed through `IORING_ENTER_EXT_ARG`.
+//!
+//! # Setup flags
+//!
+//! `IORING_SETUP_COOP_TASKRUN` is used where the kernel knows it (setup is retried without
+//! it on `EINVAL`): completions are not forced onto the submitting thread by an
+//! interrupt, which saves an IPI and a kernel entry per batch. The cost, measured on
+//! Linux 6.18: when a thread other than the submitter waits and the submitter is busy in
+//! user space, a completion that needs the submitter's task work can be up to one
+//! scheduler tick late (a sleeping submitter is woken at once).
+//! `IORING_SETUP_SUBMIT_ALL` makes the kernel go on past a request it refuses (that
+//! request completes with its own error). `IORING_SETUP_SINGLE_ISSUER` and
+//! `IORING_SETUP_DEFER_TASKRUN` are not used: they require every submission (and, for
+//! DEFER_TASKRUN, every wait) to come from one thread, and a [`Ring`](crate::Ring) lets
+//! any thread submit, wait and cancel.
+//!
+//! # Reserved `user_data`
+//!
+//! Ring tokens are `generation << 32 | index` with `generation >= 1`, so every value
+//! below `1 << 32` and the top values are free for the engine's own requests:
+//! [`WAKE_DATA`] (no-ops that wake a reaper), [`CANCEL_DATA`] (the async-cancel requests,
+//! whose own completions are swallowed) and `slot` (generation 0) for the linked eventfd
+//! write of the request in that slot.
+//!
+//! # Per-request eventfd
+//!
+//! A request with an eventfd is submitted as a pair: the request, hard-linked
+//! (`IOSQE_IO_HARDLINK`, so the link survives a failed, short or cancelled request) to an
+//! `IORING_OP_WRITE` of a static `1u64` to the eventfd. The kernel signals the eventfd
+//! itself, so it fires even if nobody reaps the ring. The write's completion is not
+//! skipped (`IOSQE_CQE_SKIP_SUCCESS`): the engine holds the request's completion back
+//! until the write has completed too, because the kernel resolves the eventfd's
+//! descriptor number only when it issues the write, and the descriptor is owned by the
+//! request, which the ring frees once its completion is handed back. So when a ring hands
+//! back such a completion, its eventfd has already been signalled.
+//!
+//! # Safety
+//!
+//! The submission queue is written only under the `sq` mutex and the completion queue is
+//! read only under the `cq` mutex (one [`SubmissionQueue`](io_uring::SubmissionQueue) and
+//! one [`CompletionQueue`](io_uring::CompletionQueue) at a time, as `submission_shared`
+//! and `completion_shared` require). Addresses in submitted entries come from the ring,
+//! which keeps them valid until the completion is reaped; the engine's own entries name
+//! only the static [`ONE`].
+#![allow(unsafe_code)]
+
+use super::{Cqe, Engine, EngineCancel, EngineKind, EngineStats, Sqe};
+use crate::op::OpCode;
+use crate::sys::eventfd;
+use crate::sys::Errno;
+use io_uring::{opcode, squeue, types, IoUring};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// `user_data` of the no-ops that wake a blocked reaper.
+const WAKE_DATA: u64 = u64::MAX;
+/// `user_data` of async-cancel requests; their own completions are swallowed.
+const CANCEL_DATA: u64 = u64::MAX - 1;
+/// The largest submission queue the engine asks for; bigger batches go in several calls.
+const MAX_SQ_ENTRIES: u32 = 4096;
+/// Submission-queue entries kept beyond the ring's capacity for wakes and cancels.
+const SQ_RESERVE: u32 = 8;
+/// The largest single read or write the kernel performs (`MAX_RW_COUNT`).
+const MAX_RW: u64 = 0x7fff_f000;
+
+/// What the linked eventfd writes add to the counter.
+static ONE: u64 = 1;
+
+/// Options for an io_uring ring, from [`RingBuilder`](crate::RingBuilder).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct UringOptions {
+    /// `IORING_SETUP_SQPOLL` with this idle time in milliseconds.
+    pub sqpoll_idle_ms: Option<u32>,
+}
+
+/// Where a request with a linked eventfd write stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Link {
+    Idle,
+    /// The request completed (`user_data`, result); its eventfd write has not.
+    Head(u64, i64),
+    /// The eventfd write completed before the request's own completion was seen.
+    WriteDone,
+}
+
+struct CqState {
+    links: Vec<Link>,
+}
+
+pub(crate) struct Uring {
+    ring: IoUring,
+    sq: Mutex<()>,
+    cq: Mutex<CqState>,
+    /// Registered with `IORING_REGISTER_EVENTFD`: the kernel signals it per completion.
+    notify: OwnedFd,
+    /// Whether the request in each slot carries a linked eventfd write.
+    linked: Box<[AtomicBool]>,
+    /// Set by `wake`, consumed by the reaper.
+    woken: AtomicBool,
+    /// Completions the blocked reaper asked the kernel for (0 when nobody waits).
+    waiting_for: AtomicUsize,
+    sqpoll: bool,
+    /// [`crate::sys::fork_generation`] at creation. The rings' memory and descriptor are
+    /// shared with a fork child, so a child must never touch them: a cancel or wake from
+    /// it would act on the parent's requests.
+    fork_generation: u64,
+    submit_syscalls: AtomicU64,
+    reap_syscalls: AtomicU64,
+    reaped_in_memory: AtomicU64,
+}
+
+fn errno_of(e: &io::Error) -> Errno {
+    e.raw_os_error().map_or(Errno::INVAL, Errno)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section leaves its state consistent before anything can panic.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Uring {
+    /// Creates an io_uring for `capacity` outstanding requests.
+    pub(crate) fn new(capacity: u32, opts: UringOptions) -> Result<Uring, crate::Error> {
+        let sq_entries = capacity
+            .saturating_add(SQ_RESERVE)
+            .next_power_of_two()
+            .min(MAX_SQ_ENTRIES);
+        // Up to two completions per request (the request and its eventfd write), plus
+        // wakes and cancels; the kernel clamps, and keeps overflow (IORING_FEAT_NODROP).
+        let cq_entries = capacity
+            .saturating_mul(2)
+            .saturating_add(2 * SQ_RESERVE)
+            .max(2 * sq_entries);
+        let unavailable = |reason: String| crate::Error::EngineUnavailable {
+            kind: EngineKind::Uring,
+            reason,
+        };
+        // Newest flags first; a kernel that does not know one says EINVAL.
+        let attempts = [(true, true), (false, true), (false, false)];
+        let mut last = None;
+        let mut ring = None;
+        for (coop, submit_all) in attempts {
+            let mut b = IoUring::builder();
+            // A fork child does not map the rings (MADV_DONTFORK): nothing it runs can
+            // write into the parent's queues.
+            b.dontfork().setup_clamp().setup_cqsize(cq_entries);
+            if coop {
+                b.setup_coop_taskrun();
+            }
+            if submit_all {
+                b.setup_submit_all();
+            }
+            if let Some(idle) = opts.sqpoll_idle_ms {
+                b.setup_sqpoll(idle);
+            }
+            match b.build(sq_entries) {
+                Ok(r) => {
+                    ring = Some(r);
+                    break;
+                }
+                Err(e) if errno_of(&e) == Errno::INVAL => last = Some(errno_of(&e)),
+                Err(e) => return Err(unavailable(super::probe::explain_setup(errno_of(&e)))),
+            }
+        }
+        let Some(ring) = ring else {
+            return Err(unavailable(super::probe::explain_setup(
+                last.unwrap_or(Errno::INVAL),
+            )));
+        };
+        let params = ring.params();
+        if !params.is_feature_ext_arg() || !params.is_feature_nodrop() {
+            return Err(unavailable(
+                "the kernel's io_uring lacks IORING_FEAT_EXT_ARG or IORING_FEAT_NODROP \
+                 (Linux 5.11 or later is needed)"
+                    .into(),
+            ));
+        }
+        let notify = eventfd::eventfd().map_err(|e| crate::Error::Sys("eventfd", e))?;
+        ring.submitter()
+            .register_eventfd(notify.as_raw_fd())
+            .map_err(|e| crate::Error::Sys("io_uring_register (eventfd)", errno_of(&e)))?;
+        Ok(Uring {
+            sqpoll: opts.sqpoll_idle_ms.is_some(),
+            fork_generation: crate::sys::fork_generation(),
+            ring,
+            sq: Mutex::new(()),
+            cq: Mutex::new(CqState {
+                links: vec![Link::Idle; capacity as usize],
+            }),
+            notify,
+            linked: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
+            woken: AtomicBool::new(false),
+            waiting_for: AtomicUsize::new(0),
+            submit_syscalls: AtomicU64::new(0),
+            reap_syscalls: AtomicU64::new(0),
+            reaped_in_memory: AtomicU64::new(0),
+        })
+    }
+
+    /// Whether this is a fork child of the process that created the ring.
+    fn forked(&self) -> bool {
+        crate::sys::fork_generation() != self.fork_generation
+    }
+
+    /// The submission entry for a ring request (without link flags).
+    fn entry(sqe: &Sqe) -> squeue::Entry {
+        let fd = types::Fd(sqe.fd);
+        let prio = sqe.ioprio.unwrap_or(0);
+        let len32 = sqe.len.min(MAX_RW) as u32;
+        let e = match sqe.op {
+            OpCode::Read => opcode::Read::new(fd, sqe.addr as *mut u8, len32)
+                .offset(sqe.offset)
+                .rw_flags(sqe.rw_flags)
+                .ioprio(prio)
+                .build(),
+            OpCode::Write => opcode::Write::new(fd, sqe.addr as *const u8, len32)
+                .offset(sqe.offset)
+                .rw_flags(sqe.rw_flags)
+                .ioprio(prio)
+                .build(),
+            OpCode::Readv => opcode::Readv::new(fd, sqe.addr as *const _, sqe.len as u32)
+                .offset(sqe.offset)
+                .rw_flags(sqe.rw_flags)
+                .ioprio(prio)
+                .build(),
+            OpCode::Writev => opcode::Writev::new(fd, sqe.addr as *const _, sqe.len as u32)
+                .offset(sqe.offset)
+                .rw_flags(sqe.rw_flags)
+                .ioprio(prio)
+                .build(),
+            OpCode::Fsync => opcode::Fsync::new(fd).build(),
+            OpCode::Fdatasync => opcode::Fsync::new(fd)
+                .flags(types::FsyncFlags::DATASYNC)
+                .build(),
+            OpCode::Poll => opcode::PollAdd::new(fd, u32::from(sqe.len as u16)).build(),
+            OpCode::Nop => opcode::Nop::new().build(),
+        };
+        e.user_data(sqe.user_data)
+    }
+
+    /// The hard-linked write of [`ONE`] to `resfd` for the request in `slot`.
+    fn eventfd_write(resfd: i32, slot: u32) -> squeue::Entry {
+        // Offset -1: "the current position", the only one a stream such as an eventfd takes.
+        opcode::Write::new(types::Fd(resfd), std::ptr::addr_of!(ONE).cast(), 8)
+            .offset(u64::MAX)
+            .build()
+            .user_data(u64::from(slot))
+    }
+
+    /// Enters the kernel to submit what is in the submission queue. Called with the `sq`
+    /// lock held. Requests already in the queue stay there if this fails; the next enter
+    /// (a submit, a wake, or a reaper's wait) takes them.
+    fn enter_submit(&self, need_wakeup: bool) {
+        if !self.sqpoll || need_wakeup {
+            self.submit_syscalls.fetch_add(1, Ordering::Relaxed);
+        }
+        loop {
+            match self.ring.submit() {
+                Err(e) if errno_of(&e) == Errno::INTR => continue,
+                _ => break,
+            }
+        }
+    }
+
+    /// Puts internal entries in the submission queue and submits them. Returns how many
+    /// were queued.
+    fn push_internal(&self, entries: &[squeue::Entry]) -> usize {
+        let _g = lock(&self.sq);
+        let mut done = 0;
+        for _attempt in 0..64 {
+            // SAFETY: the sq lock is held, so this is the only SubmissionQueue.
+            let mut sq = unsafe { self.ring.submission_shared() };
+            while done < entries.len() && !sq.is_full() {
+                // SAFETY: internal entries name no memory (no-op, cancel by user_data).
+                if unsafe { sq.push(&entries[done]) }.is_err() {
+                    break;
+                }
+                done += 1;
+            }
+            sq.sync();
+            let need_wakeup = sq.need_wakeup();
+            drop(sq);
+            self.enter_submit(need_wakeup);
+            if done == entries.len() {
+                break;
+            }
+            if self.sqpoll {
+                // The kernel thread has not consumed the queue yet: wait for room.
+                let _ = self.ring.submitter().squeue_wait();
+            }
+        }
+        done
+    }
+
+    /// Moves completions from the completion queue into `out` (at most `room` ring
+    /// completions). Returns how many ring completions were added.
+    fn drain(&self, st: &mut CqState, out: &mut Vec<Cqe>, room: usize) -> usize {
+        let mut added = 0;
+        // SAFETY: the cq lock is held (st borrows from it), so this is the only
+        // CompletionQueue.
+        let mut cq = unsafe { self.ring.completion_shared() };
+        while added < room {
+            let Some(c) = cq.next() else { break };
+            let user_data = c.user_data();
+            let res = i64::from(c.result());
+            if user_data == WAKE_DATA || user_data == CANCEL_DATA {
+                continue;
+            }
+            if user_data >> 32 == 0 {
+                // A linked eventfd write: `user_data` is the slot.
+                let Some(link) = st.links.get_mut(user_data as usize) else {
+                    continue;
+                };
+                match *link {
+                    Link::Head(ud, r) => {
+                        *link = Link::Idle;
+                        out.push(Cqe {
+                            user_data: ud,
+                            res: r,
+                        });
+                        added += 1;
+                    }
+                    _ => *link = Link::WriteDone,
+                }
+                continue;
+            }
+            let slot = (user_data & 0xffff_ffff) as usize;
+            let linked = self
+                .linked
+                .get(slot)
+                .is_some_and(|l| l.load(Ordering::Acquire));
+            if linked {
+                if let Some(link) = st.links.get_mut(slot) {
+                    if *link == Link::WriteDone {
+                        *link = Link::Idle;
+                    } else {
+                        *link = Link::Head(user_data, res);
+                        continue;
+                    }
+                }
+            }
+            out.push(Cqe { user_data, res });
+            added += 1;
+        }
+        cq.sync();
+        added
+    }
+}
+
+impl Engine for Uring {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Uring
+    }
+
+    fn supports(&self, _op: OpCode) -> bool {
+        true
+    }
+
+    unsafe fn submit(&self, sqes: &[Sqe]) -> Result<usize, Errno> {
+        if self.forked() {
+            return Err(Errno::AGAIN);
+        }
+        let _g = lock(&self.sq);
+        // SAFETY: the sq lock is held, so this is the only SubmissionQueue.
+        let mut sq = unsafe { self.ring.submission_shared() };
+        let mut n = 0;
+        for s in sqes {
+            let room = sq.capacity() - sq.len();
+            let entry = Self::entry(s);
+            let linked = self.linked.get(s.slot as usize);
+            let pushed = match s.resfd {
+                Some(resfd) if room >= 2 => {
+                    if let Some(l) = linked {
+                        l.store(true, Ordering::Release);
+                    }
+                    let pair = [
+                        entry.flags(squeue::Flags::IO_HARDLINK),
+                        Self::eventfd_write(resfd, s.slot),
+                    ];
+                    // SAFETY: the caller guarantees the request's buffers stay valid until
+                    // its completion is reaped; the linked write reads the static ONE.
+                    unsafe { sq.push_multiple(&pair) }.is_ok()
+                }
+                None if room >= 1 => {
+                    if let Some(l) = linked {
+                        l.store(false, Ordering::Release);
+                    }
+                    // SAFETY: as above.
+                    unsafe { sq.push(&entry) }.is_ok()
+                }
+                _ => false,
+            };
+            if !pushed {
+                break;
+            }
+            n += 1;
+        }
+        if n == 0 {
+            return Err(Errno::AGAIN);
+        }
+        sq.sync();
+        let need_wakeup = sq.need_wakeup();
+        drop(sq);
+        // The entries are in the shared queue now and cannot be taken back: even if this
+        // enter fails, the next one submits them, so they count as accepted.
+        self.enter_submit(need_wakeup);
+        Ok(n)
+    }
+
+    fn reap(
+        &self,
+        out: &mut Vec<Cqe>,
+        min: usize,
+        max: usize,
+        timeout: Option<Duration>,
+    ) -> Result<(), Errno> {
+        if self.forked() {
+            return Err(Errno::PERM);
+        }
+        let mut st = lock(&self.cq);
+        let max = max.max(1);
+        let target = min.max(1).min(max);
+        let start = out.len();
+        let deadline = timeout.map(|t| Instant::now() + t);
+        // Shared memory first: no system call when completions are already there.
+        let n = self.drain(&mut st, out, max);
+        self.reaped_in_memory.fetch_add(n as u64, Ordering::Relaxed);
+        loop {
+            let got = out.len() - start;
+            if got >= target || timeout == Some(Duration::ZERO) {
+                return Ok(());
+            }
+            if self.woken.swap(false, Ordering::SeqCst) {
+                return Ok(());
+            }
+            let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if remaining == Some(Duration::ZERO) {
+                return Ok(());
+            }
+            // Ask the kernel for no more than a wake can supply in one batch of no-ops.
+            let want = (target - got).min(MAX_SQ_ENTRIES as usize / 2);
+            self.waiting_for.store(want, Ordering::SeqCst);
+            // A wake that came before `waiting_for` was published must not be lost: it
+            // set `woken` first, so look again.
+            if self.woken.swap(false, Ordering::SeqCst) {
+                self.waiting_for.store(0, Ordering::SeqCst);
+                return Ok(());
+            }
+            let ts = remaining.map(types::Timespec::from);
+            let args = match &ts {
+                Some(ts) => types::SubmitArgs::new().timespec(ts),
+                None => types::SubmitArgs::new(),
+            };
+            self.reap_syscalls.fetch_add(1, Ordering::Relaxed);
+            let r = self.ring.submitter().submit_with_args(want, &args);
+            self.waiting_for.store(0, Ordering::SeqCst);
+            match r {
+                Ok(_) => {}
+                Err(e) => match errno_of(&e) {
+                    Errno::TIME | Errno::INTR | Errno::BUSY | Errno::AGAIN => {}
+                    other => return Err(other),
+                },
+            }
+            let room = max - (out.len() - start);
+            self.drain(&mut st, out, room);
+        }
+    }
+
+    fn cancel(&self, _slot: u32, user_data: u64) -> EngineCancel {
+        if self.forked() {
+            return EngineCancel::NotCancellable;
+        }
+        let entry = opcode::AsyncCancel::new(user_data)
+            .build()
+            .user_data(CANCEL_DATA);
+        if self.push_internal(&[entry]) == 1 {
+            // The target completes once, with ECANCELED or its real result.
+            EngineCancel::Requested
+        } else {
+            EngineCancel::NotCancellable
+        }
+    }
+
+    fn wake(&self) {
+        if self.forked() {
+            return;
+        }
+        self.woken.store(true, Ordering::SeqCst);
+        // The kernel returns from a wait once it has as many completions as were asked
+        // for, so post that many no-ops (they complete during this enter).
+        let n = self.waiting_for.load(Ordering::SeqCst).max(1);
+        let nop = opcode::Nop::new().build().user_data(WAKE_DATA);
+        let entries = vec![nop; n];
+        self.push_internal(&entries);
+    }
+
+    fn notify_fd(&self) -> BorrowedFd<'_> {
+        self.notify.as_fd()
+    }
+
+    fn stats(&self) -> EngineStats {
+        EngineStats {
+            submit_syscalls: self.submit_syscalls.load(Ordering::Relaxed),
+            reap_syscalls: self.reap_syscalls.load(Ordering::Relaxed),
+            reaped_without_syscall: self.reaped_in_memory.load(Ordering::Relaxed),
+        }
+    }
+}
+
+// These talk to the kernel, which Miri cannot emulate.
+#[cfg(all(test, not(miri)))]
+mod tests {
+    use super::*;
+    use std::sync::{mpsc, Arc};
+
+    fn engine() -> Option<Uring> {
+        match Uring::new(8, UringOptions::default()) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                eprintln!("SKIP: io_uring unavailable: {e}");
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn wake_releases_a_reaper_blocked_for_several_completions() {
+        let Some(u) = engine() else { return };
+        let u = Arc::new(u);
+        let (tx, rx) = mpsc::channel();
+        let reaper = {
+            let u = Arc::clone(&u);
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                let r = u.reap(&mut out, 3, 8, None);
+                let _ = tx.send((r, out));
+            })
+        };
+        // Wait until the reaper is blocked in the kernel asking for three completions.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while u.waiting_for.load(Ordering::SeqCst) != 3 {
+            assert!(Instant::now() < deadline, "the reaper never blocked");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        u.wake();
+        let (r, out) = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("wake did not release the reaper");
+        assert_eq!(r, Ok(()));
+        assert!(out.is_empty(), "wake no-ops are not completions: {out:?}");
+        reaper.join().unwrap();
+    }
+
+    #[test]
+    fn a_wake_before_the_reaper_blocks_is_not_lost() {
+        let Some(u) = engine() else { return };
+        u.wake();
+        let start = Instant::now();
+        let mut out = Vec::new();
+        assert_eq!(
+            u.reap(&mut out, 1, 8, Some(Duration::from_secs(10))),
+            Ok(())
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the reaper slept through a wake"
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn reserved_user_data_never_collides_with_ring_tokens() {
+        // Tokens are generation << 32 | index with generation >= 1 and index < 2^20.
+        for reserved in [WAKE_DATA, CANCEL_DATA] {
+            assert!(
+                reserved & 0xffff_ffff >= 1 << 20,
+                "{reserved:#x} has a token's index"
+            );
+        }
+        let link_of_last_slot = u64::from((1u32 << 20) - 1);
+        assert_eq!(
+            link_of_last_slot >> 32,
+            0,
+            "link user_data has generation 0"
+        );
+    }
+}

@@ -1,0 +1,243 @@
+//! The futures of [`File`](super::File)'s operations.
+//!
+//! Each future owns a not-yet-pushed [`Op`] until its first poll, then only a key and a
+//! token: from the push on, the ring owns the buffer. Dropping the future (or forgetting
+//! it) therefore never frees memory the kernel may still use: a drop asks the ring to
+//! cancel and leaves the buffer to be freed when the completion arrives; a forgotten
+//! future leaves it with the ring (a leak, never a use-after-free).
+
+use super::driver::{Abandoned, Key, Shared};
+use super::erased::ErasedBuf;
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::error::Error;
+use crate::op::Op;
+use crate::ring::{Completion, PushError, Token};
+use std::future::Future;
+use std::io;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+enum Stage {
+    /// Not pushed yet (first poll, or waiting for a free slot).
+    Unsent { op: Op<ErasedBuf>, key: Option<Key> },
+    /// Accepted by the ring.
+    Sent { key: Key, token: Token },
+    /// The output has been returned.
+    Finished,
+}
+
+/// What a request ends with: its result and its buffers.
+type Outcome = (io::Result<usize>, Vec<ErasedBuf>);
+
+/// The type-independent part of every operation future.
+pub(crate) struct Request {
+    shared: Arc<Shared>,
+    stage: Stage,
+}
+
+impl Request {
+    pub(crate) fn new(shared: &Arc<Shared>, op: Op<ErasedBuf>) -> Request {
+        Request {
+            shared: Arc::clone(shared),
+            stage: Stage::Unsent { op, key: None },
+        }
+    }
+
+    fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
+        loop {
+            match std::mem::replace(&mut self.stage, Stage::Finished) {
+                Stage::Unsent { op, key } => match self.push(op, key, cx) {
+                    Ok(stage) => {
+                        let pending = matches!(stage, Stage::Unsent { .. });
+                        self.stage = stage;
+                        if pending {
+                            return Poll::Pending;
+                        }
+                    }
+                    Err(outcome) => return Poll::Ready(outcome),
+                },
+                Stage::Sent { key, token } => match self.shared.poll_key(key, cx) {
+                    Poll::Ready(c) => return Poll::Ready(outcome_of(c)),
+                    Poll::Pending => {
+                        self.stage = Stage::Sent { key, token };
+                        return Poll::Pending;
+                    }
+                },
+                Stage::Finished => panic!("an aiolos::fs future was polled after it completed"),
+            }
+        }
+    }
+
+    /// Pushes the op. Returns the next stage (still `Unsent` while the ring is full), or
+    /// the outcome when the ring refuses the request for good.
+    fn push(
+        &mut self,
+        op: Op<ErasedBuf>,
+        key: Option<Key>,
+        cx: &mut Context<'_>,
+    ) -> Result<Stage, Outcome> {
+        let key = key.unwrap_or_else(|| self.shared.register(cx.waker()));
+        let mut op = op.user_data(key.user_data());
+        let mut waiting = false;
+        loop {
+            match self.shared.ring.push(op) {
+                Ok(token) => {
+                    // Submit errors only happen in a fork child, where the push fails too;
+                    // a request the kernel refuses completes with its own error.
+                    let _ = self.shared.ring.submit();
+                    self.shared.pushed();
+                    return Ok(Stage::Sent { key, token });
+                }
+                Err(PushError {
+                    error: Error::QueueFull { .. },
+                    op: back,
+                }) => {
+                    if waiting {
+                        return Ok(Stage::Unsent {
+                            op: back,
+                            key: Some(key),
+                        });
+                    }
+                    // Register first, then try once more: a slot freed in between is
+                    // not missed.
+                    self.shared.wait_for_space(cx.waker());
+                    waiting = true;
+                    op = back;
+                }
+                Err(PushError { error, op: back }) => {
+                    self.shared.unregister(key);
+                    return Err((Err(error.into()), back.into_bufs()));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Request {
+    fn drop(&mut self) {
+        match std::mem::replace(&mut self.stage, Stage::Finished) {
+            Stage::Unsent { key: Some(key), .. } => self.shared.unregister(key),
+            Stage::Sent { key, token } => match self.shared.abandon(key) {
+                Abandoned::Finished(c) => drop(c),
+                Abandoned::InFlight => {
+                    // The ring keeps the buffer until the kernel is done, whatever the
+                    // outcome; the reaper frees it with the completion.
+                    let _ = self.shared.ring.cancel(token);
+                }
+            },
+            Stage::Unsent { key: None, .. } | Stage::Finished => {}
+        }
+    }
+}
+
+fn outcome_of(mut c: Completion<ErasedBuf>) -> Outcome {
+    let result = std::mem::replace(&mut c.result, Ok(0));
+    (result, c.into_bufs())
+}
+
+fn one(mut bufs: Vec<ErasedBuf>) -> ErasedBuf {
+    match bufs.pop() {
+        Some(b) if bufs.is_empty() => b,
+        _ => unreachable!("a read or write request has exactly one buffer"),
+    }
+}
+
+macro_rules! buf_future {
+    ($(#[$doc:meta])* $name:ident, $bound:ident, $output:ty, |$res:ident, $bufs:ident| $convert:expr) => {
+        $(#[$doc])*
+        #[must_use = "futures do nothing unless polled"]
+        pub struct $name<B> {
+            req: Request,
+            _buf: PhantomData<fn() -> B>,
+        }
+
+        impl<B: $bound> $name<B> {
+            pub(crate) fn new(req: Request) -> $name<B> {
+                $name {
+                    req,
+                    _buf: PhantomData,
+                }
+            }
+        }
+
+        impl<B: $bound> Future for $name<B> {
+            type Output = $output;
+            fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<$output> {
+                let this = self.get_mut();
+                this.req.poll_outcome(cx).map(|($res, $bufs)| $convert)
+            }
+        }
+
+        impl<B> std::fmt::Debug for $name<B> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+buf_future!(
+    /// The future of [`File::read_at`](super::File::read_at): bytes read and the buffer.
+    ReadAt,
+    IoBufMut,
+    BufResult<usize, B>,
+    |res, bufs| BufResult(res, one(bufs).into_writable())
+);
+
+buf_future!(
+    /// The future of [`File::write_at`](super::File::write_at): bytes written and the
+    /// buffer.
+    WriteAt,
+    IoBuf,
+    BufResult<usize, B>,
+    |res, bufs| BufResult(res, one(bufs).into_read_only())
+);
+
+buf_future!(
+    /// The future of [`File::readv_at`](super::File::readv_at): bytes read and the
+    /// buffers, in order.
+    ReadvAt,
+    IoBufMut,
+    BufResult<usize, Vec<B>>,
+    |res, bufs| BufResult(res, bufs.into_iter().map(ErasedBuf::into_writable).collect())
+);
+
+buf_future!(
+    /// The future of [`File::writev_at`](super::File::writev_at): bytes written and the
+    /// buffers, in order.
+    WritevAt,
+    IoBuf,
+    BufResult<usize, Vec<B>>,
+    |res, bufs| BufResult(res, bufs.into_iter().map(ErasedBuf::into_read_only).collect())
+);
+
+/// The future of [`File::sync_all`](super::File::sync_all) and
+/// [`File::sync_data`](super::File::sync_data).
+#[must_use = "futures do nothing unless polled"]
+pub struct Sync {
+    req: Request,
+}
+
+impl Sync {
+    pub(crate) fn new(req: Request) -> Sync {
+        Sync { req }
+    }
+}
+
+impl Future for Sync {
+    type Output = io::Result<()>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut()
+            .req
+            .poll_outcome(cx)
+            .map(|(res, _)| res.map(|_| ()))
+    }
+}
+
+impl std::fmt::Debug for Sync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sync").finish_non_exhaustive()
+    }
+}
