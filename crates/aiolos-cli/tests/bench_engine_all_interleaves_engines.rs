@@ -9,11 +9,23 @@ fn engine_all_interleaves_the_engines_round_by_round_and_reports_ratios() {
     let out = Command::cargo_bin("aiolos")
         .unwrap()
         .env("TMPDIR", dir.path())
-        .args(["bench", "--engine", "all", "--rounds", "2", "--runtime", "0.2"])
+        .args([
+            "bench",
+            "--engine",
+            "all",
+            "--rounds",
+            "2",
+            "--runtime",
+            "0.2",
+        ])
         .args(["--size", "16m", "--qd", "4", "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let engines: Vec<&str> = v["config"]["engines"]
         .as_array()
@@ -41,7 +53,8 @@ fn engine_all_interleaves_the_engines_round_by_round_and_reports_ratios() {
     for s in summary {
         assert_eq!(s["rounds"], 2);
         let ratio = s["iops_ratio_to_first"].as_f64().unwrap();
-        let expect = s["iops_median"].as_f64().unwrap() / summary[0]["iops_median"].as_f64().unwrap();
+        let expect =
+            s["iops_median"].as_f64().unwrap() / summary[0]["iops_median"].as_f64().unwrap();
         assert!((ratio - expect).abs() < 1e-9);
     }
 }

@@ -63,9 +63,11 @@ pub struct JobOutput {
     pub submit_lat: Histogram<u64>,
     pub submit_calls: u64,
     pub submitted: u64,
-    /// Requests outstanding right after each submit: maximum and sum (for the mean).
+    /// Requests outstanding: the maximum after any submit, and the sum over the samples
+    /// taken each time the job starts waiting for completions (for the mean).
     pub qd_max: u64,
     pub qd_sum: u64,
+    pub qd_samples: u64,
     /// When measuring started and ended for this job.
     pub began: Instant,
     pub ended: Instant,
@@ -86,6 +88,7 @@ impl JobOutput {
             submitted: 0,
             qd_max: 0,
             qd_sum: 0,
+            qd_samples: 0,
             began: now,
             ended: now,
         }
@@ -204,78 +207,82 @@ pub fn run(spec: &JobSpec, stop: &AtomicBool, done: &AtomicU64) -> Result<JobOut
             out.ended = now;
             break;
         }
-        // Refill.
-        let room = qd - in_flight.min(qd);
-        let want = if spec.batch_submit == 0 {
-            room
-        } else {
-            room.min(spec.batch_submit as usize)
-        };
-        batch.clear();
-        let mut fsync_now = false;
-        if spec.fsync_every > 0 && writes_since_fsync >= spec.fsync_every && !fsync_in_flight {
-            ring.push(Op::fsync(&spec.fd).user_data(FSYNC))
-                .map_err(|e| anyhow!("{}", e.error))?;
-            fsync_in_flight = true;
-            fsync_now = true;
-            writes_since_fsync = 0;
-        }
-        while batch.len() < want {
-            let Some(slot) = free.pop() else { break };
-            let len = pick.bs(spec);
-            let write = pick.is_write(spec);
-            let mut offset = pick.offset(spec, len);
-            if check_overlap {
-                let mut tries = 0;
-                while overlaps(&reqs, offset, len) && tries < 64 {
-                    offset = pick.offset(spec, len);
-                    tries += 1;
-                }
-                if tries == 64 {
-                    free.push(slot);
-                    break;
-                }
-            }
-            let Some(mut buf) = bufs.pop() else { break };
-            buf.set_len(len as usize);
-            if write && spec.verify {
-                stamp_seed = stamp_seed.wrapping_add(1);
-                stamp::stamp(buf.as_mut_slice(), offset, stamp_seed);
-            }
-            let op = if write {
-                Op::write(&spec.fd, buf, offset)
+        // Refill every free slot, submitting in chunks of --batch-submit (0: one chunk).
+        loop {
+            let room = qd - in_flight.min(qd);
+            let want = if spec.batch_submit == 0 {
+                room
             } else {
-                Op::read(&spec.fd, buf, offset)
+                room.min(spec.batch_submit as usize)
             };
-            if let Err(e) = ring.push(op.user_data(slot as u64)) {
-                bail!("cannot queue a request: {}", e.error);
+            batch.clear();
+            let mut fsync_now = false;
+            if spec.fsync_every > 0 && writes_since_fsync >= spec.fsync_every && !fsync_in_flight {
+                ring.push(Op::fsync(&spec.fd).user_data(FSYNC))
+                    .map_err(|e| anyhow!("{}", e.error))?;
+                fsync_in_flight = true;
+                fsync_now = true;
+                writes_since_fsync = 0;
             }
-            reqs[slot] = Req {
-                busy: true,
-                start: None,
-                offset,
-                len,
-                write,
-            };
-            if write {
-                writes_since_fsync += 1;
+            while batch.len() < want {
+                let Some(slot) = free.pop() else { break };
+                let len = pick.bs(spec);
+                let write = pick.is_write(spec);
+                let mut offset = pick.offset(spec, len);
+                if check_overlap {
+                    let mut tries = 0;
+                    while overlaps(&reqs, offset, len) && tries < 64 {
+                        offset = pick.offset(spec, len);
+                        tries += 1;
+                    }
+                    if tries == 64 {
+                        free.push(slot);
+                        break;
+                    }
+                }
+                let Some(mut buf) = bufs.pop() else { break };
+                buf.set_len(len as usize);
+                if write && spec.verify {
+                    stamp_seed = stamp_seed.wrapping_add(1);
+                    stamp::stamp(buf.as_mut_slice(), offset, stamp_seed);
+                }
+                let op = if write {
+                    Op::write(&spec.fd, buf, offset)
+                } else {
+                    Op::read(&spec.fd, buf, offset)
+                };
+                if let Err(e) = ring.push(op.user_data(slot as u64)) {
+                    bail!("cannot queue a request: {}", e.error);
+                }
+                reqs[slot] = Req {
+                    busy: true,
+                    start: None,
+                    offset,
+                    len,
+                    write,
+                };
+                if write {
+                    writes_since_fsync += 1;
+                }
+                batch.push(slot);
             }
-            batch.push(slot);
-        }
-        if !batch.is_empty() || fsync_now {
-            let t0 = Instant::now();
-            ring.submit().context("submit failed")?;
-            let t1 = Instant::now();
-            for &slot in &batch {
-                reqs[slot].start = Some(t0);
+            if !batch.is_empty() || fsync_now {
+                let t0 = Instant::now();
+                ring.submit().context("submit failed")?;
+                let t1 = Instant::now();
+                for &slot in &batch {
+                    reqs[slot].start = Some(t0);
+                }
+                in_flight += batch.len();
+                out.submit_lat
+                    .saturating_record((t1 - t0).as_nanos().max(1) as u64);
+                out.submit_calls += 1;
+                out.submitted += batch.len() as u64;
+                out.qd_max = out.qd_max.max(in_flight as u64);
             }
-            in_flight += batch.len();
-            out.submit_lat
-                .saturating_record((t1 - t0).as_nanos().max(1) as u64);
-            out.submit_calls += 1;
-            out.submitted += batch.len() as u64;
-            out.qd_max = out.qd_max.max(in_flight as u64);
-            out.qd_sum += in_flight as u64;
+            if batch.is_empty() || in_flight >= qd || spec.batch_submit == 0 {
+                break;
+            }
         }
         if in_flight == 0 && !fsync_in_flight {
             continue;
@@ -283,6 +290,8 @@ pub fn run(spec: &JobSpec, stop: &AtomicBool, done: &AtomicU64) -> Result<JobOut
         // Reap.
         let outstanding = in_flight + usize::from(fsync_in_flight);
         let min = (spec.batch_complete as usize).min(outstanding).max(1);
+        out.qd_sum += in_flight as u64;
+        out.qd_samples += 1;
         comps.clear();
         let wait = POLL
             .min(spec.until.saturating_duration_since(Instant::now()) + Duration::from_millis(1));

@@ -213,19 +213,13 @@ impl RunResult {
                 0.0
             },
             qd_max_reached: jobs.iter().map(|j| j.qd_max).max().unwrap_or(0),
-            qd_mean_reached: {
-                let calls: u64 = submit_calls;
-                if calls > 0 {
-                    // Per job, then summed: jobs run side by side.
-                    jobs.iter()
-                        .filter(|j| j.submit_calls > 0)
-                        .map(|j| j.qd_sum as f64 / j.submit_calls as f64)
-                        .sum::<f64>()
-                        / jobs.len() as f64
-                } else {
-                    0.0
-                }
-            },
+            // Per job, like --qd: the mean of each job's mean.
+            qd_mean_reached: jobs
+                .iter()
+                .filter(|j| j.qd_samples > 0)
+                .map(|j| j.qd_sum as f64 / j.qd_samples as f64)
+                .sum::<f64>()
+                / jobs.len().max(1) as f64,
             lat_distribution: distribution(&lat),
         }
     }
