@@ -4,7 +4,6 @@
 
 use super::args::BenchArgs;
 use super::stamp;
-use crate::aligned::AlignedBuf;
 use aiolos::Fd;
 use anyhow::{bail, Context, Result};
 use std::fs::{File, OpenOptions};
@@ -126,7 +125,7 @@ fn temporary(
             )
         })?;
         // Probe and check on the still-sparse file: a bad --bs fails before 1 GiB is written.
-        let align = alignment(args, &io, size)?;
+        let align = alignment(args, &io)?;
         check(align, &dir)?;
         fill(&plain, size)?;
         return Ok((path, io, align, start.elapsed().as_secs_f64()));
@@ -142,25 +141,16 @@ fn temporary(
     )
 }
 
-/// The smallest length at which an O_DIRECT read at offset 0 succeeds: the alignment the
-/// file system requires of offsets and lengths. (Stop-gap until `aiolos::align` lands.)
-fn probe_alignment(file: &File, size: u64) -> Result<u64> {
-    let mut buf = AlignedBuf::zeroed(64 << 10, 4096)?;
-    let mut len = 512u64;
-    while len <= (64 << 10) && len <= size.max(512) {
-        buf.set_len(len as usize);
-        match file.read_at(buf.as_mut_slice(), 0) {
-            Ok(_) => return Ok(len),
-            Err(e) if e.raw_os_error() == Some(aiolos::sys::Errno::INVAL.0) => len *= 2,
-            Err(e) => return Err(e).context("probing the O_DIRECT alignment"),
-        }
-    }
-    Ok(4096)
+/// The O_DIRECT alignment of offsets and lengths, from `aiolos::align` (statx DIOALIGN,
+/// then the block device's logical block size, then 512).
+fn probe_alignment(file: &File) -> Result<u64> {
+    let a = aiolos::align::Alignment::of(file).context("finding the O_DIRECT alignment")?;
+    Ok(a.offset() as u64)
 }
 
-fn alignment(args: &BenchArgs, file: &File, size: u64) -> Result<u64> {
+fn alignment(args: &BenchArgs, file: &File) -> Result<u64> {
     if args.direct() {
-        probe_alignment(file, size)
+        probe_alignment(file)
     } else {
         Ok(1)
     }
@@ -215,7 +205,7 @@ pub fn prepare(args: &BenchArgs, check: impl Fn(u64, &Path) -> Result<()>) -> Re
             );
         }
         let file = open(&path, writes, args.direct())?;
-        let align = alignment(args, &file, size)?;
+        let align = alignment(args, &file)?;
         check(align, &path)?;
         return Ok(Target {
             path,
@@ -241,7 +231,7 @@ pub fn prepare(args: &BenchArgs, check: impl Fn(u64, &Path) -> Result<()>) -> Re
             .set_len(size)
             .with_context(|| format!("cannot size {} to {size} bytes", path.display()))?;
         let file = open(&path, writes, args.direct())?;
-        let align = alignment(args, &file, size)?;
+        let align = alignment(args, &file)?;
         check(align, &path)?;
         fill(&plain, size)?;
         Ok((file, align))
