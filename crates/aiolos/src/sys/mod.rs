@@ -18,6 +18,8 @@ pub mod aio_raw;
 pub mod block;
 pub mod eventfd;
 pub mod file;
+pub mod rusage;
+pub mod signal;
 pub mod statx;
 
 use std::fmt;

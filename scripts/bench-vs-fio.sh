@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# aiolos bench next to fio, same parameters, same file, same run.
+#
+# Runs fio (io_uring, libaio, psync) and `aiolos bench` (every engine this build has)
+# with identical parameters on one file, interleaved (A B C ... A B C ...) over ROUNDS
+# rounds, then prints the median of each and the ratios of aiolos to its fio counterpart:
+# aiolos uring vs fio io_uring, aiolos native vs fio libaio, aiolos threads vs fio psync.
+#
+# Parameters (environment): RW=randread BS=4k QD=32 RUNTIME=5 ROUNDS=3 SIZE=1g DIRECT=1
+# WARM=0 (DIRECT=0 only: read the file once first so buffered runs start with a warm cache)
+# FILE=/var/tmp/aiolos-bench-vs-fio.dat (created and filled by aiolos if missing, and then
+# removed at the end unless KEEP=1). AIOLOS=target/release/aiolos (built if missing).
+#
+# Needs: fio (apt-get install fio), awk, a Rust toolchain to build aiolos. See
+# docs/benchmarks.md for the output format.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RW=${RW:-randread} BS=${BS:-4k} QD=${QD:-32} RUNTIME=${RUNTIME:-5} ROUNDS=${ROUNDS:-3}
+SIZE=${SIZE:-1g} DIRECT=${DIRECT:-1} WARM=${WARM:-0} KEEP=${KEEP:-0}
+FILE=${FILE:-/var/tmp/aiolos-bench-vs-fio.dat}
+AIOLOS=${AIOLOS:-target/release/aiolos}
+
+command -v fio >/dev/null || { echo "fio is not installed (apt-get install fio)" >&2; exit 1; }
+[ -x "$AIOLOS" ] || cargo build --release -p aiolos-cli >&2
+
+created=0
+if [ ! -e "$FILE" ]; then
+  echo "creating $FILE ($SIZE) ..." >&2
+  "$AIOLOS" bench --file "$FILE" --size "$SIZE" --runtime 0.1 --buffered >/dev/null
+  created=1
+fi
+results=$(mktemp)
+cleanup() { rm -f "$results"; if [ "$created" = 1 ] && [ "$KEEP" != 1 ]; then rm -f "$FILE"; fi; }
+trap cleanup EXIT
+
+buffered=(); [ "$DIRECT" = 1 ] || buffered=(--buffered)
+
+# Which aiolos engines run here.
+aiolos_engines=()
+for e in uring native threads; do
+  if "$AIOLOS" bench --engine "$e" --file "$FILE" --size "$SIZE" --rw read --runtime 0.05 \
+      "${buffered[@]}" >/dev/null 2>&1; then
+    aiolos_engines+=("$e")
+  else
+    echo "skipping aiolos-$e: $("$AIOLOS" bench --engine "$e" --file "$FILE" --size "$SIZE" \
+      --rw read --runtime 0.05 "${buffered[@]}" 2>&1 >/dev/null | tail -1)" >&2
+  fi
+done
+
+if [ "$DIRECT" != 1 ] && [ "$WARM" = 1 ]; then cat "$FILE" >/dev/null; fi
+
+# One fio run -> "name iops mib_s p50_us p99_us cpu_us_per_io" (latency: submit to completion).
+run_fio() {
+  local engine=$1 depth=$QD
+  [ "$engine" = psync ] && depth=1  # a synchronous engine: one request at a time
+  fio --name=bench --filename="$FILE" --size="$SIZE" --ioengine="$engine" --direct="$DIRECT" \
+    --rw="$RW" --bs="$BS" --iodepth="$depth" --runtime="$RUNTIME" --time_based \
+    --norandommap --randrepeat=0 --lat_percentiles=1 --output-format=terse |
+  awk -F';' -v name="fio-$engine" '
+    function pct(f) { split(f, a, "="); return a[2] }
+    $1 == "3" {
+      rios = $8; wios = $49; ios = (rios + wios) * ($9 > $50 ? $9 : $50) / 1000
+      kb = $7 + $48
+      if (rios >= wios) { p50 = pct($24); p99 = pct($30) } else { p50 = pct($65); p99 = pct($71) }
+      usr = $88; sys = $89; sub("%", "", usr); sub("%", "", sys)
+      secs = ($9 > $50 ? $9 : $50) / 1000
+      cpu = ios > 0 ? (usr + sys) / 100 * secs * 1e6 / ios : 0
+      printf "%s %.0f %.1f %.1f %.1f %.2f\n", name, rios + wios, kb / 1024, p50, p99, cpu
+    }'
+}
+
+# One aiolos run -> the same fields, from its JSON.
+run_aiolos() {
+  local engine=$1
+  "$AIOLOS" bench --engine "$engine" --file "$FILE" --size "$SIZE" --rw "$RW" --bs "$BS" \
+    --qd "$QD" --runtime "$RUNTIME" "${buffered[@]}" --json |
+  awk -v name="aiolos-$engine" '
+    function val(line) { sub(/.*: */, "", line); sub(/,$/, "", line); return line }
+    /"iops":/ && !iops { iops = val($0) }
+    /"bw_mib_per_sec":/ && !bw { bw = val($0) }
+    /"lat_ns_p50":/ && !p50 { p50 = val($0) }
+    /"lat_ns_p99":/ && !p99 { p99 = val($0) }
+    /"cpu_user_ns_per_io":/ && !cu { cu = val($0) }
+    /"cpu_sys_ns_per_io":/ && !cs { cs = val($0) }
+    END { printf "%s %.0f %.1f %.1f %.1f %.2f\n", name, iops, bw, p50 / 1e3, p99 / 1e3, (cu + cs) / 1e3 }'
+}
+
+names=(fio-io_uring fio-libaio fio-psync)
+for e in "${aiolos_engines[@]}"; do names+=("aiolos-$e"); done
+echo "rw=$RW bs=$BS qd=$QD runtime=${RUNTIME}s size=$SIZE direct=$DIRECT rounds=$ROUNDS file=$FILE" >&2
+for round in $(seq 1 "$ROUNDS"); do
+  for n in "${names[@]}"; do
+    case $n in
+      fio-*) line=$(run_fio "${n#fio-}") ;;
+      aiolos-*) line=$(run_aiolos "${n#aiolos-}") ;;
+    esac
+    echo "round $round: $line" >&2
+    echo "$line" >>"$results"
+  done
+done
+
+# Medians per name, then ratios of each aiolos engine to its fio counterpart.
+awk -v order="${names[*]}" '
+  function median(s,   a, n, i, j, t) {
+    n = split(s, a, " ")
+    for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  { for (f = 2; f <= 6; f++) v[$1, f] = v[$1, f] " " $f }
+  END {
+    peer["aiolos-uring"] = "fio-io_uring"; peer["aiolos-native"] = "fio-libaio"
+    peer["aiolos-threads"] = "fio-psync"
+    n = split(order, names, " ")
+    for (i = 1; i <= n; i++) for (f = 2; f <= 6; f++) m[names[i], f] = median(v[names[i], f])
+    printf "%-15s %10s %9s %8s %9s %10s %8s %8s  %s\n", "engine", "IOPS", "MiB/s", "p50 us", "p99 us", "cpu us/io", "IOPS x", "cpu x", "vs"
+    for (i = 1; i <= n; i++) {
+      e = names[i]; p = peer[e]; ri = "-"; rc = "-"; vs = ""
+      if (p != "" && m[p, 2] > 0) { ri = sprintf("%.2f", m[e, 2] / m[p, 2]); vs = p
+        if (m[p, 6] > 0) rc = sprintf("%.2f", m[e, 6] / m[p, 6]) }
+      printf "%-15s %10.0f %9.1f %8.1f %9.1f %10.2f %8s %8s  %s\n", e, m[e, 2], m[e, 3], m[e, 4], m[e, 5], m[e, 6], ri, rc, vs
+    }
+  }' "$results"
