@@ -89,7 +89,20 @@ impl Variant {
 
 /// Compiles `tests/c/<name>.c` as `variant` against our header and library.
 pub fn compile(name: &str, variant: Variant) -> PathBuf {
-    let src = crate_dir().join("tests/c").join(format!("{name}.c"));
+    compile_source(
+        &crate_dir().join("tests/c").join(format!("{name}.c")),
+        variant,
+    )
+}
+
+/// Compiles the C program `src` as `variant` against our header and library; the
+/// executable is named after the source file and the variant.
+pub fn compile_source(src: &Path, variant: Variant) -> PathBuf {
+    let name = src
+        .file_stem()
+        .expect("a C source file name")
+        .to_string_lossy()
+        .into_owned();
     let out_dir = target_dir().join("aiolos-libaio-c-tests");
     std::fs::create_dir_all(&out_dir).expect("create C test dir");
     let exe = out_dir.join(format!("{name}-{}", variant.name()));
@@ -111,7 +124,7 @@ pub fn compile(name: &str, variant: Variant) -> PathBuf {
     cmd.args(["-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pthread"])
         .arg("-I")
         .arg(crate_dir().join("include"))
-        .arg(&src)
+        .arg(src)
         // Whatever follows the source is not C++ source (the library, in particular).
         .args(["-x", "none"])
         .arg("-o")
@@ -160,6 +173,27 @@ fn run_with_limit(mut cmd: Command) -> Output {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Runs a built C program with `args` in `dir`, on our library through
+/// `LD_LIBRARY_PATH` and with `envs`, within [`TIME_LIMIT`]; returns what it did (a
+/// non-zero exit is the caller's to judge).
+pub fn run_in(exe: &Path, args: &[&std::ffi::OsStr], dir: &Path, envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(exe);
+    cmd.args(args)
+        .current_dir(dir)
+        .env("LD_LIBRARY_PATH", library_dir())
+        .env("AIOLOS_EXPECT_LIB", library());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    run_with_limit(cmd)
+}
+
+/// A scratch directory under the target directory (a real disk file system, where
+/// O_DIRECT works).
+pub fn scratch_dir() -> tempfile::TempDir {
+    tempfile::tempdir_in(target_dir()).expect("scratch dir")
 }
 
 /// Runs one built C test in a fresh scratch directory with our library preloaded through
