@@ -141,6 +141,18 @@ impl Alignment {
     /// # Errors
     /// Only when the descriptor is unusable (`fstat` fails); missing kernel support falls
     /// back to the next source.
+    ///
+    /// # Examples
+    /// ```
+    /// use aiolos::align::Alignment;
+    /// let dir = tempfile::tempdir()?;
+    /// let file = std::fs::File::create(dir.path().join("f"))?;
+    /// let a = Alignment::of(&file)?;
+    /// // Buffers at multiples of a.mem(); offsets and lengths multiples of a.offset().
+    /// assert!(a.mem().is_power_of_two() && a.offset() >= 512);
+    /// assert_eq!(a.align_down(a.offset() as u64 + 1), a.offset() as u64);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn of(file: impl AsFd) -> io::Result<Alignment> {
         Ok(Alignment::discover(file)?.alignment)
     }

@@ -77,6 +77,14 @@ impl AlignedBuf {
     /// # Panics
     /// If `align` is not a power of two or `len` rounded up to `align` overflows `isize`
     /// (see [`AlignedBuf::try_zeroed`]).
+    ///
+    /// # Examples
+    /// ```
+    /// use aiolos::AlignedBuf;
+    /// let buf = AlignedBuf::zeroed(4096, 512);
+    /// assert_eq!(buf.as_ptr() as usize % 512, 0);
+    /// assert_eq!((buf.len(), buf[4095]), (4096, 0));
+    /// ```
     pub fn zeroed(len: usize, align: usize) -> AlignedBuf {
         match AlignedBuf::try_zeroed(len, align) {
             Ok(b) => b,

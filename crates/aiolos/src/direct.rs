@@ -99,6 +99,18 @@ impl DirectFile {
     /// # Errors
     /// Opening fails (missing file, permissions), the file system does not support
     /// O_DIRECT (`InvalidInput`, naming the path), or the ring cannot be created.
+    ///
+    /// # Examples
+    /// ```
+    /// use aiolos::DirectFile;
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("data"), b"0123456789")?;
+    /// match DirectFile::open(dir.path().join("data")) {
+    ///     Ok(file) => assert_eq!(file.len()?, 10),
+    ///     Err(e) => eprintln!("SKIP: {e}"), // no O_DIRECT on this file system
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> io::Result<DirectFile> {
         let mut o = OpenOptions::new();
         o.read(true).write(true);
@@ -320,6 +332,19 @@ impl DirectFile {
     ///
     /// # Errors
     /// The kernel's error for a block read.
+    ///
+    /// # Examples
+    /// ```
+    /// use aiolos::DirectFile;
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("data"), b"0123456789")?;
+    /// let Ok(file) = DirectFile::open(dir.path().join("data")) else { return Ok(()) };
+    /// let mut buf = [0u8; 16]; // any address, any length
+    /// assert_eq!(file.read_at(&mut buf, 3)?, 7); // stops at the end of the file
+    /// assert_eq!(&buf[..7], b"3456789");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[doc(alias = "pread")]
     pub fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         let mut done = 0usize;
         while done < buf.len() {
@@ -352,6 +377,20 @@ impl DirectFile {
     ///
     /// # Errors
     /// The kernel's error for a block read or write; `WriteZero` for a short write.
+    ///
+    /// # Examples
+    /// ```
+    /// use aiolos::DirectFile;
+    /// let dir = tempfile::tempdir()?;
+    /// let Ok(file) = DirectFile::create(dir.path().join("data")) else { return Ok(()) };
+    /// file.write_at(&[b'x'; 5000], 0)?;
+    /// file.write_at(b"middle", 4093)?; // spans a block boundary: read-modify-write
+    /// let mut back = vec![0u8; 5000];
+    /// file.read_at(&mut back, 0)?;
+    /// assert_eq!(&back[4092..4100], b"xmiddlex");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[doc(alias = "pwrite")]
     pub fn write_at(&self, data: &[u8], offset: u64) -> io::Result<usize> {
         if data.is_empty() {
             return Ok(0);

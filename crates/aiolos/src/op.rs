@@ -5,6 +5,20 @@
 //! builder methods with defaults. An op owns its buffers and a handle on its descriptor,
 //! so neither can be freed or reused while the request is in flight.
 //!
+//! # Examples
+//! ```
+//! use aiolos::{Fd, Op, OpCode, RwFlags};
+//! let file = Fd::from(std::fs::File::open("/dev/zero")?);
+//! let read = Op::read(&file, Vec::with_capacity(4096), 0).user_data(1);
+//! let write = Op::write(&file, vec![0u8; 512], 4096).rw_flags(RwFlags::NOWAIT);
+//! let gather = Op::readv(&file, vec![Vec::with_capacity(512); 2], 8192);
+//! let sync = Op::<Vec<u8>>::fdatasync(&file);
+//! assert_eq!(read.opcode(), OpCode::Read);
+//! assert_eq!(gather.into_bufs().len(), 2);
+//! # let _ = (write, sync);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
 //! # Safety
 //!
 //! [`Fd::from_raw`] is the one unsafe entry: its caller promises to keep the descriptor

@@ -369,6 +369,21 @@ impl<B: IoBufMut> Ring<B> {
     /// # Errors
     /// The op comes back in a [`PushError`] when the ring is full ([`Error::QueueFull`]),
     /// closed, in a fork child, or the request cannot be expressed.
+    ///
+    /// # Examples
+    /// ```
+    /// use aiolos::{EngineKind, Error, Fd, Op, Ring};
+    /// let ring: Ring<Vec<u8>> = Ring::builder().entries(1).engine(EngineKind::Threads).build()?;
+    /// let file = Fd::from(std::fs::File::open("/dev/zero")?);
+    /// let token = ring.push(Op::read(&file, Vec::with_capacity(16), 0))?;
+    /// // The ring is full: the op comes back, buffer and all.
+    /// let full = ring.push(Op::read(&file, Vec::with_capacity(16), 0)).unwrap_err();
+    /// assert!(matches!(full.error, Error::QueueFull { .. }));
+    /// let done = ring.wait(1, 1, None)?;
+    /// assert_eq!(done[0].token, token);
+    /// assert_eq!(*done[0].result.as_ref().unwrap(), 16);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn push(&self, op: Op<B>) -> Result<Token, PushError<B>> {
         if let Err(error) = self.check_pid().and_then(|_| self.validate(&op)) {
             return Err(PushError { error, op });
@@ -439,6 +454,19 @@ impl<B: IoBufMut> Ring<B> {
     ///
     /// # Errors
     /// [`Error::Forked`] in a fork child.
+    ///
+    /// # Examples
+    /// ```
+    /// use aiolos::{EngineKind, Fd, Op, Ring};
+    /// let ring: Ring<Vec<u8>> = Ring::builder().engine(EngineKind::Threads).build()?;
+    /// let file = Fd::from(std::fs::File::open("/dev/zero")?);
+    /// for i in 0..4u64 {
+    ///     ring.push(Op::read(&file, Vec::with_capacity(512), i * 512).user_data(i))?;
+    /// }
+    /// assert_eq!(ring.submit()?, 4); // one batch
+    /// assert_eq!(ring.wait(4, 4, None)?.len(), 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[doc(alias = "io_submit")]
     #[doc(alias = "io_uring_enter")]
     pub fn submit(&self) -> Result<usize, Error> {
@@ -650,6 +678,21 @@ impl<B: IoBufMut> Ring<B> {
     /// [`Error::Closed`] once the ring is closed and nothing is left to reap;
     /// [`Error::WouldWaitForever`] when fewer than `min` requests are outstanding;
     /// [`Error::Sys`] if the engine fails.
+    ///
+    /// # Examples
+    /// ```
+    /// use aiolos::{EngineKind, Fd, Op, Ring};
+    /// use std::time::Duration;
+    /// let ring: Ring<Vec<u8>> = Ring::builder().engine(EngineKind::Threads).build()?;
+    /// // Nothing outstanding: a zero timeout returns at once with nothing.
+    /// assert!(ring.wait(0, 8, Some(Duration::ZERO))?.is_empty());
+    /// let file = Fd::from(std::fs::File::open("/dev/zero")?);
+    /// ring.push(Op::read(&file, Vec::with_capacity(8), 0).user_data(7))?;
+    /// let c = ring.wait(1, 8, Some(Duration::from_secs(10)))?.remove(0);
+    /// assert_eq!((c.user_data, *c.result.as_ref().unwrap()), (7, 8));
+    /// assert_eq!(c.into_buf().unwrap(), vec![0u8; 8]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[doc(alias = "io_getevents")]
     pub fn wait(
         &self,
@@ -771,6 +814,21 @@ impl<B: IoBufMut> Ring<B> {
     /// # Errors
     /// [`Error::InvalidToken`] if the token names no outstanding request (already reaped,
     /// or from another ring).
+    ///
+    /// # Examples
+    /// ```
+    /// use aiolos::{CancelOutcome, EngineKind, Fd, Op, Ring};
+    /// let ring: Ring<Vec<u8>> = Ring::builder().engine(EngineKind::Threads).build()?;
+    /// let file = Fd::from(std::fs::File::open("/dev/zero")?);
+    /// // Queued but not submitted yet: cancelled at once, completes with ECANCELED.
+    /// let token = ring.push(Op::read(&file, Vec::with_capacity(8), 0))?;
+    /// assert_eq!(ring.cancel(token)?, CancelOutcome::Cancelled);
+    /// let c = ring.wait(1, 1, None)?.remove(0);
+    /// assert_eq!(c.result.unwrap_err().raw_os_error(), Some(libc::ECANCELED));
+    /// // Reaped: the token is stale now.
+    /// assert!(ring.cancel(token).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[doc(alias = "io_cancel")]
     #[doc(alias = "IORING_OP_ASYNC_CANCEL")]
     pub fn cancel(&self, token: Token) -> Result<CancelOutcome, Error> {
@@ -827,6 +885,21 @@ impl<B: IoBufMut> Ring<B> {
     /// # Errors
     /// [`Error::Sys`] if the engine fails while draining; the ring then keeps (leaks)
     /// the buffers of whatever may still be in flight rather than free them early.
+    ///
+    /// # Examples
+    /// ```
+    /// use aiolos::{EngineKind, Error, Fd, Op, Ring};
+    /// let ring: Ring<Vec<u8>> = Ring::builder().engine(EngineKind::Threads).build()?;
+    /// let file = Fd::from(std::fs::File::open("/dev/zero")?);
+    /// ring.push(Op::read(&file, Vec::with_capacity(8), 0))?;
+    /// ring.submit()?;
+    /// ring.close()?; // waits for the read
+    /// assert!(ring.push(Op::read(&file, Vec::new(), 0)).is_err()); // closed
+    /// assert_eq!(ring.wait(0, 8, None)?.len(), 1); // still collectable
+    /// assert!(matches!(ring.wait(1, 8, None), Err(Error::Closed)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[doc(alias = "io_destroy")]
     pub fn close(&self) -> Result<(), Error> {
         if self.check_pid().is_err() {
             // A fork child shares the parent's io_uring queues: it must not cancel or wake

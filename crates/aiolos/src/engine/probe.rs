@@ -188,6 +188,17 @@ impl EngineKind {
     /// call. A fallback is reported once per process on stderr.
     ///
     /// The probe runs once per process; later calls return the same answer.
+    ///
+    /// # Examples
+    /// ```
+    /// use aiolos::{EngineKind, Ring};
+    /// let s = EngineKind::suggest();
+    /// println!("{}: {}", s.kind, s.reason);
+    /// assert_ne!(s.kind, EngineKind::Native); // never kernel AIO by default
+    /// let ring: Ring<Vec<u8>> = Ring::builder().engine(s.kind).build()?;
+    /// assert_eq!(ring.engine_kind(), s.kind);
+    /// # Ok::<(), aiolos::Error>(())
+    /// ```
     pub fn suggest() -> Suggestion {
         static CHOICE: OnceLock<Suggestion> = OnceLock::new();
         let s = CHOICE.get_or_init(choose).clone();

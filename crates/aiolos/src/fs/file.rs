@@ -112,6 +112,20 @@ impl File {
 
     /// Reads up to `buf.bytes_total()` bytes at `pos`. Fewer bytes than asked means the
     /// end of the file (or, rarely, a short transfer: see [`File::read_exact_at`]).
+    ///
+    /// The returned future resolves to a [`BufResult`]: the result and the buffer, which
+    /// the request owned while in flight. Errors are the kernel's for the read.
+    ///
+    /// # Examples
+    /// ```
+    /// use aiolos::{fs::File, BufResult};
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("f"), b"hello")?;
+    /// let file = File::open(dir.path().join("f"))?;
+    /// let BufResult(n, buf) = file.driver().block_on(file.read_at(Vec::with_capacity(16), 1));
+    /// assert_eq!((n?, &buf[..]), (4, &b"ello"[..]));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[doc(alias = "pread")]
     pub fn read_at<B: IoBufMut>(&self, buf: B, pos: u64) -> ReadAt<B> {
         ReadAt::new(self.request(Op::read(&self.fd, ErasedBuf::writable(buf, 0), pos)))

@@ -163,6 +163,9 @@ fn ret(r: libc::c_long) -> Result<libc::c_long, Errno> {
 /// # Errors
 /// `EAGAIN` when `nr_events` exceeds what is left of `fs.aio-max-nr`, `EINVAL` for 0 or a
 /// huge count, `ENOSYS` without kernel AIO.
+///
+/// # References
+/// `io_setup(2)`.
 pub fn io_setup(nr_events: u32) -> Result<AioContext, Errno> {
     let mut ctx: u64 = 0;
     // SAFETY: io_setup writes one aio_context_t (u64) to the valid pointer we pass; the
@@ -182,6 +185,9 @@ pub fn io_setup(nr_events: u32) -> Result<AioContext, Errno> {
 ///
 /// # Errors
 /// `EINVAL` if the context is not valid (already destroyed, or inherited through `fork`).
+///
+/// # References
+/// `io_destroy(2)`.
 pub fn io_destroy(ctx: AioContext) -> Result<(), Errno> {
     // SAFETY: io_destroy takes the context id by value; the kernel validates it.
     ret(unsafe { libc::syscall(nr::__NR_io_destroy as libc::c_long, ctx.0) })?;
@@ -199,6 +205,9 @@ pub fn io_destroy(ctx: AioContext) -> Result<(), Errno> {
 ///
 /// # Errors
 /// The kernel's errno when it accepted none: `EAGAIN` (no room), `EBADF`, `EINVAL`, `EFAULT`.
+///
+/// # References
+/// `io_submit(2)`.
 pub unsafe fn io_submit(ctx: AioContext, iocbs: &[*mut Iocb]) -> Result<usize, Errno> {
     if iocbs.is_empty() {
         return Ok(0);
@@ -229,6 +238,9 @@ fn timespec(d: Duration) -> libc::timespec {
 /// # Errors
 /// `EINTR` when a signal interrupts the wait, `EINVAL` for a bad context (also when another
 /// thread destroys the context while this one waits).
+///
+/// # References
+/// `io_getevents(2)`.
 pub fn io_getevents(
     ctx: AioContext,
     min_nr: usize,
@@ -258,6 +270,9 @@ pub fn io_getevents(
 ///
 /// # Errors
 /// As [`io_getevents`]; `ENOSYS` on kernels before 4.18.
+///
+/// # References
+/// `io_getevents(2)`; the system call `io_pgetevents` (Linux 4.18), and aiolos's `io_pgetevents(3)`.
 pub fn io_pgetevents(
     ctx: AioContext,
     min_nr: usize,
@@ -306,6 +321,9 @@ pub fn io_pgetevents(
 /// # Errors
 /// `EINVAL` (not cancellable, or not found), `EINPROGRESS` (cancellation started; the
 /// completion will arrive through the ring), `EAGAIN`.
+///
+/// # References
+/// `io_cancel(2)`.
 pub unsafe fn io_cancel(
     ctx: AioContext,
     iocb: *mut Iocb,
@@ -329,6 +347,9 @@ pub unsafe fn io_cancel(
 /// # Safety
 /// `ctx` must be a live context created by [`io_setup`] in this process (its id is the
 /// address of the ring mapping, which stays mapped until [`io_destroy`]).
+///
+/// # References
+/// `io_getevents(2)`; `struct aio_ring` in the kernel's `fs/aio.c`.
 pub unsafe fn ring_has_events(ctx: AioContext) -> bool {
     let hdr = ctx.0 as *const AioRingHeader;
     // SAFETY: the caller guarantees that the ring is mapped at ctx; head, tail and magic
@@ -351,6 +372,9 @@ pub unsafe fn ring_has_events(ctx: AioContext) -> bool {
 /// # Safety
 /// `ctx` must be a live context of this process, and no other thread may consume from
 /// the same ring (user space or `io_getevents`) during the call.
+///
+/// # References
+/// `io_getevents(2)`; `struct aio_ring` in the kernel's `fs/aio.c`.
 pub unsafe fn ring_reap(ctx: AioContext, out: &mut [IoEvent]) -> usize {
     let hdr = ctx.0 as *mut AioRingHeader;
     // SAFETY: the caller guarantees that the ring is mapped at ctx and that we are its only

@@ -22,6 +22,9 @@ use linux_raw_sys::general as nr;
 /// # Errors
 /// `EINVAL` (`nr_events` 0 or huge, `*ctxp` not 0), `EFAULT`, `EAGAIN` (over
 /// `fs.aio-max-nr`), `ENOMEM`.
+///
+/// # References
+/// `io_setup(2)`.
 pub unsafe fn io_setup(nr_events: u32, ctxp: *mut u64) -> Result<(), Errno> {
     // SAFETY: the kernel validates ctxp; nr_events is a plain integer.
     cvt(unsafe {
@@ -43,6 +46,9 @@ pub unsafe fn io_setup(nr_events: u32, ctxp: *mut u64) -> Result<(), Errno> {
 ///
 /// # Errors
 /// `EINVAL` (bad context, `nr < 0`, bad iocb), `EFAULT`, `EBADF`, `EAGAIN`.
+///
+/// # References
+/// `io_submit(2)`.
 pub unsafe fn io_submit(ctx: u64, nr: libc::c_long, iocbs: *mut *mut Iocb) -> Result<usize, Errno> {
     // SAFETY: the caller upholds the buffer lifetimes; the kernel validates the pointers.
     let n = cvt(unsafe { libc::syscall(nr::__NR_io_submit as libc::c_long, ctx, nr, iocbs) })?;
@@ -57,6 +63,9 @@ pub unsafe fn io_submit(ctx: u64, nr: libc::c_long, iocbs: *mut *mut Iocb) -> Re
 ///
 /// # Errors
 /// `EINVAL` (bad context or counts), `EFAULT`, `EINTR`.
+///
+/// # References
+/// `io_getevents(2)`.
 pub unsafe fn io_getevents(
     ctx: u64,
     min_nr: libc::c_long,
@@ -86,6 +95,9 @@ pub unsafe fn io_getevents(
 ///
 /// # Errors
 /// As [`io_getevents`]; `ENOSYS` before Linux 4.18.
+///
+/// # References
+/// `io_getevents(2)`; the system call `io_pgetevents` (Linux 4.18).
 pub unsafe fn io_pgetevents(
     ctx: u64,
     min_nr: libc::c_long,
@@ -127,6 +139,9 @@ pub unsafe fn io_pgetevents(
 ///
 /// # Errors
 /// `EINVAL` (not found or not cancellable), `EINPROGRESS`, `EFAULT`, `EAGAIN`.
+///
+/// # References
+/// `io_cancel(2)`.
 pub unsafe fn io_cancel(ctx: u64, iocb: *mut Iocb, result: *mut IoEvent) -> Result<(), Errno> {
     // SAFETY: the kernel validates every pointer.
     cvt(unsafe { libc::syscall(nr::__NR_io_cancel as libc::c_long, ctx, iocb, result) })?;
@@ -137,6 +152,9 @@ pub unsafe fn io_cancel(ctx: u64, iocb: *mut Iocb, result: *mut IoEvent) -> Resu
 ///
 /// # Errors
 /// `EINVAL` for a context that is not live in this process.
+///
+/// # References
+/// `io_destroy(2)`.
 pub fn io_destroy(ctx: u64) -> Result<(), Errno> {
     super::aio::io_destroy(super::aio::AioContext(ctx))
 }
@@ -148,6 +166,10 @@ pub fn io_destroy(ctx: u64) -> Result<(), Errno> {
 /// # Errors
 /// `EFAULT` for an address that is not writable; `EPERM`/`ENOSYS` where a seccomp filter
 /// denies the call (callers then decide whether to write directly).
+///
+/// # References
+/// `process_vm_writev(2)`.
+#[doc(alias = "process_vm_writev")]
 pub fn store_u64_checked(dst: *mut u64, value: u64) -> Result<(), Errno> {
     store_checked(dst.cast(), &value.to_ne_bytes())
 }
@@ -158,6 +180,10 @@ pub fn store_u64_checked(dst: *mut u64, value: u64) -> Result<(), Errno> {
 /// # Errors
 /// `EFAULT` when the whole range is not writable; `EPERM`/`ENOSYS` under a seccomp filter
 /// that denies the call.
+///
+/// # References
+/// `process_vm_writev(2)`.
+#[doc(alias = "process_vm_writev")]
 pub fn store_checked(dst: *mut u8, src: &[u8]) -> Result<(), Errno> {
     if src.is_empty() {
         return Ok(());
@@ -188,6 +214,10 @@ pub fn store_checked(dst: *mut u8, src: &[u8]) -> Result<(), Errno> {
 /// # Errors
 /// `EFAULT` when not even the first byte is readable; `EPERM`/`ENOSYS` where a seccomp
 /// filter denies the call.
+///
+/// # References
+/// `process_vm_readv(2)`.
+#[doc(alias = "process_vm_readv")]
 pub fn load_checked(src: *const u8, dst: &mut [u8]) -> Result<usize, Errno> {
     if dst.is_empty() {
         return Ok(0);

@@ -8,6 +8,9 @@ use std::os::fd::RawFd;
 ///
 /// # Errors
 /// `ENOTTY` when `fd` is not a block device, `EBADF`.
+///
+/// # References
+/// `ioctl(2)` with `BLKSSZGET` (`<linux/fs.h>`).
 #[doc(alias = "BLKSSZGET")]
 pub fn logical_block_size(fd: RawFd) -> Result<u32, Errno> {
     let mut v: libc::c_int = 0;
@@ -21,6 +24,9 @@ pub fn logical_block_size(fd: RawFd) -> Result<u32, Errno> {
 ///
 /// # Errors
 /// `ENOTTY` when `fd` is not a block device, `EBADF`.
+///
+/// # References
+/// `ioctl(2)` with `BLKPBSZGET` (`<linux/fs.h>`).
 #[doc(alias = "BLKPBSZGET")]
 pub fn physical_block_size(fd: RawFd) -> Result<u32, Errno> {
     let mut v: libc::c_uint = 0;

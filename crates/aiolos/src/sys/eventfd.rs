@@ -8,6 +8,9 @@ use std::time::Duration;
 ///
 /// # Errors
 /// `EMFILE`/`ENFILE` when out of descriptors.
+///
+/// # References
+/// `eventfd(2)`.
 pub fn eventfd() -> Result<OwnedFd, Errno> {
     // SAFETY: eventfd takes plain integers and returns a new descriptor or -1.
     let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) } as _)?;
@@ -21,6 +24,10 @@ pub fn eventfd() -> Result<OwnedFd, Errno> {
 ///
 /// # Errors
 /// `EBADF`, `EINVAL`, or `EAGAIN` if the counter would overflow.
+///
+/// # References
+/// `eventfd(2)`, `write(2)`.
+#[doc(alias = "eventfd_write")]
 pub fn eventfd_signal(fd: RawFd, n: u64) -> Result<(), Errno> {
     let buf = n.to_ne_bytes();
     // SAFETY: buf is 8 readable bytes; write(2) validates fd itself.
@@ -32,6 +39,10 @@ pub fn eventfd_signal(fd: RawFd, n: u64) -> Result<(), Errno> {
 ///
 /// # Errors
 /// `EBADF` or `EINVAL` for a descriptor that is not a readable eventfd.
+///
+/// # References
+/// `eventfd(2)`, `read(2)`.
+#[doc(alias = "eventfd_read")]
 pub fn eventfd_drain(fd: BorrowedFd<'_>) -> Result<u64, Errno> {
     let mut buf = [0u8; 8];
     // SAFETY: buf is 8 writable bytes; fd is a live borrowed descriptor.
@@ -64,6 +75,9 @@ pub mod events {
 ///
 /// # Errors
 /// `EINVAL` or `ENOMEM` from `poll(2)`.
+///
+/// # References
+/// `poll(2)`.
 pub fn poll(fds: &[(RawFd, i16)], timeout: Option<Duration>) -> Result<Vec<i16>, Errno> {
     let mut pfds: Vec<libc::pollfd> = fds
         .iter()

@@ -28,6 +28,9 @@ const _: () = {
 ///
 /// # Errors
 /// The kernel's errno (`EBADF`, `EINVAL`, `EIO`, `EAGAIN` with `RWF_NOWAIT`, ...).
+///
+/// # References
+/// `preadv2(2)`.
 pub unsafe fn preadv2(fd: RawFd, iov: &[IoVec], offset: u64, flags: i32) -> Result<usize, Errno> {
     // SAFETY: the caller guarantees the iovecs; iov is a live array of iov.len() entries.
     let n = cvt_retry(|| unsafe {
@@ -49,6 +52,9 @@ pub unsafe fn preadv2(fd: RawFd, iov: &[IoVec], offset: u64, flags: i32) -> Resu
 ///
 /// # Errors
 /// The kernel's errno (`EBADF`, `EINVAL`, `ENOSPC`, `EIO`, `EFBIG`, ...).
+///
+/// # References
+/// `pwritev2(2)`.
 pub unsafe fn pwritev2(fd: RawFd, iov: &[IoVec], offset: u64, flags: i32) -> Result<usize, Errno> {
     // SAFETY: the caller guarantees the iovecs; iov is a live array of iov.len() entries.
     let n = cvt_retry(|| unsafe {
@@ -67,6 +73,9 @@ pub unsafe fn pwritev2(fd: RawFd, iov: &[IoVec], offset: u64, flags: i32) -> Res
 ///
 /// # Errors
 /// `EBADF`, `EIO`, `ENOSPC`, ...
+///
+/// # References
+/// `fsync(2)`.
 pub fn fsync(fd: RawFd) -> Result<(), Errno> {
     // SAFETY: fsync takes a descriptor number and validates it.
     cvt_retry(|| unsafe { libc::fsync(fd) } as _)?;
@@ -77,6 +86,9 @@ pub fn fsync(fd: RawFd) -> Result<(), Errno> {
 ///
 /// # Errors
 /// `EBADF`, `EIO`, `ENOSPC`, ...
+///
+/// # References
+/// `fdatasync(2)`.
 pub fn fdatasync(fd: RawFd) -> Result<(), Errno> {
     // SAFETY: fdatasync takes a descriptor number and validates it.
     cvt_retry(|| unsafe { libc::fdatasync(fd) } as _)?;
@@ -88,6 +100,10 @@ pub fn fdatasync(fd: RawFd) -> Result<(), Errno> {
 ///
 /// # Errors
 /// `EBADF`, `ESPIPE`.
+///
+/// # References
+/// `posix_fadvise(2)` (`POSIX_FADV_DONTNEED`).
+#[doc(alias = "posix_fadvise")]
 pub fn drop_page_cache(fd: RawFd) -> Result<(), Errno> {
     // SAFETY: posix_fadvise takes plain integers and returns an errno value directly.
     let r = unsafe { libc::posix_fadvise(fd, 0, 0, libc::POSIX_FADV_DONTNEED) };
@@ -127,6 +143,9 @@ impl FileStat {
 ///
 /// # Errors
 /// `EBADF`.
+///
+/// # References
+/// `fstat(2)`.
 pub fn fstat(fd: RawFd) -> Result<FileStat, Errno> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: st is writable storage for one struct stat.
@@ -146,6 +165,11 @@ pub fn fstat(fd: RawFd) -> Result<FileStat, Errno> {
 ///
 /// # Errors
 /// `EBADF`.
+///
+/// # References
+/// `fcntl(2)` (`F_GETFL`).
+#[doc(alias = "fcntl")]
+#[doc(alias = "F_GETFL")]
 pub fn status_flags(fd: RawFd) -> Result<i32, Errno> {
     // SAFETY: fcntl(F_GETFL) takes no pointer argument.
     let r = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) } as _)?;
@@ -157,6 +181,10 @@ pub fn status_flags(fd: RawFd) -> Result<i32, Errno> {
 ///
 /// # Errors
 /// `EPERM`/`ESRCH` in unusual sandboxes; `ENOSYS` where the call is missing.
+///
+/// # References
+/// `ioprio_get(2)`.
+#[doc(alias = "ioprio_get")]
 pub fn thread_ioprio() -> Result<u16, Errno> {
     const IOPRIO_WHO_PROCESS: libc::c_long = 1;
     // SAFETY: ioprio_get takes two integers; who = 0 names the calling thread.
@@ -170,6 +198,10 @@ pub fn thread_ioprio() -> Result<u16, Errno> {
 /// # Errors
 /// `EINVAL` for an unknown class or level, `EPERM` for the real-time class without
 /// `CAP_SYS_ADMIN`.
+///
+/// # References
+/// `ioprio_set(2)`.
+#[doc(alias = "ioprio_set")]
 pub fn set_thread_ioprio(prio: u16) -> Result<(), Errno> {
     const IOPRIO_WHO_PROCESS: libc::c_long = 1;
     // SAFETY: ioprio_set takes three integers; who = 0 names the calling thread.

@@ -82,6 +82,16 @@ impl Errno {
     /// Interprets a raw system-call return value: negative values in `-4095..0` are
     /// negated error numbers (the kernel's convention for direct `syscall` returns via
     /// the vDSO-free path), anything else is a success value.
+    ///
+    /// # Errors
+    /// The error number, when `ret` is a negated one.
+    ///
+    /// # Examples
+    /// ```
+    /// use aiolos::sys::Errno;
+    /// assert_eq!(Errno::from_ret(-22), Err(Errno::INVAL));
+    /// assert_eq!(Errno::from_ret(4096), Ok(4096));
+    /// ```
     pub fn from_ret(ret: i64) -> Result<i64, Errno> {
         if (-4095..0).contains(&ret) {
             Err(Errno(-ret as i32))

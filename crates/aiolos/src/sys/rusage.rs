@@ -31,6 +31,9 @@ fn timeval(tv: libc::timeval) -> Duration {
 ///
 /// # Errors
 /// The kernel's errno (none expected for `RUSAGE_SELF`).
+///
+/// # References
+/// `getrusage(2)`.
 #[doc(alias = "getrusage")]
 pub fn process_cpu_time() -> Result<CpuTime, Errno> {
     let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();

@@ -19,6 +19,9 @@ extern "C" fn on_signal(_sig: libc::c_int) {
 ///
 /// # Errors
 /// The kernel's errno from `sigaction(2)`.
+///
+/// # References
+/// `sigaction(2)`.
 #[doc(alias = "sigaction")]
 pub fn catch_interrupt() -> Result<(), Errno> {
     for sig in [libc::SIGINT, libc::SIGTERM] {

@@ -85,6 +85,9 @@ fn statx_raw(dirfd: RawFd, path: &CString, flags: i32, mask: u32) -> Result<Stat
 ///
 /// # Errors
 /// `EBADF`, `ENOSYS` on kernels before 4.11.
+///
+/// # References
+/// `statx(2)`.
 #[doc(alias = "statx")]
 pub fn fstatx(fd: RawFd, mask: u32) -> Result<Statx, Errno> {
     statx_raw(fd, &CString::default(), libc::AT_EMPTY_PATH, mask)
@@ -94,6 +97,10 @@ pub fn fstatx(fd: RawFd, mask: u32) -> Result<Statx, Errno> {
 ///
 /// # Errors
 /// `ENOENT`, `EACCES`, `EINVAL` for a path with a NUL byte, ...
+///
+/// # References
+/// `statx(2)`.
+#[doc(alias = "statx")]
 pub fn statx_path(path: &Path, mask: u32) -> Result<Statx, Errno> {
     let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::INVAL)?;
     statx_raw(libc::AT_FDCWD, &c, 0, mask)
@@ -180,6 +187,9 @@ pub struct StatFs {
 ///
 /// # Errors
 /// `EBADF`, `ENOSYS` on file systems without statfs.
+///
+/// # References
+/// `fstatfs(2)`.
 #[doc(alias = "statfs")]
 pub fn fstatfs(fd: RawFd) -> Result<StatFs, Errno> {
     let mut st = std::mem::MaybeUninit::<libc::statfs>::zeroed();
