@@ -4,14 +4,18 @@
 //! blocking `Ring` API on the same engine, in the same run. Buffered with a warm page
 //! cache, then O_DIRECT.
 //!
-//!     cargo bench -p aiolos --bench fs_vs_tokio_fs
+//!     cargo bench -p aiolos --bench fs_vs_tokio_fs [-- --engine uring,native] [--buffered|--direct] [--case aiolos|tokio|ring]
 //!
+//! `--engine` takes a comma-separated list of engines (default: the one
+//! `EngineKind::suggest` picks); `--buffered` or `--direct` runs only that half; `--case` runs one case alone
+//! (for profiling).
 //! `AIOLOS_BENCH_FILE_MB` (default 1024) sets the file size, `AIOLOS_BENCH_SECS`
-//! (default 3) the time per case. Prints IOPS, CPU time per I/O (user + system, whole
-//! process, from /proc/self/stat) and the ratios.
+//! (default 3) the time per case, `AIOLOS_BENCH_WORKERS` the tokio worker threads
+//! (default: one per core). Prints IOPS, CPU time per I/O (user + system, whole process,
+//! from /proc/self/stat) and the ratios.
 
 use aiolos::fs::{Driver, File};
-use aiolos::{BufResult, IoBuf, IoBufMut, Op, Ring};
+use aiolos::{BufResult, EngineKind, IoBuf, IoBufMut, Op, Ring};
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -137,10 +141,19 @@ fn runtime() -> tokio::runtime::Runtime {
     b.enable_all().build().expect("tokio runtime")
 }
 
-fn aiolos_on_tokio(path: &Path, direct: bool, blocks: u64, secs: u64) -> (Sample, String) {
+fn aiolos_on_tokio(
+    path: &Path,
+    direct: bool,
+    blocks: u64,
+    secs: u64,
+    engine: EngineKind,
+) -> Sample {
     let rt = runtime();
-    let (sample, engine) = rt.block_on(async {
-        let driver = Driver::tokio().expect("driver");
+    rt.block_on(async {
+        let driver = Driver::builder()
+            .engine(engine)
+            .build_tokio()
+            .expect("driver");
         let file = File::options()
             .read(true)
             .direct(direct)
@@ -170,14 +183,12 @@ fn aiolos_on_tokio(path: &Path, direct: bool, blocks: u64, secs: u64) -> (Sample
         for t in tasks {
             t.await.expect("task");
         }
-        let s = Sample {
+        Sample {
             ios: total.load(Ordering::Relaxed),
             wall: t0.elapsed(),
             cpu: cpu_time().saturating_sub(c0),
-        };
-        (s, driver.engine_kind().to_string())
-    });
-    (sample, engine)
+        }
+    })
 }
 
 fn open_std(path: &Path, direct: bool) -> std::fs::File {
@@ -230,10 +241,10 @@ fn tokio_blocking(path: &Path, direct: bool, blocks: u64, secs: u64) -> Sample {
     })
 }
 
-fn blocking_ring(path: &Path, direct: bool, blocks: u64, secs: u64, engine: &str) -> Sample {
+fn blocking_ring(path: &Path, direct: bool, blocks: u64, secs: u64, engine: EngineKind) -> Sample {
     let ring: Ring<Aligned> = Ring::builder()
         .entries(TASKS as u32)
-        .engine(engine.parse().expect("engine name"))
+        .engine(engine)
         .build()
         .expect("ring");
     let fd = aiolos::Fd::from(open_std(path, direct));
@@ -299,39 +310,71 @@ fn row(name: &str, s: &Sample) {
     );
 }
 
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    let i = args.iter().position(|a| a == name)?;
+    args.get(i + 1).cloned()
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    let engines: Vec<EngineKind> = match arg("--engine") {
+        Some(list) => list
+            .split(',')
+            .map(|e| e.parse().expect("engine name: uring, native or threads"))
+            .collect(),
+        None => vec![EngineKind::suggest().kind],
+    };
+    let only = |flag: &str| std::env::args().any(|a| a == flag);
+    let halves: Vec<bool> = match (only("--buffered"), only("--direct")) {
+        (true, false) => vec![false],
+        (false, true) => vec![true],
+        _ => vec![false, true],
+    };
     let mb = env("AIOLOS_BENCH_FILE_MB", 1024).max(1);
     let secs = env("AIOLOS_BENCH_SECS", 3).max(1);
     let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("fs_bench_{mb}M.dat"));
     make_file(&path, mb << 20);
     let blocks = (mb << 20) / BLOCK as u64;
     println!("{TASKS} tasks, 4 KiB random reads, {mb} MiB file, {secs} s per case");
-    for direct in [false, true] {
+    for direct in halves {
         if !direct {
             warm(&path);
         }
-        println!(
-            "{}:",
-            if direct {
-                "O_DIRECT"
-            } else {
-                "buffered, warm cache"
+        for &engine in &engines {
+            println!(
+                "{}, {engine}:",
+                if direct {
+                    "O_DIRECT"
+                } else {
+                    "buffered, warm cache"
+                }
+            );
+            if let Some(case) = arg("--case") {
+                // One case alone (for profiling): aiolos, tokio or ring.
+                let s = match case.as_str() {
+                    "aiolos" => aiolos_on_tokio(&path, direct, blocks, secs, engine),
+                    "tokio" => tokio_blocking(&path, direct, blocks, secs),
+                    _ => blocking_ring(&path, direct, blocks, secs, engine),
+                };
+                row(&case, &s);
+                continue;
             }
-        );
-        let (ours, engine) = aiolos_on_tokio(&path, direct, blocks, secs);
-        let theirs = tokio_blocking(&path, direct, blocks, secs);
-        let ring = blocking_ring(&path, direct, blocks, secs, &engine);
-        row(&format!("aiolos::fs on tokio ({engine})"), &ours);
-        row("tokio spawn_blocking pread", &theirs);
-        row(&format!("blocking Ring ({engine})"), &ring);
-        println!(
-            "  ratio aiolos/tokio: {:.2}x IOPS, {:.2}x CPU per I/O; aiolos/Ring: {:.2}x IOPS",
-            ours.iops() / theirs.iops(),
-            ours.cpu_us_per_io() / theirs.cpu_us_per_io(),
-            ours.iops() / ring.iops()
-        );
+            let ours = aiolos_on_tokio(&path, direct, blocks, secs, engine);
+            let theirs = tokio_blocking(&path, direct, blocks, secs);
+            let ring = blocking_ring(&path, direct, blocks, secs, engine);
+            row(&format!("aiolos::fs on tokio ({engine})"), &ours);
+            row("tokio spawn_blocking pread", &theirs);
+            row(&format!("blocking Ring ({engine})"), &ring);
+            println!(
+                "  ratio aiolos/tokio: {:.2}x IOPS, {:.2}x CPU per I/O; aiolos/Ring: {:.2}x IOPS, {:.2}x CPU per I/O",
+                ours.iops() / theirs.iops(),
+                ours.cpu_us_per_io() / theirs.cpu_us_per_io(),
+                ours.iops() / ring.iops(),
+                ours.cpu_us_per_io() / ring.cpu_us_per_io()
+            );
+        }
     }
 }
