@@ -1,10 +1,11 @@
 //! 32 concurrent tasks doing 4 KiB random reads of one file: `aiolos::fs` on tokio versus
 //! tokio's own file I/O (each read a `spawn_blocking` positional read: the mechanism
 //! behind `tokio::fs`, with one hop per read instead of a seek plus a read), and the
-//! blocking `Ring` API on the same engine, in the same run. Buffered with a warm page
+//! blocking `Ring` API on the same engine, in the same run. aiolos runs on a multi-thread
+//! runtime (as the tokio baseline does) and on a current-thread one. Buffered with a warm page
 //! cache, then O_DIRECT.
 //!
-//!     cargo bench -p aiolos --bench fs_vs_tokio_fs [-- --engine uring,native] [--buffered|--direct] [--case aiolos|tokio|ring]
+//!     cargo bench -p aiolos --bench fs_vs_tokio_fs [-- --engine uring,native] [--buffered|--direct] [--case aiolos|aiolos-ct|tokio|ring]
 //!
 //! `--engine` takes a comma-separated list of engines (default: the one
 //! `EngineKind::suggest` picks); `--buffered` or `--direct` runs only that half; `--case` runs one case alone
@@ -134,6 +135,18 @@ fn next(x: &mut u64, blocks: u64) -> u64 {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
+    runtime_of(false)
+}
+
+/// A multi-thread runtime (worker count from `AIOLOS_BENCH_WORKERS`, else one per core),
+/// or a current-thread one.
+fn runtime_of(current_thread: bool) -> tokio::runtime::Runtime {
+    if current_thread {
+        return tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+    }
     let mut b = tokio::runtime::Builder::new_multi_thread();
     if let Ok(Ok(n)) = std::env::var("AIOLOS_BENCH_WORKERS").map(|s| s.parse()) {
         b.worker_threads(n);
@@ -147,8 +160,9 @@ fn aiolos_on_tokio(
     blocks: u64,
     secs: u64,
     engine: EngineKind,
+    current_thread: bool,
 ) -> Sample {
-    let rt = runtime();
+    let rt = runtime_of(current_thread);
     rt.block_on(async {
         let driver = Driver::builder()
             .engine(engine)
@@ -302,7 +316,7 @@ fn warm(path: &Path) {
 
 fn row(name: &str, s: &Sample) {
     println!(
-        "  {name:<28} {:>10.0} IOPS  {:>7.2} µs CPU/IO  ({} reads in {:.2} s)",
+        "  {name:<44} {:>10.0} IOPS  {:>7.2} µs CPU/IO  ({} reads in {:.2} s)",
         s.iops(),
         s.cpu_us_per_io(),
         s.ios,
@@ -355,25 +369,38 @@ fn main() {
             if let Some(case) = arg("--case") {
                 // One case alone (for profiling): aiolos, tokio or ring.
                 let s = match case.as_str() {
-                    "aiolos" => aiolos_on_tokio(&path, direct, blocks, secs, engine),
+                    "aiolos" => aiolos_on_tokio(&path, direct, blocks, secs, engine, false),
+                    "aiolos-ct" => aiolos_on_tokio(&path, direct, blocks, secs, engine, true),
                     "tokio" => tokio_blocking(&path, direct, blocks, secs),
                     _ => blocking_ring(&path, direct, blocks, secs, engine),
                 };
                 row(&case, &s);
                 continue;
             }
-            let ours = aiolos_on_tokio(&path, direct, blocks, secs, engine);
+            let ours = aiolos_on_tokio(&path, direct, blocks, secs, engine, false);
+            let ours_ct = aiolos_on_tokio(&path, direct, blocks, secs, engine, true);
             let theirs = tokio_blocking(&path, direct, blocks, secs);
             let ring = blocking_ring(&path, direct, blocks, secs, engine);
-            row(&format!("aiolos::fs on tokio ({engine})"), &ours);
-            row("tokio spawn_blocking pread", &theirs);
+            row(&format!("aiolos::fs, tokio multi-thread ({engine})"), &ours);
+            row(
+                &format!("aiolos::fs, tokio current-thread ({engine})"),
+                &ours_ct,
+            );
+            row("tokio spawn_blocking pread, multi-thread", &theirs);
             row(&format!("blocking Ring ({engine})"), &ring);
             println!(
-                "  ratio aiolos/tokio: {:.2}x IOPS, {:.2}x CPU per I/O; aiolos/Ring: {:.2}x IOPS, {:.2}x CPU per I/O",
+                "  ratio multi-thread aiolos/tokio: {:.2}x IOPS, {:.2}x CPU per I/O; aiolos/Ring: {:.2}x IOPS, {:.2}x CPU per I/O",
                 ours.iops() / theirs.iops(),
                 ours.cpu_us_per_io() / theirs.cpu_us_per_io(),
                 ours.iops() / ring.iops(),
                 ours.cpu_us_per_io() / ring.cpu_us_per_io()
+            );
+            println!(
+                "  ratio current-thread aiolos/tokio: {:.2}x IOPS, {:.2}x CPU per I/O; aiolos/Ring: {:.2}x IOPS, {:.2}x CPU per I/O",
+                ours_ct.iops() / theirs.iops(),
+                ours_ct.cpu_us_per_io() / theirs.cpu_us_per_io(),
+                ours_ct.iops() / ring.iops(),
+                ours_ct.cpu_us_per_io() / ring.cpu_us_per_io()
             );
         }
     }
