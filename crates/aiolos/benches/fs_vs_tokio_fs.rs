@@ -1,17 +1,22 @@
 //! 32 concurrent tasks doing 4 KiB random reads of one file: `aiolos::fs` on tokio versus
 //! tokio's own file I/O (each read a `spawn_blocking` positional read: the mechanism
 //! behind `tokio::fs`, with one hop per read instead of a seek plus a read), and the
-//! blocking `Ring` API on the same engine, in the same run. Buffered with a warm page
+//! blocking `Ring` API on the same engine, in the same run. aiolos runs on a multi-thread
+//! runtime (as the tokio baseline does) and on a current-thread one. Buffered with a warm page
 //! cache, then O_DIRECT.
 //!
-//!     cargo bench -p aiolos --bench fs_vs_tokio_fs
+//!     cargo bench -p aiolos --bench fs_vs_tokio_fs [-- --engine uring,native] [--buffered|--direct] [--case aiolos|aiolos-ct|tokio|ring]
 //!
+//! `--engine` takes a comma-separated list of engines (default: the one
+//! `EngineKind::suggest` picks); `--buffered` or `--direct` runs only that half; `--case` runs one case alone
+//! (for profiling).
 //! `AIOLOS_BENCH_FILE_MB` (default 1024) sets the file size, `AIOLOS_BENCH_SECS`
-//! (default 3) the time per case. Prints IOPS, CPU time per I/O (user + system, whole
-//! process, from /proc/self/stat) and the ratios.
+//! (default 3) the time per case, `AIOLOS_BENCH_WORKERS` the tokio worker threads
+//! (default: one per core). Prints IOPS, CPU time per I/O (user + system, whole process,
+//! from /proc/self/stat) and the ratios.
 
 use aiolos::fs::{Driver, File};
-use aiolos::{BufResult, IoBuf, IoBufMut, Op, Ring};
+use aiolos::{BufResult, EngineKind, IoBuf, IoBufMut, Op, Ring};
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -130,6 +135,18 @@ fn next(x: &mut u64, blocks: u64) -> u64 {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
+    runtime_of(false)
+}
+
+/// A multi-thread runtime (worker count from `AIOLOS_BENCH_WORKERS`, else one per core),
+/// or a current-thread one.
+fn runtime_of(current_thread: bool) -> tokio::runtime::Runtime {
+    if current_thread {
+        return tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+    }
     let mut b = tokio::runtime::Builder::new_multi_thread();
     if let Ok(Ok(n)) = std::env::var("AIOLOS_BENCH_WORKERS").map(|s| s.parse()) {
         b.worker_threads(n);
@@ -137,10 +154,20 @@ fn runtime() -> tokio::runtime::Runtime {
     b.enable_all().build().expect("tokio runtime")
 }
 
-fn aiolos_on_tokio(path: &Path, direct: bool, blocks: u64, secs: u64) -> (Sample, String) {
-    let rt = runtime();
-    let (sample, engine) = rt.block_on(async {
-        let driver = Driver::tokio().expect("driver");
+fn aiolos_on_tokio(
+    path: &Path,
+    direct: bool,
+    blocks: u64,
+    secs: u64,
+    engine: EngineKind,
+    current_thread: bool,
+) -> Sample {
+    let rt = runtime_of(current_thread);
+    rt.block_on(async {
+        let driver = Driver::builder()
+            .engine(engine)
+            .build_tokio()
+            .expect("driver");
         let file = File::options()
             .read(true)
             .direct(direct)
@@ -170,14 +197,12 @@ fn aiolos_on_tokio(path: &Path, direct: bool, blocks: u64, secs: u64) -> (Sample
         for t in tasks {
             t.await.expect("task");
         }
-        let s = Sample {
+        Sample {
             ios: total.load(Ordering::Relaxed),
             wall: t0.elapsed(),
             cpu: cpu_time().saturating_sub(c0),
-        };
-        (s, driver.engine_kind().to_string())
-    });
-    (sample, engine)
+        }
+    })
 }
 
 fn open_std(path: &Path, direct: bool) -> std::fs::File {
@@ -230,10 +255,10 @@ fn tokio_blocking(path: &Path, direct: bool, blocks: u64, secs: u64) -> Sample {
     })
 }
 
-fn blocking_ring(path: &Path, direct: bool, blocks: u64, secs: u64, engine: &str) -> Sample {
+fn blocking_ring(path: &Path, direct: bool, blocks: u64, secs: u64, engine: EngineKind) -> Sample {
     let ring: Ring<Aligned> = Ring::builder()
         .entries(TASKS as u32)
-        .engine(engine.parse().expect("engine name"))
+        .engine(engine)
         .build()
         .expect("ring");
     let fd = aiolos::Fd::from(open_std(path, direct));
@@ -291,7 +316,7 @@ fn warm(path: &Path) {
 
 fn row(name: &str, s: &Sample) {
     println!(
-        "  {name:<28} {:>10.0} IOPS  {:>7.2} µs CPU/IO  ({} reads in {:.2} s)",
+        "  {name:<44} {:>10.0} IOPS  {:>7.2} µs CPU/IO  ({} reads in {:.2} s)",
         s.iops(),
         s.cpu_us_per_io(),
         s.ios,
@@ -299,39 +324,84 @@ fn row(name: &str, s: &Sample) {
     );
 }
 
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    let i = args.iter().position(|a| a == name)?;
+    args.get(i + 1).cloned()
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    let engines: Vec<EngineKind> = match arg("--engine") {
+        Some(list) => list
+            .split(',')
+            .map(|e| e.parse().expect("engine name: uring, native or threads"))
+            .collect(),
+        None => vec![EngineKind::suggest().kind],
+    };
+    let only = |flag: &str| std::env::args().any(|a| a == flag);
+    let halves: Vec<bool> = match (only("--buffered"), only("--direct")) {
+        (true, false) => vec![false],
+        (false, true) => vec![true],
+        _ => vec![false, true],
+    };
     let mb = env("AIOLOS_BENCH_FILE_MB", 1024).max(1);
     let secs = env("AIOLOS_BENCH_SECS", 3).max(1);
     let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("fs_bench_{mb}M.dat"));
     make_file(&path, mb << 20);
     let blocks = (mb << 20) / BLOCK as u64;
     println!("{TASKS} tasks, 4 KiB random reads, {mb} MiB file, {secs} s per case");
-    for direct in [false, true] {
+    for direct in halves {
         if !direct {
             warm(&path);
         }
-        println!(
-            "{}:",
-            if direct {
-                "O_DIRECT"
-            } else {
-                "buffered, warm cache"
+        for &engine in &engines {
+            println!(
+                "{}, {engine}:",
+                if direct {
+                    "O_DIRECT"
+                } else {
+                    "buffered, warm cache"
+                }
+            );
+            if let Some(case) = arg("--case") {
+                // One case alone (for profiling): aiolos, tokio or ring.
+                let s = match case.as_str() {
+                    "aiolos" => aiolos_on_tokio(&path, direct, blocks, secs, engine, false),
+                    "aiolos-ct" => aiolos_on_tokio(&path, direct, blocks, secs, engine, true),
+                    "tokio" => tokio_blocking(&path, direct, blocks, secs),
+                    _ => blocking_ring(&path, direct, blocks, secs, engine),
+                };
+                row(&case, &s);
+                continue;
             }
-        );
-        let (ours, engine) = aiolos_on_tokio(&path, direct, blocks, secs);
-        let theirs = tokio_blocking(&path, direct, blocks, secs);
-        let ring = blocking_ring(&path, direct, blocks, secs, &engine);
-        row(&format!("aiolos::fs on tokio ({engine})"), &ours);
-        row("tokio spawn_blocking pread", &theirs);
-        row(&format!("blocking Ring ({engine})"), &ring);
-        println!(
-            "  ratio aiolos/tokio: {:.2}x IOPS, {:.2}x CPU per I/O; aiolos/Ring: {:.2}x IOPS",
-            ours.iops() / theirs.iops(),
-            ours.cpu_us_per_io() / theirs.cpu_us_per_io(),
-            ours.iops() / ring.iops()
-        );
+            let ours = aiolos_on_tokio(&path, direct, blocks, secs, engine, false);
+            let ours_ct = aiolos_on_tokio(&path, direct, blocks, secs, engine, true);
+            let theirs = tokio_blocking(&path, direct, blocks, secs);
+            let ring = blocking_ring(&path, direct, blocks, secs, engine);
+            row(&format!("aiolos::fs, tokio multi-thread ({engine})"), &ours);
+            row(
+                &format!("aiolos::fs, tokio current-thread ({engine})"),
+                &ours_ct,
+            );
+            row("tokio spawn_blocking pread, multi-thread", &theirs);
+            row(&format!("blocking Ring ({engine})"), &ring);
+            println!(
+                "  ratio multi-thread aiolos/tokio: {:.2}x IOPS, {:.2}x CPU per I/O; aiolos/Ring: {:.2}x IOPS, {:.2}x CPU per I/O",
+                ours.iops() / theirs.iops(),
+                ours.cpu_us_per_io() / theirs.cpu_us_per_io(),
+                ours.iops() / ring.iops(),
+                ours.cpu_us_per_io() / ring.cpu_us_per_io()
+            );
+            println!(
+                "  ratio current-thread aiolos/tokio: {:.2}x IOPS, {:.2}x CPU per I/O; aiolos/Ring: {:.2}x IOPS, {:.2}x CPU per I/O",
+                ours_ct.iops() / theirs.iops(),
+                ours_ct.cpu_us_per_io() / theirs.cpu_us_per_io(),
+                ours_ct.iops() / ring.iops(),
+                ours_ct.cpu_us_per_io() / ring.cpu_us_per_io()
+            );
+        }
     }
 }

@@ -7,6 +7,19 @@
 //! completion in its entry and wakes the entry's waker after unlocking. Futures take the
 //! same lock when they register and when they collect, so there is no lock per request.
 //!
+//! # Batched submission
+//!
+//! A future's first poll only pushes its request onto the ring's queue and marks a
+//! submission as pending; it makes no system call. The reaper submits everything queued
+//! in one call per pass, just before it collects completions, so a burst of futures that
+//! start together (typically those the previous pass woke) costs one submission. The first
+//! push after a pass wakes the reaper if it sleeps: the completion-thread and manual
+//! reapers sleep in `poll(2)` on the ring's notification descriptor and a wake eventfd
+//! (written only while a reaper sleeps there); the tokio reaper waits on the descriptor
+//! and a `tokio::sync::Notify`. A push either sees the reaper asleep and wakes it, or is
+//! seen by the reaper before it sleeps (both sides use sequentially consistent flags), so
+//! no request stays queued while its reaper sleeps.
+//!
 //! A future dropped while its request is in flight marks its entry abandoned and asks the
 //! ring to cancel the request. The ring keeps owning the buffer until the kernel is done;
 //! the completion then comes back through the reaper like any other, which frees the entry
@@ -18,11 +31,13 @@ use super::File;
 use crate::engine::EngineKind;
 use crate::error::Error;
 use crate::ring::{Completion, Ring};
+use crate::sys::eventfd::{self, events::POLLIN};
 use std::future::Future;
 use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{JoinHandle, Thread};
@@ -97,13 +112,28 @@ pub(crate) enum Abandoned {
     InFlight,
 }
 
+/// How a push wakes a sleeping reaper.
+pub(crate) enum Kick {
+    /// The reaper sleeps in `poll(2)` on the ring's notification descriptor and `fd`.
+    Fd {
+        /// Written by the first push after a pass while the reaper sleeps.
+        fd: OwnedFd,
+        /// How many reapers are about to sleep (or sleep) in `poll(2)`: the completion
+        /// thread, and any thread in [`Driver::run_once`].
+        sleeping: AtomicUsize,
+    },
+    /// The tokio reaper task waits on this as well as on the notification descriptor.
+    #[cfg(feature = "tokio")]
+    Tokio(::tokio::sync::Notify),
+}
+
 /// The state every handle, future and reaper shares.
 pub(crate) struct Shared {
     pub(crate) ring: Ring<ErasedBuf>,
     table: Mutex<Table>,
-    /// The completion thread is about to park (or parked) because nothing is outstanding.
-    idle: AtomicBool,
-    reaper: OnceLock<Thread>,
+    /// Requests were pushed since the reaper last submitted.
+    submit_pending: AtomicBool,
+    pub(crate) kick: Kick,
 }
 
 impl Shared {
@@ -220,23 +250,45 @@ impl Shared {
         drop(trash);
     }
 
-    /// After a push: wakes the completion thread if it went idle.
+    /// After a push: marks a submission as pending and, if the push is the first since the
+    /// reaper's last pass and the reaper sleeps, wakes it.
     pub(crate) fn pushed(&self) {
-        if self.idle.load(Ordering::SeqCst) {
-            if let Some(t) = self.reaper.get() {
-                t.unpark();
+        if self.submit_pending.swap(true, Ordering::SeqCst) {
+            // An earlier push of this batch already did (or did not need to) wake it.
+            return;
+        }
+        match &self.kick {
+            Kick::Fd { fd, sleeping } => {
+                if sleeping.load(Ordering::SeqCst) > 0 {
+                    let _ = eventfd::eventfd_signal(fd.as_raw_fd(), 1);
+                }
             }
+            #[cfg(feature = "tokio")]
+            Kick::Tokio(notify) => notify.notify_one(),
         }
     }
 
-    /// Collects whatever is ready without blocking and hands it out; returns the count.
-    pub(crate) fn reap_ready(
+    /// Wakes a reaper sleeping in [`Shared::turn`] (or the tokio reaper) unconditionally.
+    fn kick(&self) {
+        match &self.kick {
+            Kick::Fd { fd, .. } => {
+                let _ = eventfd::eventfd_signal(fd.as_raw_fd(), 1);
+            }
+            #[cfg(feature = "tokio")]
+            Kick::Tokio(notify) => notify.notify_one(),
+        }
+    }
+
+    /// Submits everything queued (one system call for the whole batch) and hands out the
+    /// completions that are ready, without blocking. Returns how many were handed out.
+    ///
+    /// The ring's zero-timeout wait does both: it submits the queue first, then collects
+    /// (from shared memory where the engine has it, so without a system call).
+    pub(crate) fn submit_and_reap(
         &self,
         batch: &mut Vec<Completion<ErasedBuf>>,
     ) -> Result<usize, Error> {
-        // Clear the notification descriptor first: a completion that lands from here on
-        // signals it again.
-        let _ = crate::sys::eventfd::eventfd_drain(self.ring.notify_fd());
+        self.submit_pending.store(false, Ordering::SeqCst);
         let mut total = 0;
         loop {
             let r = self.ring.wait_into(batch, 0, BATCH, Some(Duration::ZERO));
@@ -244,11 +296,74 @@ impl Shared {
             self.dispatch(batch);
             total += n;
             match r {
-                Ok(_) if n > 0 => continue,
+                Ok(_) if n == BATCH => continue,
                 Ok(_) => return Ok(total),
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Collects whatever is ready without blocking and hands it out; returns the count.
+    /// Clears the notification descriptor first: a completion that lands from here on
+    /// signals it again.
+    pub(crate) fn reap_ready(
+        &self,
+        batch: &mut Vec<Completion<ErasedBuf>>,
+    ) -> Result<usize, Error> {
+        let _ = eventfd::eventfd_drain(self.ring.notify_fd());
+        self.submit_and_reap(batch)
+    }
+
+    /// One pass of the completion thread or of [`Driver::run_once`]: submits what futures
+    /// queued and hands out what completed; when nothing did, sleeps until a completion,
+    /// a push or `timeout` (forever with `None`), then does the same once more.
+    fn turn(
+        &self,
+        batch: &mut Vec<Completion<ErasedBuf>>,
+        timeout: Option<Duration>,
+    ) -> Result<usize, Error> {
+        let n = self.submit_and_reap(batch)?;
+        if n > 0 || timeout == Some(Duration::ZERO) {
+            return Ok(n);
+        }
+        let Kick::Fd { fd, sleeping } = &self.kick else {
+            return Ok(0);
+        };
+        sleeping.fetch_add(1, Ordering::SeqCst);
+        // A push from here on either is seen below or sees `sleeping` and writes `fd`.
+        let slept = self.sleep(fd, batch, timeout);
+        sleeping.fetch_sub(1, Ordering::SeqCst);
+        Ok(slept? + self.submit_and_reap(batch)?)
+    }
+
+    /// The sleeping part of [`Shared::turn`], with `sleeping` already raised.
+    fn sleep(
+        &self,
+        fd: &OwnedFd,
+        batch: &mut Vec<Completion<ErasedBuf>>,
+        timeout: Option<Duration>,
+    ) -> Result<usize, Error> {
+        if self.submit_pending.load(Ordering::SeqCst) {
+            return Ok(0);
+        }
+        // Clear the notification descriptor, then look once more: a completion that
+        // landed before the clear is collected here, any later one signals it again.
+        let n = self.reap_ready(batch)?;
+        if n > 0 || self.submit_pending.load(Ordering::SeqCst) {
+            return Ok(n);
+        }
+        let ready = eventfd::poll(
+            &[
+                (self.ring.notify_fd().as_raw_fd(), POLLIN),
+                (fd.as_raw_fd(), POLLIN),
+            ],
+            timeout,
+        )
+        .map_err(|e| Error::Sys("poll", e))?;
+        if ready.get(1).is_some_and(|&r| r != 0) {
+            let _ = eventfd::eventfd_drain(fd.as_fd());
+        }
+        Ok(0)
     }
 
     /// Closes the ring (waiting for what is in flight) and hands out what is left.
@@ -258,6 +373,8 @@ impl Shared {
         let _ = self.reap_ready(&mut batch);
         // Anyone still waiting for space gets Closed from its next push.
         self.dispatch(&mut batch);
+        // A reaper asleep wakes, finds the ring closed and stops.
+        self.kick();
     }
 }
 
@@ -265,25 +382,11 @@ impl Shared {
 fn completion_thread(shared: Arc<Shared>) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
-        match shared.ring.wait_into(&mut batch, 1, BATCH, None) {
-            Ok(_) => shared.dispatch(&mut batch),
-            Err(Error::WouldWaitForever { .. }) => {
-                shared.dispatch(&mut batch);
-                shared.idle.store(true, Ordering::SeqCst);
-                // A push either sees `idle` (and unparks) or is seen here: both sides
-                // order their step through the ring's lock.
-                if shared.ring.outstanding() == 0 {
-                    std::thread::park_timeout(Duration::from_secs(1));
-                }
-                shared.idle.store(false, Ordering::SeqCst);
-            }
-            Err(Error::Closed) => {
-                shared.dispatch(&mut batch);
-                return;
-            }
+        match shared.turn(&mut batch, None) {
+            Ok(_) => {}
+            Err(Error::Closed) => return,
             Err(_) => {
-                // An engine failure: keep the futures' completions flowing, don't spin.
-                shared.dispatch(&mut batch);
+                // An engine failure: what completed was handed out; don't spin.
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
@@ -308,7 +411,6 @@ impl Drop for Handle {
         match &mut self.mode {
             Mode::Thread(join) => {
                 if let Some(j) = join.take() {
-                    j.thread().unpark();
                     // A waker that runs its task inline could drop the last handle on the
                     // completion thread itself, which then exits on its own.
                     if j.thread().id() != std::thread::current().id() {
@@ -424,13 +526,21 @@ impl DriverBuilder {
         Err(last.map_or_else(|| io::Error::other("no engine to try"), io::Error::from))
     }
 
-    fn shared(&self) -> io::Result<Arc<Shared>> {
+    fn shared(&self, kick: Kick) -> io::Result<Arc<Shared>> {
         Ok(Arc::new(Shared {
             ring: self.ring()?,
             table: Mutex::new(Table::default()),
-            idle: AtomicBool::new(false),
-            reaper: OnceLock::new(),
+            submit_pending: AtomicBool::new(false),
+            kick,
         }))
+    }
+
+    fn shared_with_fd(&self) -> io::Result<Arc<Shared>> {
+        let fd = eventfd::eventfd().map_err(|e| Error::Sys("eventfd", e))?;
+        self.shared(Kick::Fd {
+            fd,
+            sleeping: AtomicUsize::new(0),
+        })
     }
 
     /// A driver with a completion thread, usable from any executor.
@@ -439,12 +549,11 @@ impl DriverBuilder {
     /// When no ring can be created (see [`RingBuilder::build`](crate::RingBuilder::build))
     /// or the thread cannot be spawned.
     pub fn build(self) -> io::Result<Driver> {
-        let shared = self.shared()?;
+        let shared = self.shared_with_fd()?;
         let for_thread = Arc::clone(&shared);
         let join = std::thread::Builder::new()
             .name("aiolos-fs".into())
             .spawn(move || completion_thread(for_thread))?;
-        let _ = shared.reaper.set(join.thread().clone());
         Ok(Driver {
             handle: Arc::new(Handle {
                 shared,
@@ -461,7 +570,7 @@ impl DriverBuilder {
     pub fn build_manual(self) -> io::Result<Driver> {
         Ok(Driver {
             handle: Arc::new(Handle {
-                shared: self.shared()?,
+                shared: self.shared_with_fd()?,
                 mode: Mode::Manual,
             }),
         })
@@ -476,7 +585,7 @@ impl DriverBuilder {
     /// When called outside a tokio runtime, or no ring can be created.
     #[cfg(feature = "tokio")]
     pub fn build_tokio(self) -> io::Result<Driver> {
-        let shared = self.shared()?;
+        let shared = self.shared(Kick::Tokio(::tokio::sync::Notify::new()))?;
         let task = super::tokio::spawn_reaper(Arc::clone(&shared))?;
         Ok(Driver {
             handle: Arc::new(Handle {
@@ -563,9 +672,9 @@ impl Driver {
         File::options().read(true).driver(self).open(path)
     }
 
-    /// Waits up to `timeout` (forever with `None`) for at least one completion, hands
-    /// every completion that is ready to its future and returns how many there were.
-    /// Returns 0 at once when nothing is outstanding.
+    /// Submits what futures have queued, then waits up to `timeout` (forever with `None`)
+    /// for at least one completion, hands every completion that is ready to its future and
+    /// returns how many there were. Returns 0 at once when nothing is outstanding.
     ///
     /// This is how a [manual](DriverBuilder::build_manual) driver makes progress; on the
     /// other kinds it is allowed but not needed.
@@ -575,6 +684,17 @@ impl Driver {
     pub fn run_once(&self, timeout: Option<Duration>) -> io::Result<usize> {
         let shared = &self.handle.shared;
         let mut batch = Vec::with_capacity(BATCH);
+        if shared.ring.outstanding() == 0 {
+            return Ok(0);
+        }
+        if let Kick::Fd { .. } = shared.kick {
+            return Ok(shared.turn(&mut batch, timeout)?);
+        }
+        // The tokio reaper sleeps on its own; wait in the ring like any other thread.
+        let n = shared.submit_and_reap(&mut batch)?;
+        if n > 0 || timeout == Some(Duration::ZERO) {
+            return Ok(n);
+        }
         let r = shared.ring.wait_into(&mut batch, 1, BATCH, timeout);
         let n = batch.len();
         shared.dispatch(&mut batch);

@@ -84,9 +84,8 @@ impl Request {
         loop {
             match self.shared.ring.push(op) {
                 Ok(token) => {
-                    // Submit errors only happen in a fork child, where the push fails too;
-                    // a request the kernel refuses completes with its own error.
-                    let _ = self.shared.ring.submit();
+                    // No system call here: the reaper submits everything queued in one
+                    // call per pass. This wakes it if it sleeps.
                     self.shared.pushed();
                     return Ok(Stage::Sent { key, token });
                 }

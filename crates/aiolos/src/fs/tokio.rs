@@ -5,6 +5,12 @@
 //! Readiness is cleared *before* the completions are collected, so a completion that
 //! lands while the task collects signals the descriptor again and is not missed.
 //!
+//! The task also submits: futures only queue their requests and notify it (once per
+//! batch). Each pass submits everything queued and collects what is ready; after a pass
+//! that handed out completions the task yields, and tokio runs a yielded task again only
+//! once the worker's queue of ready tasks is empty, so the futures it woke all get to
+//! queue their next request before the next pass submits them together.
+//!
 //! # Safety
 //!
 //! Registering a raw descriptor with tokio is unsafe: it must stay open (and be the same
@@ -12,10 +18,13 @@
 //! drops the `AsyncFd` before it.
 #![allow(unsafe_code)]
 
-use super::driver::Shared;
+use super::driver::{Kick, Shared};
+use std::future::{poll_fn, Future};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::Poll;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
@@ -62,16 +71,44 @@ pub(crate) fn spawn_reaper(shared: Arc<Shared>) -> io::Result<tokio::task::JoinH
 }
 
 async fn run(reaper: Reaper) {
+    let Kick::Tokio(notify) = &reaper.shared.kick else {
+        unreachable!("a tokio driver's shared state has a tokio kick")
+    };
     let mut batch = Vec::with_capacity(256);
     loop {
-        let mut guard = match reaper.fd.readable().await {
-            Ok(g) => g,
-            Err(_) => return,
-        };
-        guard.clear_ready();
-        if reaper.shared.reap_ready(&mut batch).is_err() {
+        match reaper.shared.submit_and_reap(&mut batch) {
             // Closed (or the engine failed): Reaper::drop hands out the rest.
-            return;
+            Err(_) => return,
+            Ok(n) if n > 0 => {
+                // Let the woken futures run (and queue their next requests) first.
+                tokio::task::yield_now().await;
+                continue;
+            }
+            Ok(_) => {}
+        }
+        // Nothing ready: sleep until a completion signals the descriptor or a future
+        // queues a request (a notification sent since the last pass is kept as a permit).
+        let mut notified = pin!(notify.notified());
+        let readable = poll_fn(|cx| {
+            if notified.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Ok(false));
+            }
+            match reaper.fd.poll_read_ready(cx) {
+                Poll::Ready(Ok(mut guard)) => {
+                    guard.clear_ready();
+                    Poll::Ready(Ok(true))
+                }
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await;
+        match readable {
+            Ok(true) => {
+                let _ = crate::sys::eventfd::eventfd_drain(reaper.shared.ring.notify_fd());
+            }
+            Ok(false) => {}
+            Err(_) => return,
         }
     }
 }
