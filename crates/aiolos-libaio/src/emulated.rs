@@ -5,6 +5,13 @@
 //! the ring directly see it) and then signals the request's eventfd (`IOCB_FLAG_RESFD`),
 //! whether or not anybody is in `io_getevents`.
 //!
+//! A thread that waits in `io_getevents` does not wait for the completion thread: it
+//! becomes the context's reaper, waits on the aiolos ring itself and publishes what
+//! completes, while the completion thread stands aside. On io_uring the last step of a
+//! buffered read runs as task work in the submitting thread, which is usually the one in
+//! `io_getevents`; so a waiting caller is woken once per batch, not three times (caller for
+//! the task work, completion thread for the event, caller again).
+//!
 //! What the kernel checks at `io_submit`, this module checks too (opcode, reserved fields,
 //! flags, descriptor, negative offsets, a full context), so errors and partial submits
 //! look the same. Caller memory (the pointer array, iocbs, iovec arrays, `*timeout`, the
@@ -44,6 +51,9 @@ struct Inner {
     destroyed: bool,
     /// A thread in `io_getevents` is waiting on the aiolos ring and publishing.
     reaper: bool,
+    /// Threads waiting on `cv` (a notification costs a system call, so it is only made
+    /// when somebody waits).
+    waiters: usize,
 }
 
 /// Most ranges one `process_vm_readv` takes.
@@ -140,8 +150,9 @@ impl Emulated {
             let closed = self.collect(&mut batch);
             let fds = self.publish_all(&mut st, &mut batch);
             let stop = closed && st.destroyed;
+            let wake = st.waiters > 0;
             drop(st);
-            self.signal(fds);
+            self.signal(wake, fds);
             if stop {
                 return;
             }
@@ -189,10 +200,13 @@ impl Emulated {
         fds
     }
 
-    /// Wakes `io_getevents` waiters, then signals the published requests' eventfds (after
-    /// their events are in the ring, as the kernel orders it).
-    fn signal(&self, fds: Vec<i32>) {
-        self.cv.notify_all();
+    /// Wakes `io_getevents` waiters (if `wake`: there were some when the events were
+    /// published), then signals the published requests' eventfds (after their events are
+    /// in the ring, as the kernel orders it).
+    fn signal(&self, wake: bool, fds: Vec<i32>) {
+        if wake {
+            self.cv.notify_all();
+        }
         for fd in fds {
             // The kernel ignores a failing eventfd the same way.
             let _ = eventfd::eventfd_signal(fd, 1);
@@ -383,8 +397,9 @@ impl Emulated {
                     self.collect(&mut batch);
                     let fds = self.publish_all(&mut st, &mut batch);
                     if !fds.is_empty() {
+                        let wake = st.waiters > 0;
                         drop(st);
-                        self.signal(fds);
+                        self.signal(wake, fds);
                         st = self.lock();
                     }
                     continue;
@@ -397,6 +412,7 @@ impl Emulated {
             let need = (min - n).min(self.ring.outstanding());
             if st.reaper || !reap || need == 0 {
                 reap = true;
+                st.waiters += 1;
                 st = match remaining {
                     Some(r) => {
                         self.cv
@@ -406,6 +422,7 @@ impl Emulated {
                     }
                     None => self.cv.wait(st).unwrap_or_else(|e| e.into_inner()),
                 };
+                st.waiters -= 1;
                 continue;
             }
             st.reaper = true;
@@ -423,8 +440,10 @@ impl Emulated {
                 // io_destroy may be waiting for the completion thread, which stood aside.
                 let _ = eventfd::eventfd_signal(self.ring.notify_fd().as_raw_fd(), 1);
             }
+            // Other callers may wait for the reaper's role as well as for events.
+            let wake = st.waiters > 0;
             drop(st);
-            self.signal(fds);
+            self.signal(wake, fds);
             // Fewer requests in flight than needed (or an engine failure): wait for the
             // completion thread's publications instead of spinning on the ring.
             reap = r.is_ok();
