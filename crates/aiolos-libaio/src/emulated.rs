@@ -5,6 +5,13 @@
 //! the ring directly see it) and then signals the request's eventfd (`IOCB_FLAG_RESFD`),
 //! whether or not anybody is in `io_getevents`.
 //!
+//! A thread that waits in `io_getevents` does not wait for the completion thread: it
+//! becomes the context's reaper, waits on the aiolos ring itself and publishes what
+//! completes, while the completion thread stands aside. On io_uring the last step of a
+//! buffered read runs as task work in the submitting thread, which is usually the one in
+//! `io_getevents`; so a waiting caller is woken once per batch, not three times (caller for
+//! the task work, completion thread for the event, caller again).
+//!
 //! What the kernel checks at `io_submit`, this module checks too (opcode, reserved fields,
 //! flags, descriptor, negative offsets, a full context), so errors and partial submits
 //! look the same. Caller memory (the pointer array, iocbs, iovec arrays, `*timeout`, the
@@ -19,12 +26,14 @@
 #![allow(unsafe_code)]
 
 use crate::abi::{plausible, IoEvent, Iocb, Timespec};
+use crate::stack::on_live_stack;
 use crate::userring::UserRing;
 use aiolos::sys::aio::{self as kaio, IOCB_FLAG_IOPRIO, IOCB_FLAG_RESFD};
 use aiolos::sys::{aio_raw, eventfd, file, Errno};
 use aiolos::{CancelOutcome, Completion, EngineKind, Error, Fd, Op, RawBuf, Ring, RwFlags, Token};
 use std::collections::HashMap;
 use std::mem::size_of;
+use std::os::fd::AsRawFd;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -40,7 +49,15 @@ struct Inner {
     reqs: HashMap<Token, Req>,
     by_iocb: HashMap<u64, Token>,
     destroyed: bool,
+    /// A thread in `io_getevents` is waiting on the aiolos ring and publishing.
+    reaper: bool,
+    /// Threads waiting on `cv` (a notification costs a system call, so it is only made
+    /// when somebody waits).
+    waiters: usize,
 }
+
+/// Most ranges one `process_vm_readv` takes.
+const IOV_MAX: usize = 1024;
 
 /// One emulated context.
 pub struct Emulated {
@@ -116,27 +133,60 @@ impl Emulated {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The completion thread: whenever the engine signals its notification descriptor,
+    /// moves what is complete into the user-space ring, unless a thread in `io_getevents`
+    /// is reaping (that thread publishes, and runs io_uring's completion work itself, so a
+    /// waiting caller is woken once per batch instead of via this thread).
     fn complete_forever(&self) {
+        let notify = self.ring.notify_fd().as_raw_fd();
         let mut batch = Vec::new();
         loop {
-            batch.clear();
-            match self.ring.wait_into(&mut batch, 1, 256, None) {
-                Ok(_) => batch.drain(..).for_each(|c| self.publish(c)),
-                Err(Error::Closed) => return,
-                Err(_) => std::thread::sleep(Duration::from_millis(1)),
+            let _ = eventfd::poll(&[(notify, libc::POLLIN)], None);
+            let _ = eventfd::eventfd_drain(self.ring.notify_fd());
+            let mut st = self.lock();
+            if st.reaper {
+                continue;
+            }
+            let closed = self.collect(&mut batch);
+            let fds = self.publish_all(&mut st, &mut batch);
+            let stop = closed && st.destroyed;
+            let wake = st.waiters > 0;
+            drop(st);
+            self.signal(wake, fds);
+            if stop {
+                return;
             }
         }
     }
 
-    fn publish(&self, c: Completion<RawBuf>) {
-        let res = match &c.result {
-            Ok(n) => *n as i64,
-            Err(e) => -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
-        };
-        let resfd = {
-            let mut st = self.lock();
+    /// Takes every completion that is ready now (no waiting) into `batch`. Returns `true`
+    /// once the ring is closed and drained. Called with the `inner` lock held and no
+    /// reaper, so nobody else takes completions from the ring meanwhile.
+    fn collect(&self, batch: &mut Vec<Completion<RawBuf>>) -> bool {
+        loop {
+            match self
+                .ring
+                .wait_into(batch, 0, self.capacity as usize, Some(Duration::ZERO))
+            {
+                Ok(0) => return false,
+                Ok(_) => {}
+                Err(Error::Closed) => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Moves `batch` into the user-space ring (under the `inner` lock); returns the
+    /// eventfds to signal once the lock is released.
+    fn publish_all(&self, st: &mut Inner, batch: &mut Vec<Completion<RawBuf>>) -> Vec<i32> {
+        let mut fds = Vec::new();
+        for c in batch.drain(..) {
+            let res = match &c.result {
+                Ok(n) => *n as i64,
+                Err(e) => -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
+            };
             let Some(req) = st.reqs.remove(&c.token) else {
-                return;
+                continue;
             };
             st.by_iocb.remove(&req.iocb);
             self.events.push(IoEvent {
@@ -145,10 +195,19 @@ impl Emulated {
                 res,
                 res2: 0,
             });
-            req.resfd
-        };
-        self.cv.notify_all();
-        if let Some(fd) = resfd {
+            fds.extend(req.resfd);
+        }
+        fds
+    }
+
+    /// Wakes `io_getevents` waiters (if `wake`: there were some when the events were
+    /// published), then signals the published requests' eventfds (after their events are
+    /// in the ring, as the kernel orders it).
+    fn signal(&self, wake: bool, fds: Vec<i32>) {
+        if wake {
+            self.cv.notify_all();
+        }
+        for fd in fds {
             // The kernel ignores a failing eventfd the same way.
             let _ = eventfd::eventfd_signal(fd, 1);
         }
@@ -218,21 +277,37 @@ impl Emulated {
             return Err(Errno::INVAL);
         }
         let nr = (nr as u64).min(u64::from(self.capacity)) as usize;
+        if self.lock().destroyed {
+            return Err(Errno::INVAL);
+        }
         let mut done = 0;
         let mut first_err = None;
-        {
+        // Caller memory is read through the kernel in two calls per chunk (the pointers,
+        // then every iocb they name), outside the lock.
+        'chunks: for start in (0..nr).step_by(IOV_MAX) {
+            let chunk = (nr - start).min(IOV_MAX);
+            let (ptrs, cbs) = match load_iocbs(ios.wrapping_add(start), chunk) {
+                Ok(v) => v,
+                Err(e) => {
+                    first_err = Some(e);
+                    break;
+                }
+            };
             let mut st = self.lock();
             if st.destroyed {
-                return Err(Errno::INVAL);
+                first_err = Some(Errno::INVAL);
+                break;
             }
-            for i in 0..nr {
-                match self.submit_one(&mut st, ios.wrapping_add(i)) {
-                    Ok(()) => done += 1,
-                    Err(e) => {
-                        first_err = Some(e);
-                        break;
-                    }
+            for i in 0..chunk {
+                let r = match (ptrs.get(i), cbs.get(i)) {
+                    (Some(&p), Some(cb)) => self.submit_one(&mut st, p, cb),
+                    _ => Err(Errno::FAULT),
+                };
+                if let Err(e) = r {
+                    first_err = Some(e);
+                    break 'chunks;
                 }
+                done += 1;
             }
         }
         if done > 0 {
@@ -242,16 +317,14 @@ impl Emulated {
         first_err.map_or(Ok(0), Err)
     }
 
-    fn submit_one(&self, st: &mut Inner, slot: *const *mut Iocb) -> Result<(), Errno> {
-        let iocb_ptr: *mut Iocb = load(slot.cast::<usize>()).map(|a| a as *mut Iocb)?;
-        let cb: Iocb = load(iocb_ptr.cast_const())?;
+    fn submit_one(&self, st: &mut Inner, iocb_ptr: usize, cb: &Iocb) -> Result<(), Errno> {
         let outstanding = st.reqs.len() as u32 + self.events.pending();
         if outstanding >= self.capacity {
             return Err(Errno::AGAIN);
         }
-        let op = Self::build_op(&cb)?;
+        let op = Self::build_op(cb)?;
         let token = self.ring.push(op).map_err(|e| sys_err(&e.error))?;
-        let iocb = iocb_ptr as usize as u64;
+        let iocb = iocb_ptr as u64;
         let resfd = (cb.aio_flags & IOCB_FLAG_RESFD != 0).then_some(cb.aio_resfd as i32);
         st.reqs.insert(
             token,
@@ -266,6 +339,11 @@ impl Emulated {
     }
 
     /// `io_getevents`: moves between `min_nr` and `nr` events to `events`.
+    ///
+    /// A caller that has to wait becomes the context's reaper: it waits on the aiolos ring
+    /// itself and publishes what completes (other callers wait for it on a condition
+    /// variable, and the completion thread stands aside), so a completion reaches a waiting
+    /// caller with one wake-up.
     ///
     /// # Errors
     /// `EINVAL` (counts, or the context destroyed), `EFAULT` (events or timeout).
@@ -282,7 +360,7 @@ impl Emulated {
         let limit = if timeout.is_null() {
             None
         } else {
-            let t: Timespec = load_timespec(timeout)?;
+            let t = read_timespec(timeout)?;
             if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
                 return Err(Errno::INVAL);
             }
@@ -293,28 +371,83 @@ impl Emulated {
         if want > 0 && !plausible(events) {
             return Err(Errno::FAULT);
         }
+        let min = min_nr as usize;
         let mut got: Vec<IoEvent> = vec![IoEvent::default(); want];
+        let mut batch = Vec::new();
         let mut n = 0;
+        let mut swept = false;
+        let mut reap = true;
         let mut st = self.lock();
         loop {
             if st.destroyed {
                 return Err(Errno::INVAL);
             }
             n += self.events.pop_into(&mut got[n..]);
-            if n >= min_nr as usize || n == want {
+            if n >= min || n == want {
                 break;
             }
             let now = Instant::now();
-            st = match deadline {
-                Some(d) if now >= d => break,
-                Some(d) => {
-                    self.cv
-                        .wait_timeout(st, d - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
+            let remaining = match deadline {
+                Some(d) if now >= d => {
+                    // Out of time: one look at what is complete right now (no waiting).
+                    if swept || st.reaper {
+                        break;
+                    }
+                    swept = true;
+                    self.collect(&mut batch);
+                    let fds = self.publish_all(&mut st, &mut batch);
+                    if !fds.is_empty() {
+                        let wake = st.waiters > 0;
+                        drop(st);
+                        self.signal(wake, fds);
+                        st = self.lock();
+                    }
+                    continue;
                 }
-                None => self.cv.wait(st).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => Some(d - now),
+                None => None,
             };
+            // Wait for no more than the ring holds (more can only come from new submits,
+            // which the completion thread publishes).
+            let need = (min - n).min(self.ring.outstanding());
+            if st.reaper || !reap || need == 0 {
+                reap = true;
+                st.waiters += 1;
+                st = match remaining {
+                    Some(r) => {
+                        self.cv
+                            .wait_timeout(st, r)
+                            .unwrap_or_else(|e| e.into_inner())
+                            .0
+                    }
+                    None => self.cv.wait(st).unwrap_or_else(|e| e.into_inner()),
+                };
+                st.waiters -= 1;
+                continue;
+            }
+            st.reaper = true;
+            drop(st);
+            let r = self
+                .ring
+                .wait_into(&mut batch, need, self.capacity as usize, remaining);
+            st = self.lock();
+            // Whatever else is complete goes too: while this thread was the reaper the
+            // completion thread stood aside, and may have consumed the notification.
+            self.collect(&mut batch);
+            let fds = self.publish_all(&mut st, &mut batch);
+            st.reaper = false;
+            if st.destroyed {
+                // io_destroy may be waiting for the completion thread, which stood aside.
+                let _ = eventfd::eventfd_signal(self.ring.notify_fd().as_raw_fd(), 1);
+            }
+            // Other callers may wait for the reaper's role as well as for events.
+            let wake = st.waiters > 0;
+            drop(st);
+            self.signal(wake, fds);
+            // Fewer requests in flight than needed (or an engine failure): wait for the
+            // completion thread's publications instead of spinning on the ring.
+            reap = r.is_ok();
+            st = self.lock();
         }
         drop(st);
         if n > 0 {
@@ -349,6 +482,9 @@ impl Emulated {
         self.lock().destroyed = true;
         self.cv.notify_all();
         let _ = self.ring.close();
+        // The completion thread sleeps on the ring's notification descriptor: wake it to
+        // collect the last completions and see the ring closed.
+        let _ = eventfd::eventfd_signal(self.ring.notify_fd().as_raw_fd(), 1);
         let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(h) = handle {
             let _ = h.join();
@@ -363,6 +499,46 @@ fn load_iovec(p: *const libc::iovec) -> Result<libc::iovec, Errno> {
         iov_base: raw[0] as *mut libc::c_void,
         iov_len: raw[1],
     })
+}
+
+/// Reads `*p`: directly when it lies on the caller's live stack (where fio and most
+/// callers keep it, so a zero-timeout poll costs no system call), else through the kernel.
+fn read_timespec(p: *const Timespec) -> Result<Timespec, Errno> {
+    if std::ptr::eq(p, &crate::native::ZERO_TIMEOUT) {
+        return Ok(crate::native::ZERO_TIMEOUT);
+    }
+    if plausible(p) && on_live_stack(p) {
+        // SAFETY: the timespec is aligned and lies in the mapped, live part of this
+        // thread's stack; it is plain data, read by value.
+        return Ok(unsafe { p.read() });
+    }
+    load_timespec(p)
+}
+
+/// Reads `n` (at most [`IOV_MAX`]) iocb pointers from `ios` and the iocbs they name, with
+/// two system calls. Returns the pointers and iocbs read; either may be shorter than `n`
+/// (reading stops at the first unreadable one, which is then `EFAULT`).
+fn load_iocbs(ios: *const *mut Iocb, n: usize) -> Result<(Vec<usize>, Vec<Iocb>), Errno> {
+    let mut ptrs = vec![0usize; n];
+    // SAFETY: a usize array viewed as bytes to be overwritten; every bit pattern is valid.
+    let bytes = unsafe {
+        std::slice::from_raw_parts_mut(ptrs.as_mut_ptr().cast::<u8>(), n * size_of::<usize>())
+    };
+    let read = aio_raw::load_checked(ios.cast(), bytes)? / size_of::<usize>();
+    ptrs.truncate(read);
+    let srcs: Vec<(usize, usize)> = ptrs.iter().map(|&p| (p, size_of::<Iocb>())).collect();
+    let mut cbs = vec![Iocb::default(); ptrs.len()];
+    // SAFETY: plain-data iocbs viewed as bytes to be overwritten (no invalid bit patterns).
+    let bytes = unsafe {
+        std::slice::from_raw_parts_mut(cbs.as_mut_ptr().cast::<u8>(), cbs.len() * size_of::<Iocb>())
+    };
+    let read = match aio_raw::load_vectored_checked(&srcs, bytes) {
+        Ok(b) => b / size_of::<Iocb>(),
+        Err(Errno::FAULT) => 0,
+        Err(e) => return Err(e),
+    };
+    cbs.truncate(read);
+    Ok((ptrs, cbs))
 }
 
 fn load_timespec(p: *const Timespec) -> Result<Timespec, Errno> {

@@ -11,6 +11,22 @@
 use super::aio::{IoEvent, Iocb};
 use super::{cvt, Errno};
 use linux_raw_sys::general as nr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// This process's id for `process_vm_readv`/`writev`, cached per fork generation: glibc no
+/// longer caches `getpid`, and these calls run several times per request in the C ABI.
+fn self_pid() -> libc::pid_t {
+    static CACHE: AtomicU64 = AtomicU64::new(u64::MAX);
+    let generation = super::fork_generation() & 0xffff_ffff;
+    let cached = CACHE.load(Ordering::Relaxed);
+    if cached != u64::MAX && cached >> 32 == generation {
+        return cached as u32 as libc::pid_t;
+    }
+    // SAFETY: getpid has no preconditions and cannot fail.
+    let pid = unsafe { libc::getpid() };
+    CACHE.store(generation << 32 | u64::from(pid as u32), Ordering::Relaxed);
+    pid
+}
 
 /// `io_setup(2)` writing the new context to `ctxp` (which must hold 0 on entry).
 ///
@@ -198,7 +214,7 @@ pub fn store_checked(dst: *mut u8, src: &[u8]) -> Result<(), Errno> {
     };
     // SAFETY: local names src, readable for its length until the call returns; the kernel
     // validates the remote address against this process's mappings.
-    let n = cvt(unsafe { libc::process_vm_writev(libc::getpid(), &local, 1, &remote, 1, 0) } as _)?;
+    let n = cvt(unsafe { libc::process_vm_writev(self_pid(), &local, 1, &remote, 1, 0) } as _)?;
     if n as usize == src.len() {
         Ok(())
     } else {
@@ -232,6 +248,50 @@ pub fn load_checked(src: *const u8, dst: &mut [u8]) -> Result<usize, Errno> {
     };
     // SAFETY: local names dst, writable for its length; the kernel validates the remote
     // address against this process's mappings.
-    let n = cvt(unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) } as _)?;
+    let n = cvt(unsafe { libc::process_vm_readv(self_pid(), &local, 1, &remote, 1, 0) } as _)?;
+    Ok(n as usize)
+}
+
+/// Reads several caller ranges (`(address, length)`, at most 1024) into `dst`, one after
+/// the other, with one `process_vm_readv`. Returns how many bytes were read; the kernel
+/// stops at the first range it cannot read, so the count says which ranges arrived whole.
+///
+/// # Errors
+/// `EFAULT` when not even the first byte is readable; `EINVAL` for more than 1024 ranges
+/// or a `dst` shorter than their total; `EPERM`/`ENOSYS` where a seccomp filter denies the
+/// call.
+pub fn load_vectored_checked(srcs: &[(usize, usize)], dst: &mut [u8]) -> Result<usize, Errno> {
+    let total = srcs
+        .iter()
+        .try_fold(0usize, |t, &(_, len)| t.checked_add(len));
+    if srcs.len() > 1024 || total.is_none_or(|t| t > dst.len()) {
+        return Err(Errno::INVAL);
+    }
+    if srcs.is_empty() || total == Some(0) {
+        return Ok(0);
+    }
+    let local = libc::iovec {
+        iov_base: dst.as_mut_ptr().cast(),
+        iov_len: total.unwrap_or(0),
+    };
+    let remote: Vec<libc::iovec> = srcs
+        .iter()
+        .map(|&(addr, len)| libc::iovec {
+            iov_base: addr as *mut libc::c_void,
+            iov_len: len,
+        })
+        .collect();
+    // SAFETY: local names the first `total` bytes of dst, writable; the kernel validates
+    // every remote range against this process's mappings.
+    let n = cvt(unsafe {
+        libc::process_vm_readv(
+            self_pid(),
+            &local,
+            1,
+            remote.as_ptr(),
+            remote.len() as libc::c_ulong,
+            0,
+        )
+    } as _)?;
     Ok(n as usize)
 }
