@@ -510,6 +510,8 @@ impl<B: IoBufMut> Ring<B> {
             rw_flags: op.rw_flags.0,
             ioprio: op.ioprio,
             resfd: op.eventfd.as_ref().map(|f| f.as_raw()),
+            borrowed_fds: op.fd.as_ref().is_some_and(|f| f.is_borrowed())
+                || op.eventfd.as_ref().is_some_and(|f| f.is_borrowed()),
         })
     }
 
