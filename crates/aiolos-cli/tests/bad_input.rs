@@ -93,7 +93,14 @@ fn c11_a_directory_as_the_target_is_refused() {
     let d = dir.path().to_str().unwrap();
     refused(
         &[
-            "--file", d, "--size", "1m", "--buffered", "--engine", "threads", "--runtime",
+            "--file",
+            d,
+            "--size",
+            "1m",
+            "--buffered",
+            "--engine",
+            "threads",
+            "--runtime",
             "100ms",
         ],
         &["Is a directory"],

@@ -36,7 +36,10 @@ fn zero_or_huge_entries_are_refused_with_the_allowed_range(kind: EngineKind) {
     for n in [0, (1 << 20) + 1, u32::MAX] {
         match build(kind, n) {
             Err(Error::InvalidRequest(m)) => {
-                assert!(m.contains("between 1 and 1048576") && m.contains(&n.to_string()), "{m}")
+                assert!(
+                    m.contains("between 1 and 1048576") && m.contains(&n.to_string()),
+                    "{m}"
+                )
             }
             other => panic!("entries({n}): {:?}", other.map(|_| ())),
         }
@@ -124,7 +127,10 @@ fn a_misaligned_o_direct_request_names_the_alignment(kind: EngineKind) {
     for (what, buf, off) in cases {
         ring.push(Op::read(&f, buf, off)).unwrap();
         let c = ring.wait(1, 1, T).unwrap();
-        let e = c[0].result.as_ref().expect_err("a misaligned O_DIRECT read succeeded");
+        let e = c[0]
+            .result
+            .as_ref()
+            .expect_err("a misaligned O_DIRECT read succeeded");
         assert_eq!(e.raw_os_error(), None, "the bare EINVAL is explained: {e}");
         let m = e.to_string();
         assert!(m.contains("O_DIRECT") && m.contains(what), "{what}: {m}");
@@ -211,7 +217,9 @@ fn pushing_into_a_full_ring_gives_queue_full_and_the_op_back(kind: EngineKind) {
     };
     ring.push(Op::nop()).unwrap();
     ring.push(Op::nop()).unwrap();
-    let e = ring.push(Op::write((-1i32).into_fd(), vec![7; 3], 0)).unwrap_err();
+    let e = ring
+        .push(Op::write((-1i32).into_fd(), vec![7; 3], 0))
+        .unwrap_err();
     assert!(matches!(e.error, Error::QueueFull { capacity: 2 }), "{e}");
     assert!(e.to_string().contains("reap completions"), "{e}");
     assert_eq!(e.op.into_bufs(), vec![vec![7; 3]]);
@@ -224,7 +232,9 @@ fn pushing_after_close_is_refused_with_closed(kind: EngineKind) {
         return;
     };
     ring.close().unwrap();
-    let e = ring.push(Op::write((-1i32).into_fd(), vec![1], 0)).unwrap_err();
+    let e = ring
+        .push(Op::write((-1i32).into_fd(), vec![1], 0))
+        .unwrap_err();
     assert!(matches!(e.error, Error::Closed), "{e}");
     assert!(e.to_string().contains("closed"));
     assert_eq!(e.op.into_bufs(), vec![vec![1]]);
@@ -259,8 +269,8 @@ fn a_token_of_another_ring_or_already_reaped_is_invalid(kind: EngineKind) {
     let (r, _w) = std::io::pipe().unwrap();
     let r: aiolos::Fd = std::os::fd::OwnedFd::from(r).into();
     // A poll that never fires, on each ring: same slot, same generation.
-    let ta = a.push(Op::poll(&r, libc::POLLIN as i16)).unwrap();
-    let tb = b.push(Op::poll(&r, libc::POLLIN as i16)).unwrap();
+    let ta = a.push(Op::poll(&r, libc::POLLIN)).unwrap();
+    let tb = b.push(Op::poll(&r, libc::POLLIN)).unwrap();
     a.submit().unwrap();
     b.submit().unwrap();
     let e = b.cancel(ta).unwrap_err();
@@ -284,9 +294,15 @@ fn an_invalid_io_priority_fails_its_request_with_einval(kind: EngineKind) {
     };
     let (_d, f) = temp_file(4096);
     let f: aiolos::Fd = f.into();
-    let r = one(&ring, Op::read(&f, Vec::with_capacity(8), 0).ioprio(7 << 13));
+    let r = one(
+        &ring,
+        Op::read(&f, Vec::with_capacity(8), 0).ioprio(7 << 13),
+    );
     assert_eq!(errno(&r), Some(libc::EINVAL), "{r:?}");
-    assert_eq!(one(&ring, Op::read(&f, Vec::with_capacity(8), 0)).unwrap(), 8);
+    assert_eq!(
+        one(&ring, Op::read(&f, Vec::with_capacity(8), 0)).unwrap(),
+        8
+    );
 }
 
 /// R18: an unknown RWF_* flag.

@@ -16,9 +16,7 @@ const BLOCK: usize = 4096;
 const READS: u64 = 6;
 const DECOY: u8 = 0xBB;
 
-fn requests_in_flight_on_a_closed_and_reused_descriptor_never_touch_the_new_file(
-    kind: EngineKind,
-) {
+fn requests_in_flight_on_a_closed_and_reused_descriptor_never_touch_the_new_file(kind: EngineKind) {
     let faults = Faults {
         size: 1 << 20,
         stall: Some((0, 1 << 20, Duration::from_millis(500))),
@@ -32,12 +30,7 @@ fn requests_in_flight_on_a_closed_and_reused_descriptor_never_touch_the_new_file
         }
     };
     // Two pool threads: the threads engine holds most of the reads in its queue.
-    let ring: Ring<Vec<u8>> = match Ring::builder()
-        .entries(16)
-        .engine(kind)
-        .threads(2)
-        .build()
-    {
+    let ring: Ring<Vec<u8>> = match Ring::builder().entries(16).engine(kind).threads(2).build() {
         Ok(r) => r,
         Err(Error::EngineUnavailable { kind, reason }) => {
             eprintln!("SKIP: engine {kind} unavailable: {reason}");

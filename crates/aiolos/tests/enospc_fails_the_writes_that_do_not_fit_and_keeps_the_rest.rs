@@ -52,7 +52,10 @@ impl Drop for SmallTmpfs {
             .status()
             .is_ok_and(|s| s.success());
         if !ok {
-            let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+            let _ = Command::new("umount")
+                .arg("-l")
+                .arg(self.dir.path())
+                .status();
         }
     }
 }
@@ -108,7 +111,10 @@ fn writes_past_the_capacity_of_a_full_file_system_fail_with_enospc_alone(kind: E
     );
     assert!(enospc > 0, "1.5 MiB fit on a 1 MiB file system");
     assert!(total > 0, "nothing fit");
-    assert!(total <= 1 << 20, "more than the file system holds was reported written");
+    assert!(
+        total <= 1 << 20,
+        "more than the file system holds was reported written"
+    );
 
     // Every byte reported written is there; the ring still serves requests.
     for (i, &n) in written.iter().enumerate() {

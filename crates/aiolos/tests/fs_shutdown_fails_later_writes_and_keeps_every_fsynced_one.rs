@@ -106,7 +106,9 @@ fn after_a_shutdown_writes_fail_with_eio_and_fsynced_writes_survive_remount(kind
         let e = w.as_ref().expect_err("a write after shutdown succeeded");
         assert_eq!(e.raw_os_error(), Some(libc::EIO), "write {i}: {e}");
     }
-    let e = sync.unwrap().expect_err("an fsync after shutdown succeeded");
+    let e = sync
+        .unwrap()
+        .expect_err("an fsync after shutdown succeeded");
     assert_eq!(e.raw_os_error(), Some(libc::EIO), "fsync: {e}");
 
     drop(file);

@@ -105,11 +105,15 @@ fn an_engine_without_descriptors_names_the_limit_and_the_fix(kind: EngineKind) {
         "{kind} without descriptors: {explicit}"
     );
     let suggest = field(&stdout, "none-suggest");
-    assert!(!suggest.starts_with("uring"), "suggest chose io_uring: {suggest}");
+    assert!(
+        !suggest.starts_with("uring"),
+        "suggest chose io_uring: {suggest}"
+    );
     assert!(names_cause_and_fix(suggest), "suggest: {suggest}");
     let default = field(&stdout, "none-default");
     assert!(
-        names_cause_and_fix(default) || (default.starts_with("built") && !default.contains("uring")),
+        names_cause_and_fix(default)
+            || (default.starts_with("built") && !default.contains("uring")),
         "a default ring: {default}"
     );
 

@@ -126,7 +126,10 @@ fn a_writer_killed_mid_run_loses_no_write_it_logged_as_fsynced(kind: EngineKind)
         for n in first..end {
             file.read_exact_at(&mut buf, n * BLOCK as u64)
                 .unwrap_or_else(|e| panic!("logged block {n} is missing: {e}"));
-            assert!(buf == stamped(n), "logged block {n} is not what was written");
+            assert!(
+                buf == stamped(n),
+                "logged block {n} is not what was written"
+            );
             blocks += 1;
         }
     }
