@@ -102,6 +102,16 @@ fn opt(v: Option<u64>) -> String {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Error::Sys(call, e) if *e == Errno::MFILE || *e == Errno::NFILE => write!(
+                f,
+                "{call} failed: {e}: out of file descriptors ({}); close descriptors or \
+                 raise the limit (`ulimit -n`, LimitNOFILE= in systemd)",
+                if *e == Errno::MFILE {
+                    "EMFILE: this process reached RLIMIT_NOFILE"
+                } else {
+                    "ENFILE: the system-wide fs.file-max is reached"
+                }
+            ),
             Error::Sys(call, e) => write!(f, "{call} failed: {e}"),
             Error::IoSetup {
                 errno,

@@ -48,6 +48,8 @@ impl Fd {
     /// # Safety
     /// `fd` must stay open, and refer to the same file, until every request using this
     /// handle has completed; otherwise a request may act on whatever file reuses the number.
+    /// (Every engine takes hold of the file when a request is submitted, so closing the
+    /// number after [`Ring::submit`](crate::Ring::submit) only risks requests still queued.)
     pub unsafe fn from_raw(fd: RawFd) -> Fd {
         Fd(FdInner::Raw(fd))
     }
@@ -58,6 +60,12 @@ impl Fd {
             FdInner::Shared(f) => f.as_raw_fd(),
             FdInner::Raw(fd) => *fd,
         }
+    }
+
+    /// Whether this handle merely names a descriptor the caller keeps open
+    /// ([`Fd::from_raw`]) rather than holding the file open itself.
+    pub(crate) fn is_borrowed(&self) -> bool {
+        matches!(self.0, FdInner::Raw(_))
     }
 }
 

@@ -32,20 +32,26 @@ use std::os::fd::BorrowedFd;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Names one accepted request: an index into the ring's in-flight table and the slot's
-/// generation, so a token of a request that has already been reaped is rejected.
+/// Names one accepted request: the ring, an index into its in-flight table and the slot's
+/// generation, so a token of a request that has already been reaped, or of another ring,
+/// is rejected.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Token {
+    ring: u32,
     index: u32,
     generation: u32,
 }
+
+/// Ring ids, so that a token is only ever honoured by the ring that issued it.
+static RING_IDS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
 
 impl Token {
     fn to_u64(self) -> u64 {
         (u64::from(self.generation) << 32) | u64::from(self.index)
     }
-    fn from_u64(v: u64) -> Token {
+    fn from_u64(ring: u32, v: u64) -> Token {
         Token {
+            ring,
             index: v as u32,
             generation: (v >> 32) as u32,
         }
@@ -58,7 +64,7 @@ impl Token {
 
 impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Token({}#{})", self.index, self.generation)
+        write!(f, "Token({}:{}#{})", self.ring, self.index, self.generation)
     }
 }
 
@@ -276,6 +282,8 @@ pub struct Ring<B: IoBufMut = Vec<u8>> {
     cv: Condvar,
     capacity: u32,
     fork_generation: u64,
+    /// This ring's id, carried by its tokens.
+    id: u32,
 }
 
 impl Ring<Vec<u8>> {
@@ -320,6 +328,7 @@ impl<B: IoBufMut> Ring<B> {
             cv: Condvar::new(),
             capacity,
             fork_generation: crate::sys::fork_generation(),
+            id: RING_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -368,7 +377,9 @@ impl<B: IoBufMut> Ring<B> {
     ///
     /// # Errors
     /// The op comes back in a [`PushError`] when the ring is full ([`Error::QueueFull`]),
-    /// closed, in a fork child, or the request cannot be expressed.
+    /// closed, in a fork child, or the request cannot be expressed
+    /// ([`Error::InvalidRequest`]: an operation the engine lacks, an offset past 2^63 - 1,
+    /// a vectored request with no buffers or more than 1024).
     ///
     /// # Examples
     /// ```
@@ -409,6 +420,7 @@ impl<B: IoBufMut> Ring<B> {
         slot.cancel_requested = false;
         slot.detached = false;
         let token = Token {
+            ring: self.id,
             index,
             generation: slot.generation,
         };
@@ -423,6 +435,20 @@ impl<B: IoBufMut> Ring<B> {
                 "the {} engine does not support {code:?}",
                 self.engine.kind()
             )));
+        }
+        if let Kind::Read { offset, .. }
+        | Kind::Write { offset, .. }
+        | Kind::Readv { offset, .. }
+        | Kind::Writev { offset, .. } = &op.kind
+        {
+            // The kernel's file offsets are signed (loff_t); io_uring would even read
+            // u64::MAX as "the current file position".
+            if *offset > i64::MAX as u64 {
+                return Err(Error::InvalidRequest(format!(
+                    "offset {offset} is past the largest file offset (2^63 - 1 = {})",
+                    i64::MAX
+                )));
+            }
         }
         if let Kind::Readv { bufs, .. } | Kind::Writev { bufs, .. } = &op.kind {
             if bufs.is_empty() || bufs.len() > 1024 {
@@ -538,6 +564,8 @@ impl<B: IoBufMut> Ring<B> {
             rw_flags: op.rw_flags.0,
             ioprio: op.ioprio,
             resfd: op.eventfd.as_ref().map(|f| f.as_raw()),
+            borrowed_fds: op.fd.as_ref().is_some_and(|f| f.is_borrowed())
+                || op.eventfd.as_ref().is_some_and(|f| f.is_borrowed()),
         })
     }
 
@@ -551,6 +579,7 @@ impl<B: IoBufMut> Ring<B> {
         for &index in &queued {
             let slot = &mut st.slots[index as usize];
             let token = Token {
+                ring: self.id,
                 index,
                 generation: slot.generation,
             };
@@ -611,7 +640,7 @@ impl<B: IoBufMut> Ring<B> {
 
     fn apply_cqes(&self, st: &mut State<B>, cqes: &[Cqe]) {
         for cqe in cqes {
-            let token = Token::from_u64(cqe.user_data);
+            let token = Token::from_u64(self.id, cqe.user_data);
             let Some(slot) = st.slots.get(token.index as usize) else {
                 continue;
             };
@@ -626,6 +655,7 @@ impl<B: IoBufMut> Ring<B> {
     fn take_completion(&self, st: &mut State<B>, index: u32) -> Completion<B> {
         let slot = &st.slots[index as usize];
         let token = Token {
+            ring: self.id,
             index,
             generation: slot.generation,
         };
@@ -832,6 +862,9 @@ impl<B: IoBufMut> Ring<B> {
     #[doc(alias = "io_cancel")]
     #[doc(alias = "IORING_OP_ASYNC_CANCEL")]
     pub fn cancel(&self, token: Token) -> Result<CancelOutcome, Error> {
+        if token.ring != self.id {
+            return Err(Error::InvalidToken);
+        }
         let mut st = self.lock();
         let Some(slot) = st.slots.get_mut(token.index as usize) else {
             return Err(Error::InvalidToken);
@@ -861,6 +894,9 @@ impl<B: IoBufMut> Ring<B> {
     /// its buffers are freed only then (an async future dropped early uses this). A stale
     /// token is ignored.
     pub fn detach(&self, token: Token) {
+        if token.ring != self.id {
+            return;
+        }
         let mut st = self.lock();
         let Some(slot) = st.slots.get_mut(token.index as usize) else {
             return;
@@ -920,6 +956,7 @@ impl<B: IoBufMut> Ring<B> {
                 if slot.state == SlotState::InFlight {
                     slot.cancel_requested = true;
                     let token = Token {
+                        ring: self.id,
                         index: index as u32,
                         generation: slot.generation,
                     };

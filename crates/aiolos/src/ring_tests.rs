@@ -105,10 +105,11 @@ fn partial_submits_and_eagain_keep_every_request_until_it_completes_once() {
 #[test]
 fn tokens_round_trip_through_user_data() {
     let t = Token {
+        ring: 7,
         index: 12345,
         generation: 0xfeed_beef,
     };
-    assert_eq!(Token::from_u64(t.to_u64()), t);
+    assert_eq!(Token::from_u64(7, t.to_u64()), t);
 }
 
 /// Completes requests only when the test says so.

@@ -31,7 +31,7 @@ fn a_read_on_a_write_only_descriptor_fails_with_ebadf_alone(kind: EngineKind) {
     assert_eq!(done[2].bufs_as_slice(), &pattern(100, 100)[..]);
 }
 
-fn a_read_at_a_negative_offset_fails_with_einval(kind: EngineKind) {
+fn a_read_at_a_negative_offset_is_refused_and_the_rest_goes_on(kind: EngineKind) {
     let Some(ring) = ring::<Vec<u8>>(kind, 16) else {
         return;
     };
@@ -39,15 +39,21 @@ fn a_read_at_a_negative_offset_fails_with_einval(kind: EngineKind) {
     let path = dir.path().join("f");
     patterned_file(&path, 4096);
     let rw: aiolos::Fd = open_rw(&path, false).into();
-    ring.push(Op::read(&rw, Vec::with_capacity(100), u64::MAX - 10).user_data(1))
-        .unwrap();
+    // Offsets are signed in the kernel: one past 2^63 - 1 is refused before submission
+    // (io_uring would read u64::MAX as "the current position"), with the limit named.
+    let refused = ring
+        .push(Op::read(&rw, Vec::with_capacity(100), u64::MAX - 10).user_data(1))
+        .unwrap_err();
+    assert!(matches!(refused.error, aiolos::Error::InvalidRequest(_)));
+    assert!(
+        refused.to_string().contains("largest file offset"),
+        "{refused}"
+    );
     ring.push(Op::read(&rw, Vec::with_capacity(100), 0).user_data(2))
         .unwrap();
-    let mut done = ring.wait(2, 2, Some(Duration::from_secs(10))).unwrap();
-    done.sort_by_key(|c| c.user_data);
-    let err = done[0].result.as_ref().unwrap_err();
-    assert_eq!(err.raw_os_error(), Some(22), "got {err}");
-    assert_eq!(bytes(&done[1]), 100);
+    let done = ring.wait(1, 2, Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(bytes(&done[0]), 100);
 }
 
 fn libc_ebadf() -> i32 {
@@ -68,5 +74,5 @@ impl BufsAsSlice for aiolos::Completion<Vec<u8>> {
 
 on_every_engine!(
     a_read_on_a_write_only_descriptor_fails_with_ebadf_alone,
-    a_read_at_a_negative_offset_fails_with_einval,
+    a_read_at_a_negative_offset_is_refused_and_the_rest_goes_on,
 );

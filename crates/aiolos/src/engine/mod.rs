@@ -89,6 +89,11 @@ pub(crate) struct Sqe {
     pub ioprio: Option<u16>,
     /// A per-request eventfd to signal on completion.
     pub resfd: Option<RawFd>,
+    /// `fd` and `resfd` are only borrowed ([`Fd::from_raw`](crate::Fd::from_raw)): an
+    /// engine that uses them after `submit` returns must hold the files itself, as the
+    /// kernel does at submission, so a closed and reused number cannot redirect the
+    /// request.
+    pub borrowed_fds: bool,
 }
 
 /// A completion as an engine reports it.

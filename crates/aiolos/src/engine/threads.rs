@@ -18,6 +18,10 @@
 //! - Cancel: a request still in the job queue is removed and completes with `ECANCELED`;
 //!   a running poll is woken through its worker's eventfd and completes with `ECANCELED`;
 //!   a running read, write or sync cannot be cancelled and completes with its result.
+//! - A request whose descriptors are only borrowed (`Fd::from_raw`, as the C ABI passes
+//!   them) gets duplicates of them at submit, closed at its completion: like the kernel's
+//!   engines, which take the file at submission, a request never acts on a file that
+//!   reused the number after the caller closed it.
 //! - Drop tells the workers to exit once the job queue is empty, cancels running polls,
 //!   and joins every worker. The ring has already waited for every request, so no request
 //!   is abandoned.
@@ -74,6 +78,9 @@ struct SlotInfo {
 struct Jobs {
     queue: VecDeque<Sqe>,
     slots: Vec<Option<SlotInfo>>,
+    /// Per slot: duplicates of a request's borrowed descriptors (file, eventfd), held
+    /// from submit to completion as the kernel holds a file from `io_submit` on.
+    pinned: Vec<[Option<OwnedFd>; 2]>,
     /// Workers asleep on `jobs_cv`.
     idle: usize,
     exit: bool,
@@ -126,6 +133,7 @@ impl Threads {
             jobs: Mutex::new(Jobs {
                 queue: VecDeque::with_capacity(capacity as usize),
                 slots: vec![None; capacity as usize],
+                pinned: (0..capacity).map(|_| [None, None]).collect(),
                 idle: 0,
                 exit: false,
             }),
@@ -169,14 +177,20 @@ impl Shared {
     /// Publishes a completion: the slot is forgotten first (so a reaped slot can be reused
     /// at once), then the completion is queued, then the eventfds are signalled.
     fn complete(&self, sqe: &Sqe, res: i64) {
-        {
+        // Closed only after the eventfd below has been signalled.
+        let _pinned = {
             let mut jobs = lock(&self.jobs);
+            let mut pinned = [None, None];
             if let Some(entry) = jobs.slots.get_mut(sqe.slot as usize) {
                 if entry.is_some_and(|i| i.user_data == sqe.user_data) {
                     *entry = None;
+                    if let Some(p) = jobs.pinned.get_mut(sqe.slot as usize) {
+                        pinned = std::mem::take(p);
+                    }
                 }
             }
-        }
+            pinned
+        };
         let signal = {
             let mut done = lock(&self.done);
             done.cqes.push_back(Cqe {
@@ -390,7 +404,23 @@ impl Engine for Threads {
                 worker: 0,
                 cancel: false,
             });
-            jobs.queue.push_back(*sqe);
+            let mut sqe = *sqe;
+            if sqe.borrowed_fds {
+                if let Some(p) = jobs.pinned.get_mut(sqe.slot as usize) {
+                    // Hold the files now, as the kernel does at submission. Should that
+                    // fail (EBADF, EMFILE), the request goes on with the numbers: a bad
+                    // one then fails the request with the kernel's answer.
+                    if let Ok(dup) = file::dup_cloexec(sqe.fd) {
+                        sqe.fd = dup.as_raw_fd();
+                        p[0] = Some(dup);
+                    }
+                    if let Some(Ok(dup)) = sqe.resfd.map(file::dup_cloexec) {
+                        sqe.resfd = Some(dup.as_raw_fd());
+                        p[1] = Some(dup);
+                    }
+                }
+            }
+            jobs.queue.push_back(sqe);
         }
         if jobs.idle > 0 {
             self.shared.submit_wakeups.fetch_add(1, Ordering::Relaxed);

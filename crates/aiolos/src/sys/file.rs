@@ -2,7 +2,7 @@
 //! `fsync`, `fdatasync`, `posix_fadvise`, `fstat`, and the per-thread I/O priority.
 
 use super::{cvt, cvt_retry, Errno};
-use std::os::fd::RawFd;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 /// A scatter/gather element with the kernel's `struct iovec` layout. Addresses are kept
 /// as integers so that tables of them can move between threads; whoever builds one vouches
@@ -174,6 +174,18 @@ pub fn status_flags(fd: RawFd) -> Result<i32, Errno> {
     // SAFETY: fcntl(F_GETFL) takes no pointer argument.
     let r = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) } as _)?;
     Ok(r as i32)
+}
+
+/// `fcntl(F_DUPFD_CLOEXEC)`: a second descriptor for the same open file, which keeps the
+/// file open even when `fd` is closed and its number reused.
+///
+/// # Errors
+/// `EBADF`, `EMFILE` (out of descriptors).
+pub fn dup_cloexec(fd: RawFd) -> Result<OwnedFd, Errno> {
+    // SAFETY: fcntl(F_DUPFD_CLOEXEC) takes an integer (the lowest number to use).
+    let r = cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) } as _)?;
+    // SAFETY: the kernel just returned this descriptor to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
 }
 
 /// `ioprio_get(IOPRIO_WHO_PROCESS, 0)`: the calling thread's I/O priority, in the

@@ -81,6 +81,19 @@ impl LoopDev {
         self.mounted = Some(mnt.clone());
         Some(mnt)
     }
+
+    /// Unmounts and mounts the file system again (after a shutdown, say); returns the
+    /// mount point. Panics if either step fails: a mounted file system was expected.
+    pub fn remount(&mut self) -> PathBuf {
+        let mnt = self
+            .mounted
+            .take()
+            .expect("remount of a device that is not mounted");
+        run(Command::new("umount").arg(&mnt)).expect("unmount for remount");
+        run(Command::new("mount").arg(&self.dev).arg(&mnt)).expect("mount again");
+        self.mounted = Some(mnt.clone());
+        mnt
+    }
 }
 
 impl Drop for LoopDev {

@@ -1,0 +1,92 @@
+/* DESC: iocbs with bad contents (an iocb submitted twice, a negative offset, zero lengths, more than IOV_MAX elements, a wild buffer) get the kernel's answers on every engine, never a crash. */
+#include "common.h"
+
+/* Submits one iocb; returns io_submit's result, and the event's res when it was queued. */
+static long submit_one(io_context_t ctx, struct iocb *cb, long *res)
+{
+	struct iocb *ptrs[1] = {cb};
+	struct io_event ev[1];
+	long r = io_submit(ctx, 1, ptrs);
+	if (r == 1) {
+		reap(ctx, ev, 1);
+		CHECK(ev[0].obj == cb);
+		*res = (long)ev[0].res;
+	}
+	return r;
+}
+
+int main(void)
+{
+	io_context_t ctx = 0;
+	struct iocb cb, *ptrs[2];
+	struct io_event ev[2];
+	char buf[512];
+	long res = 0, r;
+	int fd;
+
+	require_our_library();
+	fd = scratch_file("data", 4096, 0);
+	EXPECT_RET(io_setup(8, &ctx), 0);
+
+	/* One iocb twice in one call: the kernel takes both; two events name it. */
+	io_prep_pread(&cb, fd, buf, sizeof(buf), 0);
+	ptrs[0] = ptrs[1] = &cb;
+	EXPECT_RET(io_submit(ctx, 2, ptrs), 2);
+	reap(ctx, ev, 2);
+	CHECK(ev[0].obj == &cb && ev[1].obj == &cb);
+	CHECK(ev[0].res == sizeof(buf) && ev[1].res == sizeof(buf));
+
+	/* The same iocb again while its first submission may still run: both complete. */
+	io_prep_pread(&cb, fd, buf, sizeof(buf), 0);
+	ptrs[0] = &cb;
+	EXPECT_RET(io_submit(ctx, 1, ptrs), 1);
+	EXPECT_RET(io_submit(ctx, 1, ptrs), 1);
+	reap(ctx, ev, 2);
+	CHECK(ev[0].res == sizeof(buf) && ev[1].res == sizeof(buf));
+
+	/* A negative offset: refused at submission with EINVAL. */
+	io_prep_pread(&cb, fd, buf, sizeof(buf), -4096);
+	EXPECT_RET(io_submit(ctx, 1, ptrs), -EINVAL);
+	io_prep_pwrite(&cb, fd, buf, sizeof(buf), (long long)((1ull << 63) - 1) * -1);
+	EXPECT_RET(io_submit(ctx, 1, ptrs), -EINVAL);
+
+	/* Zero lengths: complete with 0. */
+	io_prep_pread(&cb, fd, buf, 0, 0);
+	EXPECT_RET(submit_one(ctx, &cb, &res), 1);
+	CHECK(res == 0);
+	io_prep_pwrite(&cb, fd, buf, 0, 0);
+	EXPECT_RET(submit_one(ctx, &cb, &res), 1);
+	CHECK(res == 0);
+
+	/* A buffer the process cannot write: EFAULT, at submission or in the event. */
+	io_prep_pread(&cb, fd, (void *)8, sizeof(buf), 0);
+	r = submit_one(ctx, &cb, &res);
+	CHECK(r == -EFAULT || (r == 1 && res == -EFAULT));
+
+	/* A vectored request with more than IOV_MAX elements: EINVAL. */
+	{
+		static struct iovec iov[1025];
+		int i;
+		for (i = 0; i < 1025; i++) {
+			iov[i].iov_base = buf;
+			iov[i].iov_len = 1;
+		}
+		io_prep_preadv(&cb, fd, iov, 1025, 0);
+		EXPECT_RET(io_submit(ctx, 1, ptrs), -EINVAL);
+	}
+
+	/* A closed descriptor: EBADF at submission. */
+	{
+		int dead = dup(fd);
+		close(dead);
+		io_prep_pread(&cb, dead, buf, sizeof(buf), 0);
+		EXPECT_RET(io_submit(ctx, 1, ptrs), -EBADF);
+	}
+
+	/* The context still works. */
+	io_prep_pread(&cb, fd, buf, sizeof(buf), 0);
+	EXPECT_RET(submit_one(ctx, &cb, &res), 1);
+	CHECK(res == sizeof(buf));
+	EXPECT_RET(io_destroy(ctx), 0);
+	return 0;
+}
