@@ -7,7 +7,10 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod align;
+mod aligned;
 pub mod buf;
+mod direct;
 pub mod engine;
 mod error;
 pub mod fs;
@@ -15,7 +18,9 @@ pub mod op;
 mod ring;
 pub mod sys;
 
+pub use aligned::{AlignedBuf, BufPool};
 pub use buf::{BufResult, IoBuf, IoBufMut, RawBuf};
+pub use direct::DirectFile;
 pub use engine::{EngineKind, EngineStats, Suggestion};
 pub use error::Error;
 pub use op::{Fd, Op, OpCode, RwFlags};

@@ -604,18 +604,21 @@ impl<B: IoBufMut> Ring<B> {
         let res = slot.result;
         let cancel_requested = slot.cancel_requested;
         let op = Self::free_slot(st, index);
-        let (user_data, fd, bufs) = match op {
+        let (user_data, fd, bufs, rw) = match op {
             Some(op) => {
                 let user_data = op.user_data;
                 let fd = op.fd.clone();
-                let bufs = match op.kind {
-                    Kind::Read { buf, .. } | Kind::Write { buf, .. } => Buffers::One(buf),
-                    Kind::Readv { bufs, .. } | Kind::Writev { bufs, .. } => Buffers::Many(bufs),
-                    _ => Buffers::None,
+                let (bufs, rw) = match op.kind {
+                    Kind::Read { buf, offset } => (Buffers::One(buf), Some((false, offset))),
+                    Kind::Write { buf, offset } => (Buffers::One(buf), Some((true, offset))),
+                    Kind::Readv { bufs, .. } | Kind::Writev { bufs, .. } => {
+                        (Buffers::Many(bufs), None)
+                    }
+                    _ => (Buffers::None, None),
                 };
-                (user_data, fd, bufs)
+                (user_data, fd, bufs, rw)
             }
-            None => (0, None, Buffers::None),
+            None => (0, None, Buffers::None, None),
         };
         let mut bufs = bufs;
         let result = if res >= 0 {
@@ -627,6 +630,7 @@ impl<B: IoBufMut> Ring<B> {
                 -res as i32,
                 fd.as_ref().map(|f| f.as_raw()),
                 &bufs,
+                rw,
             ))
         };
         Completion {
@@ -919,8 +923,27 @@ fn mark_init<B: IoBufMut>(bufs: &mut Buffers<B>, mut n: usize) {
     }
 }
 
-fn request_error<B: IoBufMut>(errno: i32, fd: Option<i32>, bufs: &Buffers<B>) -> io::Error {
-    let _ = (fd, bufs);
+/// The error of a failed request. An `EINVAL` on a single-buffer read or write of an
+/// O_DIRECT file that breaks the file's alignment is explained (required alignment and
+/// offending value) instead of reported bare. `rw` is `(is_write, offset)`.
+fn request_error<B: IoBufMut>(
+    errno: i32,
+    fd: Option<i32>,
+    bufs: &Buffers<B>,
+    rw: Option<(bool, u64)>,
+) -> io::Error {
+    if let (Errno::INVAL, Some(fd), Buffers::One(buf), Some((is_write, offset))) =
+        (Errno(errno), fd, bufs, rw)
+    {
+        let len = if is_write {
+            buf.bytes_init()
+        } else {
+            buf.bytes_total()
+        };
+        if let Some(e) = crate::align::explain_einval(fd, buf.stable_ptr() as usize, len, offset) {
+            return e;
+        }
+    }
     io::Error::from_raw_os_error(errno)
 }
 

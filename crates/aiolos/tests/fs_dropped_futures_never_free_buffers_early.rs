@@ -79,7 +79,13 @@ async fn drop_at_random(driver: Driver, path: std::path::PathBuf, direct: bool, 
             "canary {i} was overwritten: the kernel wrote into a freed buffer"
         );
     }
-    // Every buffer was freed exactly once (after its completion was handed out).
+    // Every buffer is freed exactly once. The driver drops an abandoned request's buffer
+    // just after the ring hands its completion over, so allow it a moment to finish.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while drops.load(Ordering::SeqCst) < n && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(50));
     assert_eq!(drops.load(Ordering::SeqCst), n, "buffers freed != created");
 }
 
@@ -131,11 +137,20 @@ fn a_forgotten_future_leaks_its_buffer_instead_of_freeing_it(kind: EngineKind) {
         .open(&path)
         .expect("open");
     let drops = Arc::new(AtomicUsize::new(0));
+    // A read that completes within its first poll hands its buffer back (and the test
+    // drops it); every other one is forgotten while in flight.
+    let mut ready = 0;
     for i in 0..32u64 {
         let mut fut = file.read_at(CountedBuf::new(4096, &drops), i * 4096);
-        let _ = poll_once(&mut fut);
+        if poll_once(&mut fut) {
+            ready += 1;
+        }
         std::mem::forget(fut);
     }
+    assert!(
+        ready < 32,
+        "every read finished within its first poll: nothing was forgotten in flight"
+    );
     let canaries: Vec<AlignedBuf> = (0..64)
         .map(|_| AlignedBuf::from_slice(&[CANARY; 4096]))
         .collect();
@@ -145,7 +160,7 @@ fn a_forgotten_future_leaks_its_buffer_instead_of_freeing_it(kind: EngineKind) {
         .all(|c| c.as_slice().iter().all(|&b| b == CANARY)));
     assert_eq!(
         drops.load(Ordering::SeqCst),
-        0,
+        ready,
         "a forgotten buffer was freed"
     );
 }

@@ -14,10 +14,12 @@
 #![allow(unsafe_code)]
 
 pub mod aio;
+pub mod block;
 pub mod eventfd;
 pub mod file;
 pub mod rusage;
 pub mod signal;
+pub mod statx;
 
 use std::fmt;
 use std::io;

@@ -3,6 +3,7 @@
 
 pub mod faultfs;
 pub mod fs;
+pub mod loopdev;
 
 use aiolos::{EngineKind, Error, IoBufMut, Ring};
 use std::fs::{File, OpenOptions};
