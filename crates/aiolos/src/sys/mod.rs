@@ -20,6 +20,7 @@ pub mod file;
 pub mod rusage;
 pub mod signal;
 pub mod statx;
+pub mod uname;
 
 use std::fmt;
 use std::io;
