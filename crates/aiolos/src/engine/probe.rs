@@ -245,9 +245,11 @@ pub fn uring_probe() -> Result<UringProbe, String> {
         .map(|(_, name)| *name)
         .collect();
     let usable = if !params.is_feature_ext_arg() || !params.is_feature_nodrop() {
-        Err("the kernel's io_uring lacks IORING_FEAT_EXT_ARG or IORING_FEAT_NODROP \
+        Err(
+            "the kernel's io_uring lacks IORING_FEAT_EXT_ARG or IORING_FEAT_NODROP \
              (Linux 5.11 or later is needed)"
-            .to_string())
+                .to_string(),
+        )
     } else if !missing.is_empty() {
         Err(format!(
             "the kernel's io_uring lacks operations aiolos needs: {}",
