@@ -305,7 +305,7 @@ impl Pipeline<'_> {
                 .context("cannot allocate a buffer")?
         };
         let op = Op::read(&self.io.src_io, buf, off).user_data(slot as u64 * 2);
-        self.ring.push(op).map_err(|e| io::Error::from(e))?;
+        self.ring.push(op).map_err(io::Error::from)?;
         self.in_flight += 1;
         Ok(())
     }
@@ -338,7 +338,7 @@ impl Pipeline<'_> {
         match outcome {
             Ok(true) if !stopping => {
                 let op = Op::write(&self.io.dst_io, buf, chunk.off).user_data(slot as u64 * 2 + 1);
-                self.ring.push(op).map_err(|e| io::Error::from(e))?;
+                self.ring.push(op).map_err(io::Error::from)?;
                 Ok(())
             }
             Ok(_) => {
