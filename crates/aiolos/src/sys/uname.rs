@@ -47,6 +47,7 @@ pub fn uname() -> Result<Uname, Errno> {
 #[cfg(test)]
 mod tests {
     #[test]
+    #[cfg_attr(miri, ignore = "makes a system call")]
     fn uname_names_linux_and_a_release_with_a_dot() {
         let u = super::uname().expect("uname");
         assert_eq!(u.sysname, "Linux");
