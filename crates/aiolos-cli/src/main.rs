@@ -1,8 +1,11 @@
-//! `aiolos`: the command-line tool. `bench` measures the engines; `cp` and `probe` follow.
+//! `aiolos`: the command-line tool. `bench` measures the engines, `cp` copies files, `probe`
+//! reports what the kernel and a file system offer.
 #![deny(unsafe_code)]
 
 mod aligned;
 mod bench;
+mod cp;
+mod probe;
 
 use clap::{Parser, Subcommand};
 use std::io;
@@ -20,11 +23,17 @@ struct Cli {
 enum Command {
     /// Measure I/O on a file or device: IOPS, bandwidth, latency, submit time, CPU per I/O.
     Bench(bench::BenchArgs),
+    /// Copy a file with many requests in flight, O_DIRECT where both sides support it.
+    Cp(cp::CpArgs),
+    /// Report what this kernel and file system offer: io_uring, kernel AIO, O_DIRECT.
+    Probe(probe::ProbeArgs),
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Bench(args) => bench::run(args),
+        Command::Cp(args) => cp::run(args),
+        Command::Probe(args) => probe::run(args),
     }
 }
 

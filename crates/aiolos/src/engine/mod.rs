@@ -17,7 +17,7 @@ mod probe;
 pub(crate) mod threads;
 pub(crate) mod uring;
 
-pub use probe::Suggestion;
+pub use probe::{uring_probe, Suggestion, UringProbe};
 
 use crate::op::OpCode;
 use crate::sys::Errno;

@@ -119,20 +119,112 @@ pub(crate) fn explain_setup(errno: Errno) -> String {
     }
 }
 
-/// Probes io_uring: `Ok(())` if a ring can be created here with every operation and
-/// feature the engine needs, otherwise the cause.
-pub(crate) fn probe_uring() -> Result<(), String> {
+/// Every io_uring operation the opcode probe is asked about, by its kernel name
+/// (`IORING_OP_` + the name in upper case). Codes that several builders share appear once.
+const KNOWN: &[(u8, &str)] = &[
+    (opcode::Nop::CODE, "nop"),
+    (opcode::Readv::CODE, "readv"),
+    (opcode::Writev::CODE, "writev"),
+    (opcode::Fsync::CODE, "fsync"),
+    (opcode::ReadFixed::CODE, "read_fixed"),
+    (opcode::WriteFixed::CODE, "write_fixed"),
+    (opcode::PollAdd::CODE, "poll_add"),
+    (opcode::PollRemove::CODE, "poll_remove"),
+    (opcode::SyncFileRange::CODE, "sync_file_range"),
+    (opcode::SendMsg::CODE, "sendmsg"),
+    (opcode::RecvMsg::CODE, "recvmsg"),
+    (opcode::Timeout::CODE, "timeout"),
+    (opcode::TimeoutRemove::CODE, "timeout_remove"),
+    (opcode::Accept::CODE, "accept"),
+    (opcode::AsyncCancel::CODE, "async_cancel"),
+    (opcode::LinkTimeout::CODE, "link_timeout"),
+    (opcode::Connect::CODE, "connect"),
+    (opcode::Fallocate::CODE, "fallocate"),
+    (opcode::OpenAt::CODE, "openat"),
+    (opcode::Close::CODE, "close"),
+    (opcode::FilesUpdate::CODE, "files_update"),
+    (opcode::Statx::CODE, "statx"),
+    (opcode::Read::CODE, "read"),
+    (opcode::Write::CODE, "write"),
+    (opcode::Fadvise::CODE, "fadvise"),
+    (opcode::Madvise::CODE, "madvise"),
+    (opcode::Send::CODE, "send"),
+    (opcode::Recv::CODE, "recv"),
+    (opcode::OpenAt2::CODE, "openat2"),
+    (opcode::EpollCtl::CODE, "epoll_ctl"),
+    (opcode::Splice::CODE, "splice"),
+    (opcode::ProvideBuffers::CODE, "provide_buffers"),
+    (opcode::RemoveBuffers::CODE, "remove_buffers"),
+    (opcode::Tee::CODE, "tee"),
+    (opcode::Shutdown::CODE, "shutdown"),
+    (opcode::RenameAt::CODE, "renameat"),
+    (opcode::UnlinkAt::CODE, "unlinkat"),
+    (opcode::MkDirAt::CODE, "mkdirat"),
+    (opcode::SymlinkAt::CODE, "symlinkat"),
+    (opcode::LinkAt::CODE, "linkat"),
+    (opcode::MsgRingData::CODE, "msg_ring"),
+    (opcode::FSetXattr::CODE, "fsetxattr"),
+    (opcode::SetXattr::CODE, "setxattr"),
+    (opcode::FGetXattr::CODE, "fgetxattr"),
+    (opcode::GetXattr::CODE, "getxattr"),
+    (opcode::Socket::CODE, "socket"),
+    (opcode::UringCmd16::CODE, "uring_cmd"),
+    (opcode::SendZc::CODE, "send_zc"),
+    (opcode::SendMsgZc::CODE, "sendmsg_zc"),
+    (opcode::ReadMulti::CODE, "read_multishot"),
+    (opcode::WaitId::CODE, "waitid"),
+    (opcode::FutexWait::CODE, "futex_wait"),
+    (opcode::FutexWake::CODE, "futex_wake"),
+    (opcode::FutexWaitV::CODE, "futex_waitv"),
+    (opcode::FixedFdInstall::CODE, "fixed_fd_install"),
+    (opcode::Ftruncate::CODE, "ftruncate"),
+    (opcode::Bind::CODE, "bind"),
+    (opcode::Listen::CODE, "listen"),
+    (opcode::RecvZc::CODE, "recv_zc"),
+    (opcode::EpollWait::CODE, "epoll_wait"),
+    (opcode::ReadvFixed::CODE, "readv_fixed"),
+    (opcode::WritevFixed::CODE, "writev_fixed"),
+    (opcode::Pipe::CODE, "pipe"),
+];
+
+/// What io_uring offers this process, for diagnostics such as `aiolos probe`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UringProbe {
+    /// Every operation the kernel's opcode probe was asked about, by its kernel name
+    /// (`IORING_OP_` + the name in upper case), in opcode order, with whether the kernel
+    /// supports it.
+    pub ops: Vec<(&'static str, bool)>,
+    /// Whether the io_uring engine can run here: `Err` names the operation or feature
+    /// that is missing.
+    pub usable: Result<(), String>,
+}
+
+impl UringProbe {
+    /// The names of the supported operations.
+    pub fn supported(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.ops.iter().filter(|(_, ok)| *ok).map(|(n, _)| *n)
+    }
+}
+
+/// Creates a tiny io_uring and asks the kernel which operations it supports
+/// (`IORING_REGISTER_PROBE`), and whether the aiolos engine can use it.
+///
+/// # Errors
+/// When no ring can be created or the probe is refused: the cause in words
+/// (`kernel.io_uring_disabled`, a seccomp filter, no io_uring in the kernel, the
+/// locked-memory or descriptor limit), with the fix.
+///
+/// # Examples
+/// ```
+/// match aiolos::engine::uring_probe() {
+///     Ok(p) => println!("io_uring ops: {}", p.supported().collect::<Vec<_>>().join(" ")),
+///     Err(why) => println!("no io_uring: {why}"),
+/// }
+/// ```
+pub fn uring_probe() -> Result<UringProbe, String> {
     let ring: IoUring = IoUring::builder()
         .build(2)
         .map_err(|e| explain_setup(e.raw_os_error().map_or(Errno::INVAL, Errno)))?;
-    let params = ring.params();
-    if !params.is_feature_ext_arg() || !params.is_feature_nodrop() {
-        return Err(
-            "the kernel's io_uring lacks IORING_FEAT_EXT_ARG or IORING_FEAT_NODROP \
-             (Linux 5.11 or later is needed)"
-                .into(),
-        );
-    }
     let mut probe = Probe::new();
     if let Err(e) = ring.submitter().register_probe(&mut probe) {
         return Err(format!(
@@ -140,18 +232,42 @@ pub(crate) fn probe_uring() -> Result<(), String> {
              io_uring is too old"
         ));
     }
+    let mut ops: Vec<(u8, &'static str, bool)> = KNOWN
+        .iter()
+        .map(|&(code, name)| (code, name, probe.is_supported(code)))
+        .collect();
+    ops.sort_by_key(|&(code, _, _)| code);
+    ops.dedup_by_key(|&mut (code, _, _)| code);
+    let params = ring.params();
     let missing: Vec<&str> = NEEDED
         .iter()
         .filter(|(code, _)| !probe.is_supported(*code))
         .map(|(_, name)| *name)
         .collect();
-    if !missing.is_empty() {
-        return Err(format!(
+    let usable = if !params.is_feature_ext_arg() || !params.is_feature_nodrop() {
+        Err(
+            "the kernel's io_uring lacks IORING_FEAT_EXT_ARG or IORING_FEAT_NODROP \
+             (Linux 5.11 or later is needed)"
+                .to_string(),
+        )
+    } else if !missing.is_empty() {
+        Err(format!(
             "the kernel's io_uring lacks operations aiolos needs: {}",
             missing.join(", ")
-        ));
-    }
-    Ok(())
+        ))
+    } else {
+        Ok(())
+    };
+    Ok(UringProbe {
+        ops: ops.into_iter().map(|(_, n, ok)| (n, ok)).collect(),
+        usable,
+    })
+}
+
+/// Probes io_uring: `Ok(())` if a ring can be created here with every operation and
+/// feature the engine needs, otherwise the cause.
+pub(crate) fn probe_uring() -> Result<(), String> {
+    uring_probe()?.usable
 }
 
 /// Whether the fallback has been reported on stderr in this process.

@@ -227,3 +227,36 @@ pub fn set_thread_ioprio(prio: u16) -> Result<(), Errno> {
     })?;
     Ok(())
 }
+
+fn lseek_whence(fd: RawFd, offset: u64, whence: libc::c_int) -> Result<Option<u64>, Errno> {
+    let off = libc::off_t::try_from(offset).map_err(|_| Errno::INVAL)?;
+    // SAFETY: lseek takes plain integers and validates the descriptor.
+    match cvt(unsafe { libc::lseek(fd, off, whence) } as _) {
+        Ok(pos) => Ok(Some(pos as u64)),
+        Err(Errno(libc::ENXIO)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `lseek(fd, offset, SEEK_DATA)`: the start of the first data region at or after
+/// `offset`, or `None` when only a hole (or the end of the file) follows. Moves the
+/// file position.
+///
+/// # Errors
+/// `EBADF`, `ESPIPE`, and `EINVAL` on file systems without `SEEK_DATA` (the caller then
+/// treats the whole file as data).
+#[doc(alias = "SEEK_DATA")]
+pub fn seek_data(fd: RawFd, offset: u64) -> Result<Option<u64>, Errno> {
+    lseek_whence(fd, offset, libc::SEEK_DATA)
+}
+
+/// `lseek(fd, offset, SEEK_HOLE)`: the start of the first hole at or after `offset` (the
+/// end of the file counts as one), or `None` when `offset` is at or past the end. Moves
+/// the file position.
+///
+/// # Errors
+/// As [`seek_data`].
+#[doc(alias = "SEEK_HOLE")]
+pub fn seek_hole(fd: RawFd, offset: u64) -> Result<Option<u64>, Errno> {
+    lseek_whence(fd, offset, libc::SEEK_HOLE)
+}
