@@ -326,7 +326,10 @@ impl Shared {
         if n > 0 || timeout == Some(Duration::ZERO) {
             return Ok(n);
         }
-        let Kick::Fd { fd, sleeping } = &self.kick else {
+        // Without the tokio feature `Kick` has one variant and this always matches.
+        #[allow(irrefutable_let_patterns)]
+        let Kick::Fd { fd, sleeping } = &self.kick
+        else {
             return Ok(0);
         };
         sleeping.fetch_add(1, Ordering::SeqCst);
@@ -687,7 +690,7 @@ impl Driver {
         if shared.ring.outstanding() == 0 {
             return Ok(0);
         }
-        if let Kick::Fd { .. } = shared.kick {
+        if matches!(shared.kick, Kick::Fd { .. }) {
             return Ok(shared.turn(&mut batch, timeout)?);
         }
         // The tokio reaper sleeps on its own; wait in the ring like any other thread.
