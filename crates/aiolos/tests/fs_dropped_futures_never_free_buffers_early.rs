@@ -72,7 +72,17 @@ async fn drop_at_random(driver: Driver, path: std::path::PathBuf, direct: bool, 
         }
     }
     assert!(checked > 0, "no read was awaited");
-    drain(&driver, Duration::from_secs(60));
+    // Wait without blocking the thread: on a runtime the driver task may need this very
+    // worker thread to submit and reap.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while driver.outstanding() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} requests still outstanding after 60 s",
+            driver.outstanding()
+        );
+        tokio_free_yield().await;
+    }
     for (i, c) in canaries.iter().enumerate() {
         assert!(
             c.as_slice().iter().all(|&b| b == CANARY),
@@ -83,9 +93,11 @@ async fn drop_at_random(driver: Driver, path: std::path::PathBuf, direct: bool, 
     // just after the ring hands its completion over, so allow it a moment to finish.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while drops.load(Ordering::SeqCst) < n && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
+        tokio_free_yield().await;
     }
-    std::thread::sleep(Duration::from_millis(50));
+    for _ in 0..100 {
+        tokio_free_yield().await;
+    }
     assert_eq!(drops.load(Ordering::SeqCst), n, "buffers freed != created");
 }
 
