@@ -27,7 +27,7 @@ fn run_fio(fio: &str, dir: &Path, engine: &str, extra: &[&str]) {
             "--ioengine=libaio",
             "--rw=randrw",
             "--bs=4k",
-            "--iodepth=32",
+            "--iodepth=128",
             "--iodepth_batch_submit=8",
             "--verify=crc32c",
             "--do_verify=1",
