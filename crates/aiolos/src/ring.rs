@@ -854,7 +854,7 @@ impl<B: IoBufMut> Ring<B> {
     /// let token = ring.push(Op::read(&file, Vec::with_capacity(8), 0))?;
     /// assert_eq!(ring.cancel(token)?, CancelOutcome::Cancelled);
     /// let c = ring.wait(1, 1, None)?.remove(0);
-    /// assert_eq!(c.result.unwrap_err().raw_os_error(), Some(libc::ECANCELED));
+    /// assert_eq!(c.result.unwrap_err().raw_os_error(), Some(aiolos::sys::Errno::CANCELED.raw()));
     /// // Reaped: the token is stale now.
     /// assert!(ring.cancel(token).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
