@@ -644,7 +644,9 @@ impl<B: IoBufMut> Ring<B> {
         let (user_data, fd, bufs, rw) = match op {
             Some(op) => {
                 let user_data = op.user_data;
-                let fd = op.fd.as_ref().map(|f| f.as_raw());
+                // Moved, not cloned: it keeps the descriptor open until an error has been
+                // explained (the request may hold the last handle on it).
+                let fd = op.fd;
                 let (bufs, rw) = match op.kind {
                     Kind::Read { buf, offset } => (Buffers::One(buf), Some((false, offset))),
                     Kind::Write { buf, offset } => (Buffers::One(buf), Some((true, offset))),
@@ -663,7 +665,12 @@ impl<B: IoBufMut> Ring<B> {
             mark_init(&mut bufs, n);
             Ok(n)
         } else {
-            Err(request_error(-res as i32, fd, &bufs, rw))
+            Err(request_error(
+                -res as i32,
+                fd.as_ref().map(|f| f.as_raw()),
+                &bufs,
+                rw,
+            ))
         };
         Completion {
             token,
