@@ -7,7 +7,7 @@
 # aiolos uring vs fio io_uring, aiolos native vs fio libaio, aiolos threads vs fio psync.
 #
 # Parameters (environment): RW=randread BS=4k QD=32 RUNTIME=5 ROUNDS=3 SIZE=1g DIRECT=1
-# WARM=0 (DIRECT=0 only: read the file once first so buffered runs start with a warm cache)
+# WARM=0 (DIRECT=0 only: read the whole file before every run, so each starts with a warm cache)
 # COLD=0 (DIRECT=0 only: drop the file's pages before every run, so each run starts cold)
 # FILE=/var/tmp/aiolos-bench-vs-fio.dat (created and filled by aiolos if missing, and then
 # removed at the end unless KEEP=1). AIOLOS=target/release/aiolos (built if missing).
@@ -49,7 +49,6 @@ for e in uring native threads; do
   fi
 done
 
-if [ "$DIRECT" != 1 ] && [ "$WARM" = 1 ]; then cat "$FILE" >/dev/null; fi
 
 # Drops the file's pages from the page cache (posix_fadvise DONTNEED through dd).
 drop_cache() { dd if="$FILE" iflag=nocache count=0 status=none; }
@@ -98,6 +97,7 @@ echo "rw=$RW bs=$BS qd=$QD runtime=${RUNTIME}s size=$SIZE direct=$DIRECT warm=$W
 for round in $(seq 1 "$ROUNDS"); do
   for n in "${names[@]}"; do
     if [ "$DIRECT" != 1 ] && [ "$COLD" = 1 ]; then drop_cache; fi
+    if [ "$DIRECT" != 1 ] && [ "$WARM" = 1 ]; then cat "$FILE" >/dev/null; fi
     case $n in
       fio-*) line=$(run_fio "${n#fio-}") ;;
       aiolos-*) line=$(run_aiolos "${n#aiolos-}") ;;
