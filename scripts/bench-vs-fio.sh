@@ -56,9 +56,11 @@ drop_cache() { dd if="$FILE" iflag=nocache count=0 status=none; }
 # One fio run -> "name iops mib_s p50_us p99_us cpu_us_per_io submit_p99_us" (latency: submit
 # to completion; fio does not report how long a submit blocked: 0, printed as "-").
 run_fio() {
-  local engine=$1 depth=$QD
+  local engine=$1 depth=$QD invalidate=1
   [ "$engine" = psync ] && depth=1  # a synchronous engine: one request at a time
-  fio --name=bench --filename="$FILE" --size="$SIZE" --ioengine="$engine" --direct="$DIRECT" \
+  # fio drops the file's pages before a job unless told not to (--invalidate, default 1).
+  [ "$WARM" = 1 ] && invalidate=0
+  fio --name=bench --invalidate="$invalidate" --filename="$FILE" --size="$SIZE" --ioengine="$engine" --direct="$DIRECT" \
     --rw="$RW" --bs="$BS" --iodepth="$depth" --runtime="$RUNTIME" --time_based \
     --norandommap --randrepeat=0 --lat_percentiles=1 --output-format=terse |
   awk -F';' -v name="fio-$engine" '
