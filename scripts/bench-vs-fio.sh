@@ -7,7 +7,8 @@
 # aiolos uring vs fio io_uring, aiolos native vs fio libaio, aiolos threads vs fio psync.
 #
 # Parameters (environment): RW=randread BS=4k QD=32 RUNTIME=5 ROUNDS=3 SIZE=1g DIRECT=1
-# WARM=0 (DIRECT=0 only: read the file once first so buffered runs start with a warm cache)
+# WARM=0 (DIRECT=0 only: read the whole file before every run, so each starts with a warm cache)
+# COLD=0 (DIRECT=0 only: drop the file's pages before every run, so each run starts cold)
 # FILE=/var/tmp/aiolos-bench-vs-fio.dat (created and filled by aiolos if missing, and then
 # removed at the end unless KEEP=1). AIOLOS=target/release/aiolos (built if missing).
 #
@@ -17,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RW=${RW:-randread} BS=${BS:-4k} QD=${QD:-32} RUNTIME=${RUNTIME:-5} ROUNDS=${ROUNDS:-3}
-SIZE=${SIZE:-1g} DIRECT=${DIRECT:-1} WARM=${WARM:-0} KEEP=${KEEP:-0}
+SIZE=${SIZE:-1g} DIRECT=${DIRECT:-1} WARM=${WARM:-0} COLD=${COLD:-0} KEEP=${KEEP:-0}
 FILE=${FILE:-/var/tmp/aiolos-bench-vs-fio.dat}
 AIOLOS=${AIOLOS:-target/release/aiolos}
 
@@ -48,13 +49,18 @@ for e in uring native threads; do
   fi
 done
 
-if [ "$DIRECT" != 1 ] && [ "$WARM" = 1 ]; then cat "$FILE" >/dev/null; fi
 
-# One fio run -> "name iops mib_s p50_us p99_us cpu_us_per_io" (latency: submit to completion).
+# Drops the file's pages from the page cache (posix_fadvise DONTNEED through dd).
+drop_cache() { dd if="$FILE" iflag=nocache count=0 status=none; }
+
+# One fio run -> "name iops mib_s p50_us p99_us cpu_us_per_io submit_p99_us" (latency: submit
+# to completion; fio does not report how long a submit blocked: 0, printed as "-").
 run_fio() {
-  local engine=$1 depth=$QD
+  local engine=$1 depth=$QD invalidate=1
   [ "$engine" = psync ] && depth=1  # a synchronous engine: one request at a time
-  fio --name=bench --filename="$FILE" --size="$SIZE" --ioengine="$engine" --direct="$DIRECT" \
+  # fio drops the file's pages before a job unless told not to (--invalidate, default 1).
+  [ "$WARM" = 1 ] && invalidate=0
+  fio --name=bench --invalidate="$invalidate" --filename="$FILE" --size="$SIZE" --ioengine="$engine" --direct="$DIRECT" \
     --rw="$RW" --bs="$BS" --iodepth="$depth" --runtime="$RUNTIME" --time_based \
     --norandommap --randrepeat=0 --lat_percentiles=1 --output-format=terse |
   awk -F';' -v name="fio-$engine" '
@@ -66,7 +72,7 @@ run_fio() {
       usr = $88; sys = $89; sub("%", "", usr); sub("%", "", sys)
       secs = ($9 > $50 ? $9 : $50) / 1000
       cpu = ios > 0 ? (usr + sys) / 100 * secs * 1e6 / ios : 0
-      printf "%s %.0f %.1f %.1f %.1f %.2f\n", name, rios + wios, kb / 1024, p50, p99, cpu
+      printf "%s %.0f %.1f %.1f %.1f %.2f 0\n", name, rios + wios, kb / 1024, p50, p99, cpu
     }'
 }
 
@@ -83,14 +89,17 @@ run_aiolos() {
     /"lat_ns_p99":/ && !p99 { p99 = val($0) }
     /"cpu_user_ns_per_io":/ && !cu { cu = val($0) }
     /"cpu_sys_ns_per_io":/ && !cs { cs = val($0) }
-    END { printf "%s %.0f %.1f %.1f %.1f %.2f\n", name, iops, bw, p50 / 1e3, p99 / 1e3, (cu + cs) / 1e3 }'
+    /"submit_lat_ns_p99":/ && !sp { sp = val($0) }
+    END { printf "%s %.0f %.1f %.1f %.1f %.2f %.1f\n", name, iops, bw, p50 / 1e3, p99 / 1e3, (cu + cs) / 1e3, sp / 1e3 }'
 }
 
 names=(fio-io_uring fio-libaio fio-psync)
 for e in "${aiolos_engines[@]}"; do names+=("aiolos-$e"); done
-echo "rw=$RW bs=$BS qd=$QD runtime=${RUNTIME}s size=$SIZE direct=$DIRECT rounds=$ROUNDS file=$FILE" >&2
+echo "rw=$RW bs=$BS qd=$QD runtime=${RUNTIME}s size=$SIZE direct=$DIRECT warm=$WARM cold=$COLD rounds=$ROUNDS file=$FILE load=$(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for round in $(seq 1 "$ROUNDS"); do
   for n in "${names[@]}"; do
+    if [ "$DIRECT" != 1 ] && [ "$COLD" = 1 ]; then drop_cache; fi
+    if [ "$DIRECT" != 1 ] && [ "$WARM" = 1 ]; then cat "$FILE" >/dev/null; fi
     case $n in
       fio-*) line=$(run_fio "${n#fio-}") ;;
       aiolos-*) line=$(run_aiolos "${n#aiolos-}") ;;
@@ -107,17 +116,18 @@ awk -v order="${names[*]}" '
     for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
   }
-  { for (f = 2; f <= 6; f++) v[$1, f] = v[$1, f] " " $f }
+  { for (f = 2; f <= 7; f++) v[$1, f] = v[$1, f] " " $f }
   END {
     peer["aiolos-uring"] = "fio-io_uring"; peer["aiolos-native"] = "fio-libaio"
     peer["aiolos-threads"] = "fio-psync"
     n = split(order, names, " ")
-    for (i = 1; i <= n; i++) for (f = 2; f <= 6; f++) m[names[i], f] = median(v[names[i], f])
-    printf "%-15s %10s %9s %8s %9s %10s %8s %8s  %s\n", "engine", "IOPS", "MiB/s", "p50 us", "p99 us", "cpu us/io", "IOPS x", "cpu x", "vs"
+    for (i = 1; i <= n; i++) for (f = 2; f <= 7; f++) m[names[i], f] = median(v[names[i], f])
+    printf "%-15s %10s %9s %8s %9s %10s %12s %8s %8s  %s\n", "engine", "IOPS", "MiB/s", "p50 us", "p99 us", "cpu us/io", "submit p99", "IOPS x", "cpu x", "vs"
     for (i = 1; i <= n; i++) {
       e = names[i]; p = peer[e]; ri = "-"; rc = "-"; vs = ""
       if (p != "" && m[p, 2] > 0) { ri = sprintf("%.2f", m[e, 2] / m[p, 2]); vs = p
         if (m[p, 6] > 0) rc = sprintf("%.2f", m[e, 6] / m[p, 6]) }
-      printf "%-15s %10.0f %9.1f %8.1f %9.1f %10.2f %8s %8s  %s\n", e, m[e, 2], m[e, 3], m[e, 4], m[e, 5], m[e, 6], ri, rc, vs
+      sp = m[e, 7] > 0 ? sprintf("%.1f", m[e, 7]) : "-"
+      printf "%-15s %10.0f %9.1f %8.1f %9.1f %10.2f %12s %8s %8s  %s\n", e, m[e, 2], m[e, 3], m[e, 4], m[e, 5], m[e, 6], sp, ri, rc, vs
     }
   }' "$results"

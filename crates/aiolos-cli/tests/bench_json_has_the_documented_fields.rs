@@ -17,6 +17,7 @@ const CONFIG: &[&str] = &[
     "jobs",
     "direct",
     "dio_align_bytes",
+    "uring_single_issuer",
     "batch_submit",
     "batch_complete",
     "runtime_s",

@@ -49,6 +49,9 @@ pub enum Error {
     },
     /// The ring was created by another process (this process is a `fork` child).
     Forked,
+    /// A single-issuer ring ([`RingBuilder::single_issuer`](crate::RingBuilder::single_issuer))
+    /// was used from a thread other than the one that built it.
+    WrongThread,
 }
 
 fn read_sysctl(name: &str) -> Option<u64> {
@@ -152,6 +155,10 @@ impl fmt::Display for Error {
             Error::Forked => f.write_str(
                 "this ring belongs to the parent process: a fork child must create its own ring",
             ),
+            Error::WrongThread => f.write_str(
+                "this ring is single-issuer: submit, wait, cancel and close only from the \
+                 thread that built it",
+            ),
         }
     }
 }
@@ -176,7 +183,7 @@ impl From<Error> for io::Error {
             Error::InvalidToken | Error::InvalidRequest(_) | Error::WouldWaitForever { .. } => {
                 io::ErrorKind::InvalidInput
             }
-            Error::Forked => io::ErrorKind::Unsupported,
+            Error::Forked | Error::WrongThread => io::ErrorKind::Unsupported,
         };
         io::Error::new(kind, e)
     }

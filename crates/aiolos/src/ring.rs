@@ -4,7 +4,8 @@
 //! scratch vectors have grown.
 //!
 //! `push` queues, `submit` makes one system call for everything queued, `wait` returns
-//! completions. Any thread may push, submit, wait or cancel; one waiting thread at a time
+//! completions. Any thread may push, submit, wait or cancel (a ring built with
+//! [`RingBuilder::single_issuer`] submits, waits and cancels only on its own thread); one waiting thread at a time
 //! reaps from the engine while the others sleep on a condition variable and are woken as
 //! completions arrive. `close` (and `Drop`) stops new requests, wakes every waiter and
 //! waits for every request in flight before any buffer is freed.
@@ -221,6 +222,20 @@ impl RingBuilder {
         self
     }
 
+    /// io_uring only: the ring is used by one thread, the one that calls
+    /// [`RingBuilder::build`] (`IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN`).
+    /// The kernel then does completion work only when that thread asks for completions,
+    /// which costs less CPU per request and wakes a waiter once per batch instead of once
+    /// per completion. [`Ring::submit`], [`Ring::wait`], [`Ring::cancel`] and
+    /// [`Ring::close`] from any other thread fail with [`Error::WrongThread`]; dropping the
+    /// ring on another thread while requests are in flight leaks their buffers rather than
+    /// free memory the kernel may still write. Where the kernel lacks these flags (before
+    /// Linux 6.1) the ring runs without them and says so on stderr. Other engines ignore it.
+    pub fn single_issuer(mut self, on: bool) -> RingBuilder {
+        self.uring.single_issuer = on;
+        self
+    }
+
     /// Creates the ring.
     ///
     /// # Errors
@@ -284,6 +299,15 @@ pub struct Ring<B: IoBufMut = Vec<u8>> {
     fork_generation: u64,
     /// This ring's id, carried by its tokens.
     id: u32,
+    /// For a single-issuer engine: the [`thread_mark`] of the thread that built the ring.
+    owner: Option<usize>,
+}
+
+/// An address unique to the calling thread among live threads (its thread-local marker),
+/// cheaper than asking the kernel or cloning the thread handle.
+fn thread_mark() -> usize {
+    thread_local!(static MARK: u8 = const { 0 });
+    MARK.with(|m| m as *const u8 as usize)
 }
 
 impl Ring<Vec<u8>> {
@@ -311,6 +335,7 @@ impl<B: IoBufMut> Ring<B> {
                 detached: false,
             })
             .collect();
+        let owner = engine.single_thread().then(thread_mark);
         Ring {
             engine,
             state: Mutex::new(State {
@@ -329,6 +354,7 @@ impl<B: IoBufMut> Ring<B> {
             capacity,
             fork_generation: crate::sys::fork_generation(),
             id: RING_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            owner,
         }
     }
 
@@ -370,6 +396,14 @@ impl<B: IoBufMut> Ring<B> {
             return Err(Error::Forked);
         }
         Ok(())
+    }
+
+    /// Refuses a call that enters the kernel from the wrong thread of a single-issuer ring.
+    fn check_thread(&self) -> Result<(), Error> {
+        match self.owner {
+            Some(owner) if owner != thread_mark() => Err(Error::WrongThread),
+            _ => Ok(()),
+        }
     }
 
     /// Queues a request. Nothing reaches the kernel until [`Ring::submit`] (or a
@@ -479,7 +513,8 @@ impl<B: IoBufMut> Ring<B> {
     /// a request the kernel refuses completes with its own error.
     ///
     /// # Errors
-    /// [`Error::Forked`] in a fork child.
+    /// [`Error::Forked`] in a fork child; [`Error::WrongThread`] on a single-issuer ring
+    /// from a thread other than its own.
     ///
     /// # Examples
     /// ```
@@ -497,6 +532,7 @@ impl<B: IoBufMut> Ring<B> {
     #[doc(alias = "io_uring_enter")]
     pub fn submit(&self) -> Result<usize, Error> {
         self.check_pid()?;
+        self.check_thread()?;
         let mut st = self.lock();
         let n = self.submit_locked(&mut st);
         drop(st);
@@ -575,9 +611,10 @@ impl<B: IoBufMut> Ring<B> {
         }
         let mut sqes = std::mem::take(&mut st.sqes);
         sqes.clear();
-        let queued: Vec<u32> = st.queued.iter().copied().collect();
-        for &index in &queued {
-            let slot = &mut st.slots[index as usize];
+        // Split borrows: read the queue while preparing slots, with no copy of the queue.
+        let State { queued, slots, .. } = &mut *st;
+        for &index in queued.iter() {
+            let slot = &mut slots[index as usize];
             let token = Token {
                 ring: self.id,
                 index,
@@ -665,7 +702,9 @@ impl<B: IoBufMut> Ring<B> {
         let (user_data, fd, bufs, rw) = match op {
             Some(op) => {
                 let user_data = op.user_data;
-                let fd = op.fd.clone();
+                // Moved, not cloned: it keeps the descriptor open until an error has been
+                // explained (the request may hold the last handle on it).
+                let fd = op.fd;
                 let (bufs, rw) = match op.kind {
                     Kind::Read { buf, offset } => (Buffers::One(buf), Some((false, offset))),
                     Kind::Write { buf, offset } => (Buffers::One(buf), Some((true, offset))),
@@ -707,6 +746,7 @@ impl<B: IoBufMut> Ring<B> {
     /// # Errors
     /// [`Error::Closed`] once the ring is closed and nothing is left to reap;
     /// [`Error::WouldWaitForever`] when fewer than `min` requests are outstanding;
+    /// [`Error::WrongThread`] on a single-issuer ring from another thread;
     /// [`Error::Sys`] if the engine fails.
     ///
     /// # Examples
@@ -757,6 +797,7 @@ impl<B: IoBufMut> Ring<B> {
         timeout: Option<Duration>,
     ) -> Result<usize, Error> {
         self.check_pid()?;
+        self.check_thread()?;
         let max = max.max(1);
         let min = min.min(max);
         let deadline = timeout.map(|t| Instant::now() + t);
@@ -842,6 +883,7 @@ impl<B: IoBufMut> Ring<B> {
     /// its buffers are freed or handed back only after the kernel is done with them.
     ///
     /// # Errors
+    /// [`Error::WrongThread`] on a single-issuer ring from another thread;
     /// [`Error::InvalidToken`] if the token names no outstanding request (already reaped,
     /// or from another ring).
     ///
@@ -862,6 +904,7 @@ impl<B: IoBufMut> Ring<B> {
     #[doc(alias = "io_cancel")]
     #[doc(alias = "IORING_OP_ASYNC_CANCEL")]
     pub fn cancel(&self, token: Token) -> Result<CancelOutcome, Error> {
+        self.check_thread()?;
         if token.ring != self.id {
             return Err(Error::InvalidToken);
         }
@@ -919,7 +962,8 @@ impl<B: IoBufMut> Ring<B> {
     /// Completions not yet reaped can still be collected with [`Ring::wait`].
     ///
     /// # Errors
-    /// [`Error::Sys`] if the engine fails while draining; the ring then keeps (leaks)
+    /// [`Error::WrongThread`] on a single-issuer ring from another thread (nothing is
+    /// closed); [`Error::Sys`] if the engine fails while draining; the ring then keeps (leaks)
     /// the buffers of whatever may still be in flight rather than free them early.
     ///
     /// # Examples
@@ -943,6 +987,7 @@ impl<B: IoBufMut> Ring<B> {
             // buffers, so there is nothing to wait for either.
             return Ok(());
         }
+        self.check_thread()?;
         let mut st = self.lock();
         if !st.closed {
             st.closed = true;

@@ -114,6 +114,11 @@ pub struct BenchArgs {
     /// Allow writing to a block device (destroys its contents).
     #[arg(long)]
     pub force: bool,
+    /// io_uring: build each job's ring as a shared ring (any thread may use it) instead of
+    /// a single-issuer ring (IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN, the default: each
+    /// job thread owns its ring).
+    #[arg(long)]
+    pub shared_ring: bool,
     /// Issue an fsync after every N writes (per job).
     #[arg(long, default_value_t = 0)]
     pub fsync_every: u64,

@@ -32,6 +32,8 @@ pub struct JobSpec {
     pub unit: u64,
     /// Memory alignment of buffers.
     pub mem_align: usize,
+    /// io_uring: a single-issuer ring owned by the job's thread.
+    pub single_issuer: bool,
     pub batch_submit: u32,
     pub batch_complete: u32,
     pub fsync_every: u64,
@@ -172,6 +174,7 @@ pub fn run(spec: &JobSpec, stop: &AtomicBool, done: &AtomicU64) -> Result<JobOut
     let ring: Ring<AlignedBuf> = Ring::builder()
         .entries(spec.qd + 1)
         .engine(spec.engine)
+        .single_issuer(spec.single_issuer)
         .build()
         .with_context(|| format!("cannot create a {} ring of {} entries", spec.engine, qd))?;
     let mut bufs = (0..qd)

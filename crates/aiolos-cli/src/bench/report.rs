@@ -47,6 +47,8 @@ pub struct Config {
     pub jobs: u32,
     pub direct: bool,
     pub dio_align_bytes: u64,
+    /// io_uring rings were single-issuer (`IORING_SETUP_DEFER_TASKRUN`), one per job thread.
+    pub uring_single_issuer: bool,
     pub batch_submit: u32,
     pub batch_complete: u32,
     pub runtime_s: f64,

@@ -160,4 +160,10 @@ pub(crate) trait Engine: Send + Sync {
     fn notify_fd(&self) -> BorrowedFd<'_>;
 
     fn stats(&self) -> EngineStats;
+
+    /// Whether only the thread that created the engine may submit, reap, cancel or wake
+    /// (an io_uring set up with `IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN`).
+    fn single_thread(&self) -> bool {
+        false
+    }
 }
