@@ -1,6 +1,9 @@
 //! Helpers shared by the cp and probe tests.
 #![allow(dead_code)]
 
+/// The loop-device fixture is the library's, shared rather than copied.
+#[path = "../../../aiolos/tests/common/loopdev.rs"]
+#[allow(dead_code)]
 pub mod loopdev;
 
 use std::io::Read;
