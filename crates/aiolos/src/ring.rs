@@ -626,10 +626,8 @@ impl<B: IoBufMut> Ring<B> {
         }
         let mut done = 0;
         while done < sqes.len() {
-            // SAFETY: every address in the sqes points into buffers or iovec tables owned
-            // by in-flight-table slots; a slot keeps them until its completion is handed
-            // back, which happens only after the engine reports it, and Drop waits for
-            // every submitted request first.
+            // SAFETY: every sqe address points into buffers or iovec tables owned by slots,
+            // which keep them until the engine reports the completion; Drop waits first.
             match unsafe { self.engine.submit(&sqes[done..]) } {
                 Ok(0) | Err(Errno::AGAIN) => break,
                 Ok(n) => {

@@ -377,10 +377,9 @@ pub unsafe fn ring_has_events(ctx: AioContext) -> bool {
 /// `io_getevents(2)`; `struct aio_ring` in the kernel's `fs/aio.c`.
 pub unsafe fn ring_reap(ctx: AioContext, out: &mut [IoEvent]) -> usize {
     let hdr = ctx.0 as *mut AioRingHeader;
-    // SAFETY: the caller guarantees that the ring is mapped at ctx and that we are its only
-    // consumer. The kernel publishes an event before it advances tail (release), so after
-    // an acquire load of tail every event between head and tail is complete. head is ours
-    // to advance; the kernel reads it to know which slots are free again.
+    // SAFETY: the caller guarantees the ring is mapped at ctx and we are its only consumer;
+    // the kernel writes an event before advancing tail, so after an acquire load of tail
+    // every event from head to tail is complete, and head is ours to advance.
     unsafe {
         let magic = &*(std::ptr::addr_of!((*hdr).magic) as *const AtomicU32);
         if magic.load(Ordering::Relaxed) != AIO_RING_MAGIC {
