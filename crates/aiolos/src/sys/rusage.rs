@@ -52,6 +52,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg_attr(miri, ignore = "getrusage is a system call Miri cannot run")]
     fn process_cpu_time_grows_while_the_process_computes() {
         let before = process_cpu_time().unwrap();
         let start = std::time::Instant::now();
