@@ -362,7 +362,7 @@ impl DirectFile {
             })?;
             let start = self.align_down(pos);
             let end = self.align_up(want_end).min(start + self.max_span());
-            let span = AlignedBuf::with_capacity((end - start) as usize, self.alignment.mem());
+            let span = AlignedBuf::with_capacity((end - start) as usize, self.buf_align());
             let BufResult(res, span) = self.run_one(Op::read(&self.fd, span, start))?;
             let n = res? as u64;
             let skip = pos - start;
@@ -425,7 +425,7 @@ impl DirectFile {
     fn write_chunk(&self, data: &[u8], offset: u64, c0: u64, c1: u64) -> io::Result<()> {
         let end = offset + data.len() as u64;
         let block = self.alignment.offset() as u64;
-        let mut span = AlignedBuf::zeroed((c1 - c0) as usize, self.alignment.mem());
+        let mut span = AlignedBuf::zeroed((c1 - c0) as usize, self.buf_align());
         let mut fills = Vec::new();
         if c0 < offset {
             fills.push(c0);
