@@ -19,137 +19,23 @@
 #![allow(unsafe_code)]
 
 use crate::buf::IoBufMut;
-use crate::engine::threads::{self, Threads};
-use crate::engine::uring::{Uring, UringOptions};
-use crate::engine::{native::Native, Cqe, Engine, EngineKind, EngineStats, Sqe};
+use crate::engine::{Cqe, Engine, EngineKind, EngineStats, Sqe};
 use crate::error::Error;
 use crate::op::{Kind, Op, OpCode};
 use crate::sys::file::IoVec;
 use crate::sys::Errno;
 use std::collections::VecDeque;
-use std::fmt;
 use std::io;
 use std::os::fd::BorrowedFd;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Names one accepted request: the ring, an index into its in-flight table and the slot's
-/// generation, so a token of a request that has already been reaped, or of another ring,
-/// is rejected.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Token {
-    ring: u32,
-    index: u32,
-    generation: u32,
-}
+mod builder;
+mod types;
 
-/// Ring ids, so that a token is only ever honoured by the ring that issued it.
-static RING_IDS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
-
-impl Token {
-    fn to_u64(self) -> u64 {
-        (u64::from(self.generation) << 32) | u64::from(self.index)
-    }
-    fn from_u64(ring: u32, v: u64) -> Token {
-        Token {
-            ring,
-            index: v as u32,
-            generation: (v >> 32) as u32,
-        }
-    }
-    /// The slot index (stable while the request is outstanding).
-    pub fn index(self) -> u32 {
-        self.index
-    }
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Token({}:{}#{})", self.ring, self.index, self.generation)
-    }
-}
-
-/// The buffers a completion hands back.
-#[derive(Debug)]
-pub enum Buffers<B> {
-    /// The operation had no buffer (fsync, poll, nop).
-    None,
-    /// A read or write.
-    One(B),
-    /// A vectored read or write.
-    Many(Vec<B>),
-}
-
-/// One finished request: its result and its buffers.
-#[derive(Debug)]
-pub struct Completion<B> {
-    /// The request's token.
-    pub token: Token,
-    /// The `user_data` given to the op.
-    pub user_data: u64,
-    /// Bytes transferred (or the poll mask), or the request's own error.
-    pub result: io::Result<usize>,
-    /// The buffers, always returned.
-    pub bufs: Buffers<B>,
-    /// Whether [`Ring::cancel`] was called for this request. The result is still the
-    /// kernel's: a request that completed despite the cancel reports its real result.
-    pub cancel_requested: bool,
-}
-
-impl<B> Completion<B> {
-    /// The single buffer of a read or write.
-    pub fn into_buf(self) -> Option<B> {
-        match self.bufs {
-            Buffers::One(b) => Some(b),
-            _ => None,
-        }
-    }
-    /// All buffers, in order.
-    pub fn into_bufs(self) -> Vec<B> {
-        match self.bufs {
-            Buffers::None => Vec::new(),
-            Buffers::One(b) => vec![b],
-            Buffers::Many(v) => v,
-        }
-    }
-}
-
-/// What [`Ring::cancel`] achieved. In every case the request completes exactly once.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CancelOutcome {
-    /// It had not been submitted: it completes now with `ECANCELED`.
-    Cancelled,
-    /// The engine is cancelling it; its completion (usually `ECANCELED`) follows.
-    Requested,
-    /// The kernel cannot cancel it (file reads and writes on kernel AIO): it completes
-    /// when the I/O does, and its buffers are released only then.
-    NotCancellable,
-    /// It has already completed; the completion waits to be reaped.
-    AlreadyComplete,
-}
-
-/// A refused `push`: the error and the op, whose buffers are given back.
-#[derive(Debug)]
-pub struct PushError<B> {
-    /// Why it was refused.
-    pub error: Error,
-    /// The op, unchanged.
-    pub op: Op<B>,
-}
-
-impl<B: fmt::Debug> fmt::Display for PushError<B> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.error, f)
-    }
-}
-
-impl<B: fmt::Debug> std::error::Error for PushError<B> {}
-
-impl<B> From<PushError<B>> for io::Error {
-    fn from(e: PushError<B>) -> io::Error {
-        e.error.into()
-    }
-}
+pub use builder::RingBuilder;
+use types::RING_IDS;
+pub use types::{Buffers, CancelOutcome, Completion, PushError, Token};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SlotState {
@@ -181,95 +67,6 @@ struct State<B> {
     closed: bool,
     sqes: Vec<Sqe>,
     cqes: Vec<Cqe>,
-}
-
-/// Builds a [`Ring`].
-#[derive(Clone, Debug)]
-pub struct RingBuilder {
-    entries: u32,
-    engine: Option<EngineKind>,
-    threads: Option<usize>,
-    uring: UringOptions,
-}
-
-impl RingBuilder {
-    /// How many requests may be outstanding at once (queued, in flight or waiting to be
-    /// reaped). Default 256.
-    pub fn entries(mut self, entries: u32) -> RingBuilder {
-        self.entries = entries;
-        self
-    }
-
-    /// Which engine to use. Without this, [`EngineKind::suggest`] chooses by probing.
-    pub fn engine(mut self, kind: EngineKind) -> RingBuilder {
-        self.engine = Some(kind);
-        self
-    }
-
-    /// How many I/O threads the [`EngineKind::Threads`] engine runs (default
-    /// `min(4, 2 × cores)`). Other engines ignore it.
-    pub fn threads(mut self, threads: usize) -> RingBuilder {
-        self.threads = Some(threads);
-        self
-    }
-
-    /// io_uring only: a kernel thread polls the submission queue
-    /// (`IORING_SETUP_SQPOLL`), so submitting makes no system call while the thread is
-    /// awake; it sleeps after `idle_ms` milliseconds without work. It costs a busy
-    /// kernel thread per ring. Other engines ignore it.
-    pub fn sqpoll(mut self, idle_ms: u32) -> RingBuilder {
-        self.uring.sqpoll_idle_ms = Some(idle_ms);
-        self
-    }
-
-    /// io_uring only: the ring is used by one thread, the one that calls
-    /// [`RingBuilder::build`] (`IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN`).
-    /// The kernel then does completion work only when that thread asks for completions,
-    /// which costs less CPU per request and wakes a waiter once per batch instead of once
-    /// per completion. [`Ring::submit`], [`Ring::wait`], [`Ring::cancel`] and
-    /// [`Ring::close`] from any other thread fail with [`Error::WrongThread`]; dropping the
-    /// ring on another thread while requests are in flight leaks their buffers rather than
-    /// free memory the kernel may still write. Where the kernel lacks these flags (before
-    /// Linux 6.1) the ring runs without them and says so on stderr. Other engines ignore it.
-    pub fn single_issuer(mut self, on: bool) -> RingBuilder {
-        self.uring.single_issuer = on;
-        self
-    }
-
-    /// Creates the ring.
-    ///
-    /// # Errors
-    /// [`Error::IoSetup`] when kernel AIO refuses a context (`fs.aio-max-nr`),
-    /// [`Error::EngineUnavailable`] when the engine cannot run here, [`Error::Sys`] for
-    /// other system-call failures, [`Error::InvalidRequest`] for 0 entries or a thread
-    /// count outside 1 to 1024.
-    pub fn build<B: IoBufMut>(self) -> Result<Ring<B>, Error> {
-        if self.entries == 0 || self.entries > 1 << 20 {
-            return Err(Error::InvalidRequest(format!(
-                "ring entries must be between 1 and {}, not {}",
-                1 << 20,
-                self.entries
-            )));
-        }
-        let kind = match self.engine {
-            Some(kind) => kind,
-            None => EngineKind::suggest().kind,
-        };
-        let engine: Box<dyn Engine> = match kind {
-            EngineKind::Native => Box::new(Native::new(self.entries)?),
-            EngineKind::Threads => {
-                let n = self.threads.unwrap_or_else(threads::default_threads);
-                if !(1..=1024).contains(&n) {
-                    return Err(Error::InvalidRequest(format!(
-                        "the thread pool needs 1 to 1024 threads, not {n}"
-                    )));
-                }
-                Box::new(Threads::new(self.entries, n)?)
-            }
-            EngineKind::Uring => Box::new(Uring::new(self.entries, self.uring)?),
-        };
-        Ok(Ring::with_engine(engine, self.entries))
-    }
 }
 
 /// The completion context: submit requests in batches, reap their completions.
@@ -308,18 +105,6 @@ pub struct Ring<B: IoBufMut = Vec<u8>> {
 fn thread_mark() -> usize {
     thread_local!(static MARK: u8 = const { 0 });
     MARK.with(|m| m as *const u8 as usize)
-}
-
-impl Ring<Vec<u8>> {
-    /// A builder with default settings.
-    pub fn builder() -> RingBuilder {
-        RingBuilder {
-            entries: 256,
-            engine: None,
-            threads: None,
-            uring: UringOptions::default(),
-        }
-    }
 }
 
 impl<B: IoBufMut> Ring<B> {
@@ -1101,5 +886,4 @@ fn request_error<B: IoBufMut>(
 }
 
 #[cfg(test)]
-#[path = "ring_tests.rs"]
 mod tests;

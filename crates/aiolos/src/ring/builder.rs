@@ -1,0 +1,109 @@
+//! [`RingBuilder`]: the engine and its options, chosen before a [`Ring`] exists.
+
+use super::Ring;
+use crate::buf::IoBufMut;
+use crate::engine::threads::{self, Threads};
+use crate::engine::uring::{Uring, UringOptions};
+use crate::engine::{native::Native, Engine, EngineKind};
+use crate::error::Error;
+
+/// Builds a [`Ring`].
+#[derive(Clone, Debug)]
+pub struct RingBuilder {
+    entries: u32,
+    engine: Option<EngineKind>,
+    threads: Option<usize>,
+    uring: UringOptions,
+}
+
+impl RingBuilder {
+    /// How many requests may be outstanding at once (queued, in flight or waiting to be
+    /// reaped). Default 256.
+    pub fn entries(mut self, entries: u32) -> RingBuilder {
+        self.entries = entries;
+        self
+    }
+
+    /// Which engine to use. Without this, [`EngineKind::suggest`] chooses by probing.
+    pub fn engine(mut self, kind: EngineKind) -> RingBuilder {
+        self.engine = Some(kind);
+        self
+    }
+
+    /// How many I/O threads the [`EngineKind::Threads`] engine runs (default
+    /// `min(4, 2 × cores)`). Other engines ignore it.
+    pub fn threads(mut self, threads: usize) -> RingBuilder {
+        self.threads = Some(threads);
+        self
+    }
+
+    /// io_uring only: a kernel thread polls the submission queue
+    /// (`IORING_SETUP_SQPOLL`), so submitting makes no system call while the thread is
+    /// awake; it sleeps after `idle_ms` milliseconds without work. It costs a busy
+    /// kernel thread per ring. Other engines ignore it.
+    pub fn sqpoll(mut self, idle_ms: u32) -> RingBuilder {
+        self.uring.sqpoll_idle_ms = Some(idle_ms);
+        self
+    }
+
+    /// io_uring only: the ring is used by one thread, the one that calls
+    /// [`RingBuilder::build`] (`IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN`).
+    /// The kernel then does completion work only when that thread asks for completions,
+    /// which costs less CPU per request and wakes a waiter once per batch instead of once
+    /// per completion. [`Ring::submit`], [`Ring::wait`], [`Ring::cancel`] and
+    /// [`Ring::close`] from any other thread fail with [`Error::WrongThread`]; dropping the
+    /// ring on another thread while requests are in flight leaks their buffers rather than
+    /// free memory the kernel may still write. Where the kernel lacks these flags (before
+    /// Linux 6.1) the ring runs without them and says so on stderr. Other engines ignore it.
+    pub fn single_issuer(mut self, on: bool) -> RingBuilder {
+        self.uring.single_issuer = on;
+        self
+    }
+
+    /// Creates the ring.
+    ///
+    /// # Errors
+    /// [`Error::IoSetup`] when kernel AIO refuses a context (`fs.aio-max-nr`),
+    /// [`Error::EngineUnavailable`] when the engine cannot run here, [`Error::Sys`] for
+    /// other system-call failures, [`Error::InvalidRequest`] for 0 entries or a thread
+    /// count outside 1 to 1024.
+    pub fn build<B: IoBufMut>(self) -> Result<Ring<B>, Error> {
+        if self.entries == 0 || self.entries > 1 << 20 {
+            return Err(Error::InvalidRequest(format!(
+                "ring entries must be between 1 and {}, not {}",
+                1 << 20,
+                self.entries
+            )));
+        }
+        let kind = match self.engine {
+            Some(kind) => kind,
+            None => EngineKind::suggest().kind,
+        };
+        let engine: Box<dyn Engine> = match kind {
+            EngineKind::Native => Box::new(Native::new(self.entries)?),
+            EngineKind::Threads => {
+                let n = self.threads.unwrap_or_else(threads::default_threads);
+                if !(1..=1024).contains(&n) {
+                    return Err(Error::InvalidRequest(format!(
+                        "the thread pool needs 1 to 1024 threads, not {n}"
+                    )));
+                }
+                Box::new(Threads::new(self.entries, n)?)
+            }
+            EngineKind::Uring => Box::new(Uring::new(self.entries, self.uring)?),
+        };
+        Ok(Ring::with_engine(engine, self.entries))
+    }
+}
+
+impl Ring<Vec<u8>> {
+    /// A builder with default settings.
+    pub fn builder() -> RingBuilder {
+        RingBuilder {
+            entries: 256,
+            engine: None,
+            threads: None,
+            uring: UringOptions::default(),
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The values a [`Ring`](super::Ring) hands out: tokens, completions, cancel outcomes.
+
+use crate::error::Error;
+use crate::op::Op;
+use std::fmt;
+use std::io;
+
+/// Names one accepted request: the ring, an index into its in-flight table and the slot's
+/// generation, so a token of a request that has already been reaped, or of another ring,
+/// is rejected.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Token {
+    pub(super) ring: u32,
+    pub(super) index: u32,
+    pub(super) generation: u32,
+}
+
+/// Ring ids, so that a token is only ever honoured by the ring that issued it.
+pub(super) static RING_IDS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+
+impl Token {
+    pub(super) fn to_u64(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index)
+    }
+    pub(super) fn from_u64(ring: u32, v: u64) -> Token {
+        Token {
+            ring,
+            index: v as u32,
+            generation: (v >> 32) as u32,
+        }
+    }
+    /// The slot index (stable while the request is outstanding).
+    pub fn index(self) -> u32 {
+        self.index
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Token({}:{}#{})", self.ring, self.index, self.generation)
+    }
+}
+
+/// The buffers a completion hands back.
+#[derive(Debug)]
+pub enum Buffers<B> {
+    /// The operation had no buffer (fsync, poll, nop).
+    None,
+    /// A read or write.
+    One(B),
+    /// A vectored read or write.
+    Many(Vec<B>),
+}
+
+/// One finished request: its result and its buffers.
+#[derive(Debug)]
+pub struct Completion<B> {
+    /// The request's token.
+    pub token: Token,
+    /// The `user_data` given to the op.
+    pub user_data: u64,
+    /// Bytes transferred (or the poll mask), or the request's own error.
+    pub result: io::Result<usize>,
+    /// The buffers, always returned.
+    pub bufs: Buffers<B>,
+    /// Whether [`Ring::cancel`](super::Ring::cancel) was called for this request. The result is still the
+    /// kernel's: a request that completed despite the cancel reports its real result.
+    pub cancel_requested: bool,
+}
+
+impl<B> Completion<B> {
+    /// The single buffer of a read or write.
+    pub fn into_buf(self) -> Option<B> {
+        match self.bufs {
+            Buffers::One(b) => Some(b),
+            _ => None,
+        }
+    }
+    /// All buffers, in order.
+    pub fn into_bufs(self) -> Vec<B> {
+        match self.bufs {
+            Buffers::None => Vec::new(),
+            Buffers::One(b) => vec![b],
+            Buffers::Many(v) => v,
+        }
+    }
+}
+
+/// What [`Ring::cancel`](super::Ring::cancel) achieved. In every case the request completes exactly once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// It had not been submitted: it completes now with `ECANCELED`.
+    Cancelled,
+    /// The engine is cancelling it; its completion (usually `ECANCELED`) follows.
+    Requested,
+    /// The kernel cannot cancel it (file reads and writes on kernel AIO): it completes
+    /// when the I/O does, and its buffers are released only then.
+    NotCancellable,
+    /// It has already completed; the completion waits to be reaped.
+    AlreadyComplete,
+}
+
+/// A refused `push`: the error and the op, whose buffers are given back.
+#[derive(Debug)]
+pub struct PushError<B> {
+    /// Why it was refused.
+    pub error: Error,
+    /// The op, unchanged.
+    pub op: Op<B>,
+}
+
+impl<B: fmt::Debug> fmt::Display for PushError<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl<B: fmt::Debug> std::error::Error for PushError<B> {}
+
+impl<B> From<PushError<B>> for io::Error {
+    fn from(e: PushError<B>) -> io::Error {
+        e.error.into()
+    }
+}
