@@ -2,51 +2,12 @@
 //! neither DST nor a temporary file behind.
 
 mod common;
-
+use common::tmpfs::SmallTmpfs;
 use common::{bin, leftovers, run_err, scratch, write_pattern};
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A 1 MiB tmpfs, unmounted on drop (also on panic).
-struct SmallTmpfs {
-    dir: tempfile::TempDir,
-}
-
-impl SmallTmpfs {
-    fn mount() -> Option<SmallTmpfs> {
-        let dir = tempfile::tempdir().ok()?;
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=1m", "aiolos-cp-test"])
-            .arg(dir.path())
-            .output();
-        match out {
-            Ok(o) if o.status.success() => Some(SmallTmpfs { dir }),
-            Ok(o) => {
-                eprintln!(
-                    "SKIP: cannot mount a tmpfs: {}",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                );
-                None
-            }
-            Err(e) => {
-                eprintln!("SKIP: mount not runnable: {e}");
-                None
-            }
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for SmallTmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path()).status();
-    }
-}
 
 #[test]
 fn a_copy_onto_a_full_file_system_fails_and_leaves_nothing() {

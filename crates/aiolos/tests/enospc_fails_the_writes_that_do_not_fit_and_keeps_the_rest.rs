@@ -4,61 +4,10 @@
 //! by a guard, also when the test fails.
 mod common;
 use aiolos::{EngineKind, Op};
+use common::tmpfs::SmallTmpfs;
 use common::*;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Duration;
-
-/// A 1 MiB tmpfs in a temporary directory; unmounted on drop.
-struct SmallTmpfs {
-    dir: tempfile::TempDir,
-}
-
-impl SmallTmpfs {
-    fn mount() -> Option<SmallTmpfs> {
-        let dir = tempfile::Builder::new()
-            .prefix("aiolos-enospc-")
-            .tempdir()
-            .expect("create mount point");
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=1m", "aiolos-enospc"])
-            .arg(dir.path())
-            .output();
-        match out {
-            Ok(o) if o.status.success() => Some(SmallTmpfs { dir }),
-            Ok(o) => {
-                eprintln!(
-                    "SKIP: cannot mount a 1 MiB tmpfs: {}",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                );
-                None
-            }
-            Err(e) => {
-                eprintln!("SKIP: mount is not runnable: {e}");
-                None
-            }
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for SmallTmpfs {
-    fn drop(&mut self) {
-        let ok = Command::new("umount")
-            .arg(self.dir.path())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            let _ = Command::new("umount")
-                .arg("-l")
-                .arg(self.dir.path())
-                .status();
-        }
-    }
-}
 
 const BLOCK: usize = 64 << 10;
 /// 1.5 MiB of writes onto a 1 MiB file system.

@@ -6,6 +6,10 @@
 #[allow(dead_code)]
 pub mod loopdev;
 
+/// The small tmpfs fixture is the library's too.
+#[path = "../../../aiolos/tests/common/tmpfs.rs"]
+pub mod tmpfs;
+
 use std::io::Read;
 use std::path::Path;
 use std::process::Command;

@@ -4,6 +4,7 @@
 pub mod faultfs;
 pub mod fs;
 pub mod loopdev;
+pub mod tmpfs;
 
 use aiolos::{EngineKind, Error, IoBufMut, Ring};
 use std::fs::{File, OpenOptions};
