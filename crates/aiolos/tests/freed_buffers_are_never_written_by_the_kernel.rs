@@ -6,7 +6,7 @@
 //! block, deterministically, whatever a real allocator would have reused.
 mod common;
 use aiolos::fs::{Driver, File};
-use aiolos::{EngineKind, Op, Ring};
+use aiolos::{EngineKind, Op};
 use common::faultfs::{FaultFs, Faults};
 use common::fs::{drain, poll_once};
 use common::quarantine::{self, Quarantine};
