@@ -92,8 +92,10 @@ struct State<B> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Ring<B: IoBufMut = Vec<u8>> {
-    // Declared first so it drops first: the engine's teardown waits for anything still in
-    // flight before the table (and the buffers in it) is freed.
+    // Declared first so it drops first, before the table (and the buffers in it). Kernel
+    // AIO and the pool wait for anything still in flight in their teardown; io_uring does
+    // not (the kernel tears a ring down asynchronously once its descriptor is closed), so
+    // `close` drains every engine, and `Drop` leaks rather than frees if draining fails.
     engine: Box<dyn Engine>,
     state: Mutex<State<B>>,
     cv: Condvar,
