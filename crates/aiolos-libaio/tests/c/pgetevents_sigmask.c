@@ -66,7 +66,7 @@ static void start(struct call *c)
 		FAIL("pthread_create: %s", strerror(errno));
 	while (!c->entering)
 		usleep(1000);
-	usleep(200 * 1000); /* most likely asleep in the call by now (either way is correct) */
+	usleep(100 * 1000); /* most likely asleep in the call by now (either way is correct) */
 }
 
 /* Waits (at most 10 s) for the call to return and joins its thread. */
@@ -148,7 +148,7 @@ int main(void)
 	 * the signal stays pending, unhandled (it dies with the thread). */
 	c.use_timeout = 1;
 	c.timeout.tv_sec = 0;
-	c.timeout.tv_nsec = 400 * 1000 * 1000;
+	c.timeout.tv_nsec = 250 * 1000 * 1000;
 	start(&c);
 	CHECK(pthread_kill(c.th, SIGUSR2) == 0);
 	finish(&c, "blocked signal");
