@@ -157,12 +157,13 @@ pub unsafe extern "C" fn io_pgetevents(
     c_return(|| unsafe { dispatch::pgetevents(ctx, min_nr, nr, events, timeout, sigmask) })
 }
 
-/// `io_cancel(ctx, iocb, evt)` (`LIBAIO_0.4`, default): asks to cancel a request. File
-/// reads and writes cannot be cancelled (`-EINVAL`; they complete normally); a poll answers
-/// `-EINPROGRESS` and then completes once.
+/// `io_cancel(ctx, iocb, evt)` (`LIBAIO_0.4`, default): asks to cancel a request. Reads,
+/// writes and syncs cannot be cancelled (`-EINVAL`; they complete normally); a pending poll
+/// answers `-EINPROGRESS` and then completes once, with res 0. `evt` is never written (the
+/// kernel ignores it too).
 ///
 /// # Safety
-/// `iocb` and `evt` are checked by the kernel.
+/// `iocb` is checked by the kernel (or read through it); `evt` is not used.
 #[no_mangle]
 pub unsafe extern "C" fn aiolos_io_cancel_0_4(
     ctx: IoContext,
