@@ -56,6 +56,8 @@ fn write() -> RwLockWriteGuard<'static, BTreeMap<u64, Entry>> {
 
 /// Records that this library created context `id`, served by `kind`.
 pub fn register(id: u64, kind: Kind) {
+    // Miri runs no fork (and no pthread_atfork).
+    #[cfg(not(miri))]
     ATFORK.call_once(|| {
         // SAFETY: the handler is a plain extern "C" fn that only touches an atomic. If
         // registration fails (ENOMEM) a forked child may read the inherited ring mapping in

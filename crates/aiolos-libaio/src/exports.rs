@@ -71,7 +71,7 @@ pub unsafe extern "C" fn io_queue_init(maxevents: c_int, ctxp: *mut IoContext) -
         // libaio stores NULL first, so whatever *ctxp held does not matter. The store goes
         // through the kernel, so a bad ctxp is -EFAULT rather than a crash; where a seccomp
         // filter denies that, store directly (ctxp is at least plausible).
-        match aiolos::sys::aio_raw::store_u64_checked(ctxp.cast(), 0) {
+        match crate::caller::store_u64(ctxp.cast(), 0) {
             Ok(()) => {}
             Err(Errno::FAULT) => return Err(Errno::FAULT),
             // SAFETY: plausible() rejected NULL, misaligned and non-user pointers; the
