@@ -38,8 +38,10 @@ struct Entry {
 
 static CONTEXTS: RwLock<BTreeMap<u64, Entry>> = RwLock::new(BTreeMap::new());
 static GENERATION: AtomicU64 = AtomicU64::new(0);
+#[cfg_attr(miri, allow(dead_code))]
 static ATFORK: Once = Once::new();
 
+#[cfg_attr(miri, allow(dead_code))]
 extern "C" fn after_fork_in_child() {
     GENERATION.fetch_add(1, Ordering::SeqCst);
 }

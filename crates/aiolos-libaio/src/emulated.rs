@@ -577,3 +577,6 @@ fn aio_max_nr() -> u64 {
             .unwrap_or(u64::MAX)
     })
 }
+
+#[cfg(test)]
+mod tests;
