@@ -318,11 +318,15 @@ fn nops_complete_into_getevents_with_their_data_and_iocb_and_signal_their_eventf
         .map(|i| (0xd000 + i as u64, ptrs[i] as u64, 0))
         .collect();
     assert_eq!(got, want);
-    // Each event is in the ring before its eventfd is signalled; wait for all three.
+    // Each event is in the ring before its eventfd is signalled (just after): allow the
+    // completion thread a second to signal all three.
     let mut signalled = 0;
-    while signalled < 3 {
+    for _ in 0..1000 {
         signalled += eventfd::eventfd_drain(efd.as_fd()).unwrap();
-        std::thread::yield_now();
+        if signalled >= 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
     assert_eq!(signalled, 3);
     ctx.destroy();
@@ -345,9 +349,14 @@ fn a_c_client_reads_completions_from_the_context_address_without_getevents() {
             &*ring.add(12).cast::<std::sync::atomic::AtomicU32>(),
         )
     };
-    while tail.load(std::sync::atomic::Ordering::Acquire) != 2 {
-        std::thread::yield_now();
-    }
+    let published = (0..1000).any(|_| {
+        std::thread::sleep(Duration::from_millis(1));
+        tail.load(std::sync::atomic::Ordering::Acquire) == 2
+    });
+    assert!(
+        published,
+        "the completion thread published both within a second"
+    );
     let mut seen = Vec::new();
     for i in 0..2 {
         // SAFETY: events start after the 32-byte header; slots 0 and 1 were published by

@@ -73,6 +73,7 @@ fn setup_refuses_null_a_zero_size_and_a_used_context_pointer() {
     let mut ctx: IoContext = null_mut();
     // SAFETY: ctx is a writable io_context_t.
     assert_eq!(unsafe { io_setup(0, &mut ctx) }, -libc::EINVAL);
+    // SAFETY: as above.
     assert_eq!(unsafe { io_setup(-3, &mut ctx) }, -libc::EINVAL);
     let mut used: IoContext = std::ptr::without_provenance_mut(0x5000);
     // SAFETY: as above.
@@ -153,9 +154,14 @@ fn queue_run_calls_each_completions_callback_once() {
     let ring: *const u8 = std::ptr::with_exposed_provenance(ctx as usize);
     // SAFETY: tail is an aligned u32 of the live context's ring header.
     let tail = unsafe { &*ring.add(12).cast::<std::sync::atomic::AtomicU32>() };
-    while tail.load(Ordering::Acquire) != 4 {
-        std::thread::yield_now();
-    }
+    let published = (0..1000).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        tail.load(Ordering::Acquire) == 4
+    });
+    assert!(
+        published,
+        "the completion thread published all four within a second"
+    );
     // SAFETY: ctx is live and the callbacks are count_call or NULL.
     assert_eq!(unsafe { io_queue_run(ctx) }, 0);
     assert_eq!(CALLED.load(Ordering::Relaxed), 3);

@@ -33,7 +33,7 @@ impl CView {
         CView(std::ptr::with_exposed_provenance_mut(ring.addr() as usize))
     }
     fn word(&self, offset: usize) -> &AtomicU32 {
-        assert!(offset % 4 == 0 && offset < 32);
+        assert!(offset.is_multiple_of(4) && offset < 32);
         // SAFETY: the ring's header is 32 bytes of aligned u32 fields, live while the
         // UserRing (borrowed by the caller of `of`) is.
         unsafe { &*self.0.add(offset).cast::<AtomicU32>() }
