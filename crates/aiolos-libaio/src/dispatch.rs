@@ -12,7 +12,7 @@ use crate::context::{self, Kind};
 use crate::emulated::Emulated;
 use crate::engine;
 use crate::native;
-use aiolos::sys::{aio_raw, Errno};
+use aiolos::sys::Errno;
 use aiolos::EngineKind;
 use std::ffi::{c_int, c_long};
 use std::sync::Arc;
@@ -45,7 +45,7 @@ pub unsafe fn setup(maxevents: c_int, ctxp: *mut IoContext) -> Result<c_int, Err
         return Err(Errno::FAULT);
     }
     let mut current = [0u8; 8];
-    if aio_raw::load_checked(ctxp.cast(), &mut current)? != 8 {
+    if crate::caller::load(ctxp.cast(), &mut current)? != 8 {
         return Err(Errno::FAULT);
     }
     if maxevents <= 0 || current != [0; 8] {
@@ -55,7 +55,7 @@ pub unsafe fn setup(maxevents: c_int, ctxp: *mut IoContext) -> Result<c_int, Err
         Err(_) if kind == EngineKind::Uring => Emulated::new(EngineKind::Threads, maxevents)?,
         other => other?,
     };
-    if let Err(e) = aio_raw::store_u64_checked(ctxp.cast(), ctx.id()) {
+    if let Err(e) = crate::caller::store_u64(ctxp.cast(), ctx.id()) {
         ctx.destroy();
         return Err(e);
     }

@@ -29,7 +29,7 @@ use crate::abi::{plausible, IoEvent, Iocb, Sigset, Timespec};
 use crate::stack::on_live_stack;
 use crate::userring::UserRing;
 use aiolos::sys::aio::{self as kaio, IOCB_FLAG_IOPRIO, IOCB_FLAG_RESFD};
-use aiolos::sys::{aio_raw, eventfd, file, Errno};
+use aiolos::sys::{eventfd, file, Errno};
 use aiolos::{CancelOutcome, Completion, EngineKind, Error, Fd, Op, RawBuf, Ring, RwFlags, Token};
 use std::collections::HashMap;
 use std::mem::size_of;
@@ -89,7 +89,7 @@ fn load<T: Copy + Default>(src: *const T) -> Result<T, Errno> {
     // types used here (iocbs, iovecs, pointers, timespecs: no invalid bit patterns).
     let bytes =
         unsafe { std::slice::from_raw_parts_mut((&mut v as *mut T).cast::<u8>(), size_of::<T>()) };
-    match aio_raw::load_checked(src.cast(), bytes)? {
+    match crate::caller::load(src.cast(), bytes)? {
         n if n == size_of::<T>() => Ok(v),
         _ => Err(Errno::FAULT),
     }
@@ -147,10 +147,9 @@ impl Emulated {
     /// is reaping (that thread publishes, and runs io_uring's completion work itself, so a
     /// waiting caller is woken once per batch instead of via this thread).
     fn complete_forever(&self) {
-        let notify = self.ring.notify_fd().as_raw_fd();
         let mut batch = Vec::new();
         loop {
-            let _ = eventfd::poll(&[(notify, libc::POLLIN)], None);
+            wait_readable(self.ring.notify_fd());
             let _ = eventfd::eventfd_drain(self.ring.notify_fd());
             let mut st = self.lock();
             if st.reaper {
@@ -562,7 +561,7 @@ impl Emulated {
             let bytes = unsafe {
                 std::slice::from_raw_parts(got.as_ptr().cast::<u8>(), n * size_of::<IoEvent>())
             };
-            aio_raw::store_checked(events.cast(), bytes)?;
+            crate::caller::store(events.cast(), bytes)?;
         }
         Ok(n)
     }
@@ -662,7 +661,7 @@ fn load_iocbs(ios: *const *mut Iocb, n: usize) -> Result<(Vec<usize>, Vec<Iocb>)
     let bytes = unsafe {
         std::slice::from_raw_parts_mut(ptrs.as_mut_ptr().cast::<u8>(), n * size_of::<usize>())
     };
-    let read = aio_raw::load_checked(ios.cast(), bytes)? / size_of::<usize>();
+    let read = crate::caller::load(ios.cast(), bytes)? / size_of::<usize>();
     ptrs.truncate(read);
     let srcs: Vec<(usize, usize)> = ptrs.iter().map(|&p| (p, size_of::<Iocb>())).collect();
     let mut cbs = vec![Iocb::default(); ptrs.len()];
@@ -670,7 +669,7 @@ fn load_iocbs(ios: *const *mut Iocb, n: usize) -> Result<(Vec<usize>, Vec<Iocb>)
     let bytes = unsafe {
         std::slice::from_raw_parts_mut(cbs.as_mut_ptr().cast::<u8>(), cbs.len() * size_of::<Iocb>())
     };
-    let read = match aio_raw::load_vectored_checked(&srcs, bytes) {
+    let read = match crate::caller::load_vectored(&srcs, bytes) {
         Ok(b) => b / size_of::<Iocb>(),
         Err(Errno::FAULT) => 0,
         Err(e) => return Err(e),
@@ -687,8 +686,27 @@ fn load_timespec(p: *const Timespec) -> Result<Timespec, Errno> {
     })
 }
 
+/// Sleeps until `fd` (the engine's notification eventfd) is readable.
+#[cfg(not(miri))]
+fn wait_readable(fd: std::os::fd::BorrowedFd<'_>) {
+    let _ = eventfd::poll(&[(fd.as_raw_fd(), libc::POLLIN)], None);
+}
+
+/// Miri cannot run `poll`: drain the eventfd every millisecond (of Miri's virtual clock)
+/// until it was signalled (the caller's own drain then finds it empty).
+#[cfg(miri)]
+fn wait_readable(fd: std::os::fd::BorrowedFd<'_>) {
+    while let Ok(0) = eventfd::eventfd_drain(fd) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// `fs.aio-max-nr`, read once (no limit if unreadable).
 fn aio_max_nr() -> u64 {
+    if cfg!(miri) {
+        // Miri isolates the program from the file system.
+        return u64::MAX;
+    }
     static LIMIT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     *LIMIT.get_or_init(|| {
         std::fs::read_to_string("/proc/sys/fs/aio-max-nr")
@@ -697,3 +715,6 @@ fn aio_max_nr() -> u64 {
             .unwrap_or(u64::MAX)
     })
 }
+
+#[cfg(test)]
+mod tests;
