@@ -27,6 +27,7 @@
 //! through the reaper keeps one path that also wakes tasks waiting for a free slot.)
 
 use super::erased::ErasedBuf;
+use super::handshake::{self, Handshake, Reaper};
 use super::File;
 use crate::engine::EngineKind;
 use crate::error::Error;
@@ -37,7 +38,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{JoinHandle, Thread};
@@ -118,9 +119,6 @@ pub(crate) enum Kick {
     Fd {
         /// Written by the first push after a pass while the reaper sleeps.
         fd: OwnedFd,
-        /// How many reapers are about to sleep (or sleep) in `poll(2)`: the completion
-        /// thread, and any thread in [`Driver::run_once`].
-        sleeping: AtomicUsize,
     },
     /// The tokio reaper task waits on this as well as on the notification descriptor.
     #[cfg(feature = "tokio")]
@@ -131,8 +129,9 @@ pub(crate) enum Kick {
 pub(crate) struct Shared {
     pub(crate) ring: Ring<ErasedBuf>,
     table: Mutex<Table>,
-    /// Requests were pushed since the reaper last submitted.
-    submit_pending: AtomicBool,
+    /// Pushers and the sleeping reaper (the completion thread, and any thread in
+    /// [`Driver::run_once`]) meet here.
+    handshake: Handshake,
     pub(crate) kick: Kick,
 }
 
@@ -253,18 +252,17 @@ impl Shared {
     /// After a push: marks a submission as pending and, if the push is the first since the
     /// reaper's last pass and the reaper sleeps, wakes it.
     pub(crate) fn pushed(&self) {
-        if self.submit_pending.swap(true, Ordering::SeqCst) {
-            // An earlier push of this batch already did (or did not need to) wake it.
-            return;
-        }
         match &self.kick {
-            Kick::Fd { fd, sleeping } => {
-                if sleeping.load(Ordering::SeqCst) > 0 {
-                    let _ = eventfd::eventfd_signal(fd.as_raw_fd(), 1);
+            Kick::Fd { fd } => self.handshake.after_push(|| {
+                let _ = eventfd::eventfd_signal(fd.as_raw_fd(), 1);
+            }),
+            #[cfg(feature = "tokio")]
+            Kick::Tokio(notify) => {
+                // Only the first push of a batch needs to: later ones find it notified.
+                if self.handshake.pushed() {
+                    notify.notify_one();
                 }
             }
-            #[cfg(feature = "tokio")]
-            Kick::Tokio(notify) => notify.notify_one(),
         }
     }
 
@@ -288,7 +286,7 @@ impl Shared {
         &self,
         batch: &mut Vec<Completion<ErasedBuf>>,
     ) -> Result<usize, Error> {
-        self.submit_pending.store(false, Ordering::SeqCst);
+        self.handshake.pass_begins();
         let mut total = 0;
         loop {
             let r = self.ring.wait_into(batch, 0, BATCH, Some(Duration::ZERO));
@@ -322,53 +320,14 @@ impl Shared {
         batch: &mut Vec<Completion<ErasedBuf>>,
         timeout: Option<Duration>,
     ) -> Result<usize, Error> {
-        let n = self.submit_and_reap(batch)?;
-        if n > 0 || timeout == Some(Duration::ZERO) {
-            return Ok(n);
-        }
         // Without the tokio feature `Kick` has one variant and this always matches.
         #[allow(irrefutable_let_patterns)]
-        let Kick::Fd { fd, sleeping } = &self.kick
+        let Kick::Fd { fd } = &self.kick
         else {
-            return Ok(0);
+            return self.submit_and_reap(batch);
         };
-        sleeping.fetch_add(1, Ordering::SeqCst);
-        // A push from here on either is seen below or sees `sleeping` and writes `fd`.
-        let slept = self.sleep(fd, batch, timeout);
-        sleeping.fetch_sub(1, Ordering::SeqCst);
-        Ok(slept? + self.submit_and_reap(batch)?)
+        handshake::turn(&FdReaper { shared: self, fd }, batch, timeout)
     }
-
-    /// The sleeping part of [`Shared::turn`], with `sleeping` already raised.
-    fn sleep(
-        &self,
-        fd: &OwnedFd,
-        batch: &mut Vec<Completion<ErasedBuf>>,
-        timeout: Option<Duration>,
-    ) -> Result<usize, Error> {
-        if self.submit_pending.load(Ordering::SeqCst) {
-            return Ok(0);
-        }
-        // Clear the notification descriptor, then look once more: a completion that
-        // landed before the clear is collected here, any later one signals it again.
-        let n = self.reap_ready(batch)?;
-        if n > 0 || self.submit_pending.load(Ordering::SeqCst) {
-            return Ok(n);
-        }
-        let ready = eventfd::poll(
-            &[
-                (self.ring.notify_fd().as_raw_fd(), POLLIN),
-                (fd.as_raw_fd(), POLLIN),
-            ],
-            timeout,
-        )
-        .map_err(|e| Error::Sys("poll", e))?;
-        if ready.get(1).is_some_and(|&r| r != 0) {
-            let _ = eventfd::eventfd_drain(fd.as_fd());
-        }
-        Ok(0)
-    }
-
     /// Closes the ring (waiting for what is in flight) and hands out what is left.
     pub(crate) fn shut_down(&self) {
         let _ = self.ring.close();
@@ -378,6 +337,44 @@ impl Shared {
         self.dispatch(&mut batch);
         // A reaper asleep wakes, finds the ring closed and stops.
         self.kick();
+    }
+}
+
+/// The driver's side of [`handshake::turn`]: a reaper that sleeps in `poll(2)` on the
+/// ring's notification descriptor and the wake eventfd `fd`.
+struct FdReaper<'a> {
+    shared: &'a Shared,
+    fd: &'a OwnedFd,
+}
+
+impl Reaper for FdReaper<'_> {
+    type Batch = Vec<Completion<ErasedBuf>>;
+
+    fn handshake(&self) -> &Handshake {
+        &self.shared.handshake
+    }
+
+    fn submit_and_reap(&self, batch: &mut Self::Batch) -> Result<usize, Error> {
+        self.shared.submit_and_reap(batch)
+    }
+
+    fn reap_ready(&self, batch: &mut Self::Batch) -> Result<usize, Error> {
+        self.shared.reap_ready(batch)
+    }
+
+    fn sleep(&self, timeout: Option<Duration>) -> Result<(), Error> {
+        let ready = eventfd::poll(
+            &[
+                (self.shared.ring.notify_fd().as_raw_fd(), POLLIN),
+                (self.fd.as_raw_fd(), POLLIN),
+            ],
+            timeout,
+        )
+        .map_err(|e| Error::Sys("poll", e))?;
+        if ready.get(1).is_some_and(|&r| r != 0) {
+            let _ = eventfd::eventfd_drain(self.fd.as_fd());
+        }
+        Ok(())
     }
 }
 
@@ -533,17 +530,14 @@ impl DriverBuilder {
         Ok(Arc::new(Shared {
             ring: self.ring()?,
             table: Mutex::new(Table::default()),
-            submit_pending: AtomicBool::new(false),
+            handshake: Handshake::default(),
             kick,
         }))
     }
 
     fn shared_with_fd(&self) -> io::Result<Arc<Shared>> {
         let fd = eventfd::eventfd().map_err(|e| Error::Sys("eventfd", e))?;
-        self.shared(Kick::Fd {
-            fd,
-            sleeping: AtomicUsize::new(0),
-        })
+        self.shared(Kick::Fd { fd })
     }
 
     /// A driver with a completion thread, usable from any executor.

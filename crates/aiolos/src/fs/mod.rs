@@ -39,6 +39,9 @@
 mod driver;
 mod erased;
 mod file;
+mod handshake;
+#[cfg(all(test, aiolos_loom))]
+mod loom_model;
 mod request;
 #[cfg(feature = "tokio")]
 mod tokio;
