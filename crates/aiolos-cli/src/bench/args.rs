@@ -119,6 +119,10 @@ pub struct BenchArgs {
     /// job thread owns its ring).
     #[arg(long)]
     pub shared_ring: bool,
+    /// io_uring: buffered reads go to the kernel's worker threads (IOSQE_ASYNC) always,
+    /// never, or auto (while inline submits show page-cache misses).
+    #[arg(long, default_value = "never", value_parser = parse_async_buffered)]
+    pub async_buffered: aiolos::AsyncBuffered,
     /// Issue an fsync after every N writes (per job).
     #[arg(long, default_value_t = 0)]
     pub fsync_every: u64,
@@ -273,4 +277,8 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("-1").is_err());
     }
+}
+
+fn parse_async_buffered(s: &str) -> Result<aiolos::AsyncBuffered, String> {
+    s.parse()
 }

@@ -34,6 +34,8 @@ pub struct JobSpec {
     pub mem_align: usize,
     /// io_uring: a single-issuer ring owned by the job's thread.
     pub single_issuer: bool,
+    /// io_uring: the policy for buffered reads.
+    pub async_buffered: aiolos::AsyncBuffered,
     pub batch_submit: u32,
     pub batch_complete: u32,
     pub fsync_every: u64,
@@ -175,6 +177,7 @@ pub fn run(spec: &JobSpec, stop: &AtomicBool, done: &AtomicU64) -> Result<JobOut
         .entries(spec.qd + 1)
         .engine(spec.engine)
         .single_issuer(spec.single_issuer)
+        .async_buffered(spec.async_buffered)
         .build()
         .with_context(|| format!("cannot create a {} ring of {} entries", spec.engine, qd))?;
     let mut bufs = (0..qd)

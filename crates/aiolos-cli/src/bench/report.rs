@@ -49,6 +49,8 @@ pub struct Config {
     pub dio_align_bytes: u64,
     /// io_uring rings were single-issuer (`IORING_SETUP_DEFER_TASKRUN`), one per job thread.
     pub uring_single_issuer: bool,
+    /// io_uring: the `--async-buffered` policy (auto, always, never).
+    pub uring_async_buffered: &'static str,
     pub batch_submit: u32,
     pub batch_complete: u32,
     pub runtime_s: f64,
