@@ -229,6 +229,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(v * mult))
 }
 
+fn parse_async_buffered(s: &str) -> Result<aiolos::AsyncBuffered, String> {
+    s.parse()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,8 +281,4 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("-1").is_err());
     }
-}
-
-fn parse_async_buffered(s: &str) -> Result<aiolos::AsyncBuffered, String> {
-    s.parse()
 }
