@@ -9,8 +9,9 @@
 //!
 //! [`AsyncBuffered::Auto`] learns which case the ring is in from the only signal that
 //! needs no extra system call: how long each `io_uring_enter` took for the buffered reads
-//! it submitted inline. A batch slower than [`Budget`] allows turns the ring cold: buffered
-//! reads are then punted, and one batch in `probe_every` is still submitted inline as a
+//! it submitted inline. [`SLOW_TO_COLD`] batches in a row slower than [`Budget`] allows
+//! turn the ring cold (one slow batch may just have been preempted): buffered reads are
+//! then punted, and one batch in `probe_every` is still submitted inline as a
 //! probe. A fast probe turns the ring warm again; a slow one doubles `probe_every` (up to
 //! [`PROBE_MAX`]), so a long cold phase pays for very few slow submits. The policy affects
 //! only speed: a read returns the same data and result either way.
@@ -90,6 +91,8 @@ impl Budget {
     }
 }
 
+/// Inline batches in a row over budget that turn the ring cold.
+pub(crate) const SLOW_TO_COLD: u32 = 2;
 /// Probing interval (in batches with buffered reads) right after the ring turns cold.
 pub(crate) const PROBE_MIN: u32 = 8;
 /// The longest probing interval.
@@ -122,6 +125,8 @@ pub(crate) struct ReadPolicy {
     mode: AsyncBuffered,
     budget: Budget,
     cold: bool,
+    /// Inline batches in a row over budget (while warm).
+    slow: u32,
     since_probe: u32,
     probe_every: u32,
 }
@@ -132,6 +137,7 @@ impl ReadPolicy {
             mode,
             budget,
             cold: false,
+            slow: 0,
             since_probe: 0,
             probe_every: PROBE_MIN,
         }
@@ -174,11 +180,15 @@ impl ReadPolicy {
         }
         let fast = self.budget.allows(reads, bytes, ns);
         match (plan, fast) {
-            (Plan::Inline, true) => {}
+            (Plan::Inline, true) => self.slow = 0,
             (Plan::Inline, false) => {
-                self.cold = true;
-                self.since_probe = 0;
-                self.probe_every = PROBE_MIN;
+                self.slow += 1;
+                if self.slow >= SLOW_TO_COLD {
+                    self.slow = 0;
+                    self.cold = true;
+                    self.since_probe = 0;
+                    self.probe_every = PROBE_MIN;
+                }
             }
             (Plan::Probe, true) => {
                 self.cold = false;
@@ -225,9 +235,11 @@ mod tests {
     }
 
     #[test]
-    fn one_slow_inline_batch_turns_the_ring_cold_and_later_batches_are_punted() {
+    fn two_slow_inline_batches_in_a_row_turn_the_ring_cold_and_later_batches_are_punted() {
         let mut p = auto();
         assert_eq!(batch(&mut p, 8, WARM_NS), Plan::Inline);
+        assert_eq!(batch(&mut p, 8, COLD_NS), Plan::Inline);
+        assert!(!p.is_cold());
         assert_eq!(batch(&mut p, 8, COLD_NS), Plan::Inline);
         assert!(p.is_cold());
         for _ in 1..PROBE_MIN {
@@ -237,8 +249,20 @@ mod tests {
     }
 
     #[test]
+    fn isolated_slow_batches_leave_a_warm_ring_warm() {
+        let mut p = auto();
+        for i in 0..1000 {
+            // Every tenth batch was preempted in the kernel.
+            let ns = if i % 10 == 0 { COLD_NS } else { WARM_NS };
+            assert_eq!(batch(&mut p, 1, ns), Plan::Inline);
+        }
+        assert!(!p.is_cold());
+    }
+
+    #[test]
     fn slow_probes_back_off_to_one_inline_batch_in_probe_max() {
         let mut p = auto();
+        batch(&mut p, 1, COLD_NS);
         batch(&mut p, 1, COLD_NS);
         let plans: Vec<Plan> = (0..20 * PROBE_MAX)
             .map(|_| batch(&mut p, 1, COLD_NS))
@@ -262,6 +286,7 @@ mod tests {
     fn a_fast_probe_turns_the_ring_warm_again() {
         let mut p = auto();
         batch(&mut p, 4, COLD_NS);
+        batch(&mut p, 4, COLD_NS);
         assert!(p.is_cold());
         let mut inline_again = None;
         for i in 0..4 * PROBE_MAX {
@@ -284,8 +309,10 @@ mod tests {
         p.observe(plan, 1, 1 << 20, 262_000);
         assert!(!p.is_cold());
         // The same read at 100 us per 4 KiB page is a miss.
-        let plan = p.plan();
-        p.observe(plan, 1, 1 << 20, 256 * 100_000);
+        for _ in 0..SLOW_TO_COLD {
+            let plan = p.plan();
+            p.observe(plan, 1, 1 << 20, 256 * 100_000);
+        }
         assert!(p.is_cold());
     }
 
