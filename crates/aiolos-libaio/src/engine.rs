@@ -1,8 +1,10 @@
 //! Which engine new contexts use: `AIOLOS_ENGINE=native|uring|threads` (default `native`),
 //! read once per process. An unknown value means `native`.
 //!
-//! On `uring`, `AIOLOS_ASYNC_BUFFERED=auto|always|never` (default `never`) says whether
-//! buffered reads go to the kernel's worker threads ([`aiolos::AsyncBuffered`]).
+//! On `uring`, `AIOLOS_ASYNC_BUFFERED=auto|always|never` (default `auto`) says whether
+//! buffered reads go to the kernel's worker threads ([`aiolos::AsyncBuffered`]). The
+//! drop-in defaults to `auto`, unlike the library: measured with fio, buffered cold random
+//! reads at iodepth 32 ran 1.4× faster than with `never` (docs/benchmarks.md).
 
 use aiolos::{AsyncBuffered, EngineKind};
 use std::sync::OnceLock;
@@ -17,14 +19,14 @@ pub fn configured() -> EngineKind {
     })
 }
 
-/// The io_uring policy for buffered reads chosen for this process. An unknown value means
-/// the default.
+/// The io_uring policy for buffered reads chosen for this process: `auto` unless
+/// `AIOLOS_ASYNC_BUFFERED` names another. An unknown value means `auto`.
 pub fn async_buffered() -> AsyncBuffered {
     static POLICY: OnceLock<AsyncBuffered> = OnceLock::new();
     *POLICY.get_or_init(|| {
         std::env::var("AIOLOS_ASYNC_BUFFERED")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or_default()
+            .unwrap_or(AsyncBuffered::Auto)
     })
 }
