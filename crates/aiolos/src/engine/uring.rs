@@ -500,6 +500,8 @@ impl Engine for Uring {
         for s in sqes {
             let room = sq.capacity() - sq.len();
             let mut entry = Self::entry(s);
+            // Whether this is a buffered read, and if so whether it is punted.
+            let mut buffered_read = None;
             if policy.mode() != AsyncBuffered::Never
                 && matches!(s.op, OpCode::Read | OpCode::Readv)
                 && fds.buffered(s.fd)
@@ -507,13 +509,8 @@ impl Engine for Uring {
                 let p = *plan.get_or_insert_with(|| policy.plan());
                 if p.punts() {
                     entry = entry.flags(squeue::Flags::ASYNC);
-                    self.punted_reads.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    reads += 1;
-                    // SAFETY: the caller guarantees the iovec table of a readv stays
-                    // valid until its completion is reaped.
-                    bytes += unsafe { Self::read_len(s) };
                 }
+                buffered_read = Some(p.punts());
             }
             let linked = self.linked.get(s.slot as usize);
             let pushed = match s.resfd {
@@ -540,6 +537,18 @@ impl Engine for Uring {
             };
             if !pushed {
                 break;
+            }
+            match buffered_read {
+                Some(true) => {
+                    self.punted_reads.fetch_add(1, Ordering::Relaxed);
+                }
+                Some(false) => {
+                    reads += 1;
+                    // SAFETY: the caller guarantees the iovec table of a readv stays
+                    // valid until its completion is reaped.
+                    bytes += unsafe { Self::read_len(s) };
+                }
+                None => {}
             }
             n += 1;
         }
