@@ -51,6 +51,7 @@ const RUN: &[&str] = &[
     "submit_lat_ns_p50",
     "submit_lat_ns_p99",
     "submit_lat_ns_max",
+    "punted_reads",
     "cpu_user_ns_per_io",
     "cpu_sys_ns_per_io",
     "qd_max_reached",

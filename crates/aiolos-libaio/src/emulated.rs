@@ -113,6 +113,7 @@ impl Emulated {
         let ring = Ring::builder()
             .entries(n)
             .engine(kind)
+            .async_buffered(crate::engine::async_buffered())
             .build::<RawBuf>()
             .map_err(|e| sys_err(&e))?;
         let events = UserRing::new(n).ok_or(Errno::NOMEM)?;

@@ -119,6 +119,10 @@ pub struct BenchArgs {
     /// job thread owns its ring).
     #[arg(long)]
     pub shared_ring: bool,
+    /// io_uring: buffered reads go to the kernel's worker threads (IOSQE_ASYNC) always,
+    /// never, or auto (while inline submits show page-cache misses).
+    #[arg(long, default_value = "never", value_parser = parse_async_buffered)]
+    pub async_buffered: aiolos::AsyncBuffered,
     /// Issue an fsync after every N writes (per job).
     #[arg(long, default_value_t = 0)]
     pub fsync_every: u64,
@@ -223,6 +227,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("{s:?} is out of range"));
     }
     Ok(Duration::from_secs_f64(v * mult))
+}
+
+fn parse_async_buffered(s: &str) -> Result<aiolos::AsyncBuffered, String> {
+    s.parse()
 }
 
 #[cfg(test)]

@@ -34,6 +34,8 @@ pub struct JobSpec {
     pub mem_align: usize,
     /// io_uring: a single-issuer ring owned by the job's thread.
     pub single_issuer: bool,
+    /// io_uring: the policy for buffered reads.
+    pub async_buffered: aiolos::AsyncBuffered,
     pub batch_submit: u32,
     pub batch_complete: u32,
     pub fsync_every: u64,
@@ -65,6 +67,8 @@ pub struct JobOutput {
     pub submit_lat: Histogram<u64>,
     pub submit_calls: u64,
     pub submitted: u64,
+    /// io_uring: buffered reads handed to the kernel's worker threads (`--async-buffered`).
+    pub punted_reads: u64,
     /// Requests outstanding: the maximum after any submit, and the sum over the samples
     /// taken each time the job starts waiting for completions (for the mean).
     pub qd_max: u64,
@@ -88,6 +92,7 @@ impl JobOutput {
             submit_lat: histogram(),
             submit_calls: 0,
             submitted: 0,
+            punted_reads: 0,
             qd_max: 0,
             qd_sum: 0,
             qd_samples: 0,
@@ -175,6 +180,7 @@ pub fn run(spec: &JobSpec, stop: &AtomicBool, done: &AtomicU64) -> Result<JobOut
         .entries(spec.qd + 1)
         .engine(spec.engine)
         .single_issuer(spec.single_issuer)
+        .async_buffered(spec.async_buffered)
         .build()
         .with_context(|| format!("cannot create a {} ring of {} entries", spec.engine, qd))?;
     let mut bufs = (0..qd)
@@ -196,6 +202,7 @@ pub fn run(spec: &JobSpec, stop: &AtomicBool, done: &AtomicU64) -> Result<JobOut
     let mut stamp_seed = spec.seed.rotate_left(32);
     let mut out = JobOutput::new(Instant::now());
     let mut measuring = spec.measure_from <= Instant::now();
+    let mut punted_before = ring.stats().punted_reads;
     let mut in_flight = 0usize;
     let mut writes_since_fsync = 0u64;
     let mut fsync_in_flight = false;
@@ -205,9 +212,11 @@ pub fn run(spec: &JobSpec, stop: &AtomicBool, done: &AtomicU64) -> Result<JobOut
         if !measuring && now >= spec.measure_from {
             out = JobOutput::new(now);
             measuring = true;
+            punted_before = ring.stats().punted_reads;
         }
         if now >= spec.until || stop.load(Ordering::Relaxed) {
             out.ended = now;
+            out.punted_reads = ring.stats().punted_reads - punted_before;
             break;
         }
         // Refill every free slot, submitting in chunks of --batch-submit (0: one chunk).

@@ -49,6 +49,8 @@ pub struct Config {
     pub dio_align_bytes: u64,
     /// io_uring rings were single-issuer (`IORING_SETUP_DEFER_TASKRUN`), one per job thread.
     pub uring_single_issuer: bool,
+    /// io_uring: the `--async-buffered` policy (auto, always, never).
+    pub uring_async_buffered: &'static str,
     pub batch_submit: u32,
     pub batch_complete: u32,
     pub runtime_s: f64,
@@ -98,6 +100,8 @@ pub struct RunResult {
     pub submit_lat_ns_p50: u64,
     pub submit_lat_ns_p99: u64,
     pub submit_lat_ns_max: u64,
+    /// io_uring: buffered reads handed to the kernel's worker threads.
+    pub punted_reads: u64,
     pub cpu_user_ns_per_io: f64,
     pub cpu_sys_ns_per_io: f64,
     pub cpu_util_pct: f64,
@@ -207,6 +211,7 @@ impl RunResult {
             submit_lat_ns_p50: q(&sub, 0.5),
             submit_lat_ns_p99: q(&sub, 0.99),
             submit_lat_ns_max: if sub.is_empty() { 0 } else { sub.max() },
+            punted_reads: sum(|j| j.punted_reads),
             cpu_user_ns_per_io: per_io(cpu.user),
             cpu_sys_ns_per_io: per_io(cpu.system),
             cpu_util_pct: if elapsed_s > 0.0 {

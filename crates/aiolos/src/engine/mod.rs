@@ -12,11 +12,13 @@
 //! stays valid until that request's completion has been reaped.
 #![allow(unsafe_code)]
 
+mod cold;
 pub(crate) mod native;
 mod probe;
 pub(crate) mod threads;
 pub(crate) mod uring;
 
+pub use cold::AsyncBuffered;
 pub use probe::{uring_probe, Suggestion, UringProbe};
 
 use crate::op::OpCode;
@@ -122,6 +124,9 @@ pub struct EngineStats {
     pub reap_syscalls: u64,
     /// Completions found in shared memory without a system call.
     pub reaped_without_syscall: u64,
+    /// Buffered reads handed to the kernel's worker threads (`IOSQE_ASYNC`) by the
+    /// [`AsyncBuffered`] policy (io_uring only).
+    pub punted_reads: u64,
 }
 
 /// The interface every engine implements. The ring guarantees that at most one thread

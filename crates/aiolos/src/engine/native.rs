@@ -302,6 +302,7 @@ impl Engine for Native {
             submit_syscalls: self.submit_syscalls.load(Ordering::Relaxed),
             reap_syscalls: self.reap_syscalls.load(Ordering::Relaxed),
             reaped_without_syscall: self.reaped_in_memory.load(Ordering::Relaxed),
+            punted_reads: 0,
         }
     }
 }

@@ -529,6 +529,7 @@ impl Engine for Threads {
             submit_syscalls: self.shared.submit_wakeups.load(Ordering::Relaxed),
             reap_syscalls: self.shared.reap_sleeps.load(Ordering::Relaxed),
             reaped_without_syscall: self.shared.reaped_at_once.load(Ordering::Relaxed),
+            punted_reads: 0,
         }
     }
 }

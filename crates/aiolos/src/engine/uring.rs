@@ -55,13 +55,15 @@
 //! only the static [`ONE`].
 #![allow(unsafe_code)]
 
+use super::cold::{AsyncBuffered, Budget, ReadPolicy};
 use super::{Cqe, Engine, EngineCancel, EngineKind, EngineStats, Sqe};
 use crate::op::OpCode;
 use crate::sys::eventfd;
+use crate::sys::file::{self as sysfile, IoVec};
 use crate::sys::Errno;
 use io_uring::{opcode, squeue, types, IoUring};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -87,6 +89,64 @@ pub(crate) struct UringOptions {
     pub sqpoll_idle_ms: Option<u32>,
     /// `IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN`: one thread uses the ring.
     pub single_issuer: bool,
+    /// Whether buffered reads go to io-wq (`IOSQE_ASYNC`).
+    pub async_buffered: AsyncBuffered,
+}
+
+/// Descriptors whose kind the engine has looked up, so that `fstat` and `F_GETFL` run once
+/// per descriptor rather than once per request.
+const FD_CACHE: usize = 32;
+/// Uses of a cached answer before it is looked up again: a descriptor number may be
+/// closed and reused, or `F_SETFL` may change `O_DIRECT`. A stale answer only costs speed
+/// (a punted O_DIRECT read, or a buffered read tried inline), never correctness.
+const FD_RECHECK: u32 = 4096;
+
+/// Which descriptors take buffered reads that the policy may punt: regular files and
+/// block devices opened without O_DIRECT.
+#[derive(Default)]
+struct FdKinds {
+    /// (descriptor, buffered, uses left)
+    entries: Vec<(RawFd, bool, u32)>,
+    next_evict: usize,
+}
+
+impl FdKinds {
+    fn buffered(&mut self, fd: RawFd) -> bool {
+        if let Some(e) = self.entries.iter_mut().find(|e| e.0 == fd) {
+            if e.2 > 0 {
+                e.2 -= 1;
+                return e.1;
+            }
+            e.1 = Self::look_up(fd);
+            e.2 = FD_RECHECK;
+            return e.1;
+        }
+        let buffered = Self::look_up(fd);
+        let entry = (fd, buffered, FD_RECHECK);
+        if self.entries.len() < FD_CACHE {
+            self.entries.push(entry);
+        } else {
+            self.entries[self.next_evict] = entry;
+            self.next_evict = (self.next_evict + 1) % FD_CACHE;
+        }
+        buffered
+    }
+
+    fn look_up(fd: RawFd) -> bool {
+        let Ok(st) = sysfile::fstat(fd) else {
+            return false;
+        };
+        if !st.is_regular() && !st.is_block_device() {
+            return false;
+        }
+        sysfile::status_flags(fd).is_ok_and(|fl| fl & crate::sys::O_DIRECT == 0)
+    }
+}
+
+/// What the submitting side keeps under the `sq` lock.
+struct SqState {
+    policy: ReadPolicy,
+    fds: FdKinds,
 }
 
 /// Where a request with a linked eventfd write stands.
@@ -105,7 +165,7 @@ struct CqState {
 
 pub(crate) struct Uring {
     ring: IoUring,
-    sq: Mutex<()>,
+    sq: Mutex<SqState>,
     cq: Mutex<CqState>,
     /// Registered with `IORING_REGISTER_EVENTFD`: the kernel signals it per completion.
     notify: OwnedFd,
@@ -126,6 +186,7 @@ pub(crate) struct Uring {
     submit_syscalls: AtomicU64,
     reap_syscalls: AtomicU64,
     reaped_in_memory: AtomicU64,
+    punted_reads: AtomicU64,
 }
 
 fn errno_of(e: &io::Error) -> Errno {
@@ -222,7 +283,18 @@ impl Uring {
             deferred,
             fork_generation: crate::sys::fork_generation(),
             ring,
-            sq: Mutex::new(()),
+            sq: Mutex::new(SqState {
+                // With SQPOLL the kernel thread, not the caller, pays for inline reads.
+                policy: ReadPolicy::new(
+                    if opts.sqpoll_idle_ms.is_some() {
+                        AsyncBuffered::Never
+                    } else {
+                        opts.async_buffered
+                    },
+                    Budget::DEFAULT,
+                ),
+                fds: FdKinds::default(),
+            }),
             cq: Mutex::new(CqState {
                 links: vec![Link::Idle; capacity as usize],
             }),
@@ -233,6 +305,7 @@ impl Uring {
             submit_syscalls: AtomicU64::new(0),
             reap_syscalls: AtomicU64::new(0),
             reaped_in_memory: AtomicU64::new(0),
+            punted_reads: AtomicU64::new(0),
         })
     }
 
@@ -275,6 +348,23 @@ impl Uring {
             OpCode::Nop => opcode::Nop::new().build(),
         };
         e.user_data(sqe.user_data)
+    }
+
+    /// Bytes a read asks for.
+    ///
+    /// # Safety
+    /// For a readv, `sqe.addr` must point to `sqe.len` valid [`IoVec`]s.
+    unsafe fn read_len(sqe: &Sqe) -> u64 {
+        match sqe.op {
+            OpCode::Readv => {
+                // SAFETY: the caller's contract.
+                let iov = unsafe {
+                    std::slice::from_raw_parts(sqe.addr as *const IoVec, sqe.len as usize)
+                };
+                iov.iter().map(|v| v.len as u64).sum()
+            }
+            _ => sqe.len,
+        }
     }
 
     /// The hard-linked write of [`ONE`] to `resfd` for the request in `slot`.
@@ -399,13 +489,29 @@ impl Engine for Uring {
         if self.forked() {
             return Err(Errno::AGAIN);
         }
-        let _g = lock(&self.sq);
+        let mut g = lock(&self.sq);
+        let SqState { policy, fds } = &mut *g;
         // SAFETY: the sq lock is held, so this is the only SubmissionQueue.
         let mut sq = unsafe { self.ring.submission_shared() };
         let mut n = 0;
+        // The plan for this batch's buffered reads, chosen at the first of them.
+        let mut plan = None;
+        let (mut reads, mut bytes) = (0u32, 0u64);
         for s in sqes {
             let room = sq.capacity() - sq.len();
-            let entry = Self::entry(s);
+            let mut entry = Self::entry(s);
+            // Whether this is a buffered read, and if so whether it is punted.
+            let mut buffered_read = None;
+            if policy.mode() != AsyncBuffered::Never
+                && matches!(s.op, OpCode::Read | OpCode::Readv)
+                && fds.buffered(s.fd)
+            {
+                let p = *plan.get_or_insert_with(|| policy.plan());
+                if p.punts() {
+                    entry = entry.flags(squeue::Flags::ASYNC);
+                }
+                buffered_read = Some(p.punts());
+            }
             let linked = self.linked.get(s.slot as usize);
             let pushed = match s.resfd {
                 Some(resfd) if room >= 2 => {
@@ -432,6 +538,18 @@ impl Engine for Uring {
             if !pushed {
                 break;
             }
+            match buffered_read {
+                Some(true) => {
+                    self.punted_reads.fetch_add(1, Ordering::Relaxed);
+                }
+                Some(false) => {
+                    reads += 1;
+                    // SAFETY: the caller guarantees the iovec table of a readv stays
+                    // valid until its completion is reaped.
+                    bytes += unsafe { Self::read_len(s) };
+                }
+                None => {}
+            }
             n += 1;
         }
         if n == 0 {
@@ -442,7 +560,15 @@ impl Engine for Uring {
         drop(sq);
         // The entries are in the shared queue now and cannot be taken back: even if this
         // enter fails, the next one submits them, so they count as accepted.
-        self.enter_submit(need_wakeup);
+        match plan {
+            Some(p) if p.measures() && reads > 0 && policy.mode() == AsyncBuffered::Auto => {
+                let t0 = Instant::now();
+                self.enter_submit(need_wakeup);
+                let ns = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                policy.observe(p, reads, bytes, ns);
+            }
+            _ => self.enter_submit(need_wakeup),
+        }
         Ok(n)
     }
 
@@ -558,6 +684,7 @@ impl Engine for Uring {
             submit_syscalls: self.submit_syscalls.load(Ordering::Relaxed),
             reap_syscalls: self.reap_syscalls.load(Ordering::Relaxed),
             reaped_without_syscall: self.reaped_in_memory.load(Ordering::Relaxed),
+            punted_reads: self.punted_reads.load(Ordering::Relaxed),
         }
     }
 

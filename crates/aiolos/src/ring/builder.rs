@@ -4,7 +4,7 @@ use super::Ring;
 use crate::buf::IoBufMut;
 use crate::engine::threads::{self, Threads};
 use crate::engine::uring::{Uring, UringOptions};
-use crate::engine::{native::Native, Engine, EngineKind};
+use crate::engine::{native::Native, AsyncBuffered, Engine, EngineKind};
 use crate::error::Error;
 
 /// Builds a [`Ring`].
@@ -57,6 +57,19 @@ impl RingBuilder {
     /// Linux 6.1) the ring runs without them and says so on stderr. Other engines ignore it.
     pub fn single_issuer(mut self, on: bool) -> RingBuilder {
         self.uring.single_issuer = on;
+        self
+    }
+
+    /// io_uring only: how buffered (not O_DIRECT) reads of regular files and block devices
+    /// are submitted. A buffered read that misses the page cache starts readahead inside
+    /// `io_uring_enter`, so a submit can take hundreds of microseconds; handing the read to
+    /// the kernel's worker threads (`IOSQE_ASYNC`) keeps the submit short but costs a
+    /// thread hand-off per read. [`AsyncBuffered::Auto`] decides per batch from how long
+    /// inline submits take. Default: [`AsyncBuffered::Never`]. Ignored with
+    /// [`RingBuilder::sqpoll`] (the kernel thread pays for inline reads there) and by
+    /// other engines. See `docs/benchmarks.md` for measurements.
+    pub fn async_buffered(mut self, policy: AsyncBuffered) -> RingBuilder {
+        self.uring.async_buffered = policy;
         self
     }
 
