@@ -42,3 +42,29 @@ pub fn plausible<T>(p: *const T) -> bool {
     };
     a >= 4096 && a & (std::mem::align_of::<T>() - 1) == 0 && below_top
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plausible_rejects_null_the_first_page_misalignment_and_kernel_addresses() {
+        let v = 0u64;
+        assert!(plausible(&v));
+        assert!(!plausible(std::ptr::null::<u64>()));
+        assert!(!plausible(std::ptr::without_provenance::<u8>(4095)));
+        assert!(plausible(std::ptr::without_provenance::<u8>(4096)));
+        assert!(!plausible(std::ptr::without_provenance::<u64>(4100)));
+        assert!(plausible(std::ptr::without_provenance::<u64>(4104)));
+        assert!(!plausible(std::ptr::without_provenance::<u8>(1 << 56)));
+        assert!(plausible(std::ptr::without_provenance::<u8>((1 << 56) - 1)));
+        assert!(!plausible(std::ptr::without_provenance::<u8>(usize::MAX)));
+    }
+
+    #[test]
+    fn ctx_id_is_the_contexts_address() {
+        assert_eq!(ctx_id(std::ptr::null_mut()), 0);
+        let ctx: IoContext = std::ptr::without_provenance_mut(0x7f00_dead_b000);
+        assert_eq!(ctx_id(ctx), 0x7f00_dead_b000);
+    }
+}

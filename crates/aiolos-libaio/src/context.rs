@@ -38,8 +38,10 @@ struct Entry {
 
 static CONTEXTS: RwLock<BTreeMap<u64, Entry>> = RwLock::new(BTreeMap::new());
 static GENERATION: AtomicU64 = AtomicU64::new(0);
+#[cfg_attr(miri, allow(dead_code))]
 static ATFORK: Once = Once::new();
 
+#[cfg_attr(miri, allow(dead_code))]
 extern "C" fn after_fork_in_child() {
     GENERATION.fetch_add(1, Ordering::SeqCst);
 }
@@ -56,6 +58,8 @@ fn write() -> RwLockWriteGuard<'static, BTreeMap<u64, Entry>> {
 
 /// Records that this library created context `id`, served by `kind`.
 pub fn register(id: u64, kind: Kind) {
+    // Miri runs no fork (and no pthread_atfork).
+    #[cfg(not(miri))]
     ATFORK.call_once(|| {
         // SAFETY: the handler is a plain extern "C" fn that only touches an atomic. If
         // registration fails (ENOMEM) a forked child may read the inherited ring mapping in

@@ -7,12 +7,12 @@
 //! Only forwards the callers' contracts to the engines.
 #![allow(unsafe_code)]
 
-use crate::abi::{ctx_id, plausible, IoContext, IoEvent, Iocb, Sigset, Timespec};
+use crate::abi::{ctx_id, IoContext, IoEvent, Iocb, Sigset, Timespec};
 use crate::context::{self, Kind};
 use crate::emulated::Emulated;
 use crate::engine;
 use crate::native;
-use aiolos::sys::{aio_raw, Errno};
+use aiolos::sys::Errno;
 use aiolos::EngineKind;
 use std::ffi::{c_int, c_long};
 use std::sync::Arc;
@@ -45,7 +45,7 @@ pub unsafe fn setup(maxevents: c_int, ctxp: *mut IoContext) -> Result<c_int, Err
         return Err(Errno::FAULT);
     }
     let mut current = [0u8; 8];
-    if aio_raw::load_checked(ctxp.cast(), &mut current)? != 8 {
+    if crate::caller::load(ctxp.cast(), &mut current)? != 8 {
         return Err(Errno::FAULT);
     }
     if maxevents <= 0 || current != [0; 8] {
@@ -55,7 +55,7 @@ pub unsafe fn setup(maxevents: c_int, ctxp: *mut IoContext) -> Result<c_int, Err
         Err(_) if kind == EngineKind::Uring => Emulated::new(EngineKind::Threads, maxevents)?,
         other => other?,
     };
-    if let Err(e) = aio_raw::store_u64_checked(ctxp.cast(), ctx.id()) {
+    if let Err(e) = crate::caller::store_u64(ctxp.cast(), ctx.id()) {
         ctx.destroy();
         return Err(e);
     }
@@ -116,8 +116,8 @@ pub unsafe fn getevents(
     }
 }
 
-/// `io_pgetevents`. On emulated engines the signal mask is checked but not applied (the
-/// wait is on a condition variable, which signals do not interrupt).
+/// `io_pgetevents`: on every engine the signal mask is in effect for the whole call, so a
+/// signal it unblocks interrupts the wait (`EINTR`).
 ///
 /// # Safety
 /// As [`native::pgetevents`].
@@ -133,19 +133,16 @@ pub unsafe fn pgetevents(
     sigmask: *const Sigset,
 ) -> Result<c_int, Errno> {
     match emulated(ctx) {
-        Some(e) => {
-            if !sigmask.is_null() && !plausible(sigmask) {
-                return Err(Errno::FAULT);
-            }
-            e.getevents(min_nr, nr, events, timeout)
-                .map(crate::ffi::count)
-        }
+        Some(e) => e
+            .pgetevents(min_nr, nr, events, timeout, sigmask)
+            .map(crate::ffi::count),
         // SAFETY: forwarded contract.
         None => unsafe { native::pgetevents(ctx, min_nr, nr, events, timeout, sigmask) },
     }
 }
 
-/// `io_cancel`.
+/// `io_cancel`. `evt` is never written, on any engine: the kernel ignores it and delivers
+/// a cancelled request's completion through the ring.
 ///
 /// # Safety
 /// As [`native::cancel`].

@@ -25,15 +25,15 @@
 //! are used by number ([`Fd::from_raw`]) under the same contract.
 #![allow(unsafe_code)]
 
-use crate::abi::{plausible, IoEvent, Iocb, Timespec};
+use crate::abi::{plausible, IoEvent, Iocb, Sigset, Timespec};
 use crate::stack::on_live_stack;
 use crate::userring::UserRing;
 use aiolos::sys::aio::{self as kaio, IOCB_FLAG_IOPRIO, IOCB_FLAG_RESFD};
-use aiolos::sys::{aio_raw, eventfd, file, Errno};
+use aiolos::sys::{eventfd, file, Errno};
 use aiolos::{CancelOutcome, Completion, EngineKind, Error, Fd, Op, RawBuf, Ring, RwFlags, Token};
 use std::collections::HashMap;
 use std::mem::size_of;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -42,6 +42,11 @@ struct Req {
     iocb: u64,
     data: u64,
     resfd: Option<i32>,
+    /// An `IOCB_CMD_POLL`: the only kind `io_cancel` cancels, as on the kernel.
+    poll: bool,
+    /// `io_cancel` took it: a second cancel is `EINVAL`, and its `ECANCELED` completion is
+    /// reported as the kernel reports a cancelled poll (`res` 0).
+    cancelled: bool,
 }
 
 #[derive(Default)]
@@ -54,6 +59,10 @@ struct Inner {
     /// Threads waiting on `cv` (a notification costs a system call, so it is only made
     /// when somebody waits).
     waiters: usize,
+    /// Eventfds of `io_pgetevents` callers sleeping in `ppoll` with their signal mask.
+    /// Signalled under this lock on every publication and on destroy (so a descriptor is
+    /// never written after its owner has deregistered and closed it).
+    masked_waiters: Vec<i32>,
 }
 
 /// Most ranges one `process_vm_readv` takes.
@@ -80,7 +89,7 @@ fn load<T: Copy + Default>(src: *const T) -> Result<T, Errno> {
     // types used here (iocbs, iovecs, pointers, timespecs: no invalid bit patterns).
     let bytes =
         unsafe { std::slice::from_raw_parts_mut((&mut v as *mut T).cast::<u8>(), size_of::<T>()) };
-    match aio_raw::load_checked(src.cast(), bytes)? {
+    match crate::caller::load(src.cast(), bytes)? {
         n if n == size_of::<T>() => Ok(v),
         _ => Err(Errno::FAULT),
     }
@@ -138,10 +147,9 @@ impl Emulated {
     /// is reaping (that thread publishes, and runs io_uring's completion work itself, so a
     /// waiting caller is woken once per batch instead of via this thread).
     fn complete_forever(&self) {
-        let notify = self.ring.notify_fd().as_raw_fd();
         let mut batch = Vec::new();
         loop {
-            let _ = eventfd::poll(&[(notify, libc::POLLIN)], None);
+            wait_readable(self.ring.notify_fd());
             let _ = eventfd::eventfd_drain(self.ring.notify_fd());
             let mut st = self.lock();
             if st.reaper {
@@ -176,10 +184,12 @@ impl Emulated {
         }
     }
 
-    /// Moves `batch` into the user-space ring (under the `inner` lock); returns the
-    /// eventfds to signal once the lock is released.
+    /// Moves `batch` into the user-space ring (under the `inner` lock) and wakes the
+    /// masked waiters if anything was published; returns the requests' eventfds to signal
+    /// once the lock is released.
     fn publish_all(&self, st: &mut Inner, batch: &mut Vec<Completion<RawBuf>>) -> Vec<i32> {
         let mut fds = Vec::new();
+        let mut published = false;
         for c in batch.drain(..) {
             let res = match &c.result {
                 Ok(n) => *n as i64,
@@ -187,6 +197,12 @@ impl Emulated {
             };
             let Some(req) = st.reqs.remove(&c.token) else {
                 continue;
+            };
+            // The kernel completes a cancelled poll with no events ready: res 0.
+            let res = if req.cancelled && res == -i64::from(libc::ECANCELED) {
+                0
+            } else {
+                res
             };
             st.by_iocb.remove(&req.iocb);
             self.events.push(IoEvent {
@@ -196,6 +212,10 @@ impl Emulated {
                 res2: 0,
             });
             fds.extend(req.resfd);
+            published = true;
+        }
+        if published {
+            wake_masked(st);
         }
         fds
     }
@@ -332,6 +352,8 @@ impl Emulated {
                 iocb,
                 data: cb.aio_data,
                 resfd,
+                poll: cb.aio_lio_opcode == kaio::IOCB_CMD_POLL,
+                cancelled: false,
             },
         );
         st.by_iocb.insert(iocb, token);
@@ -354,6 +376,41 @@ impl Emulated {
         events: *mut IoEvent,
         timeout: *const Timespec,
     ) -> Result<usize, Errno> {
+        self.wait_events(min_nr, nr, events, timeout, std::ptr::null())
+    }
+
+    /// `io_pgetevents`: [`Emulated::getevents`] with the signal mask `*sigmask` (NULL:
+    /// unchanged) in effect for the whole call, as the kernel applies it.
+    ///
+    /// A caller with a mask does not reap or wait on the condition variable (neither can
+    /// be interrupted by a signal): it sleeps in `ppoll` with the mask, on an eventfd of its
+    /// own that every publication signals, so installing the mask and sleeping are one
+    /// atomic step and no signal slips in between. Before returning it delivers any signal
+    /// the mask unblocks that is still pending (a zero-timeout `ppoll`), as the kernel does
+    /// on the way out of the system call. An interrupted call returns the events it has, or
+    /// `EINTR` if none.
+    ///
+    /// # Errors
+    /// As [`Emulated::getevents`]; `EFAULT` for an unreadable mask, `EINTR`.
+    pub fn pgetevents(
+        &self,
+        min_nr: i64,
+        nr: i64,
+        events: *mut IoEvent,
+        timeout: *const Timespec,
+        sigmask: *const Sigset,
+    ) -> Result<usize, Errno> {
+        self.wait_events(min_nr, nr, events, timeout, sigmask)
+    }
+
+    fn wait_events(
+        &self,
+        min_nr: i64,
+        nr: i64,
+        events: *mut IoEvent,
+        timeout: *const Timespec,
+        sigmask: *const Sigset,
+    ) -> Result<usize, Errno> {
         if min_nr < 0 || nr < 0 || min_nr > nr {
             return Err(Errno::INVAL);
         }
@@ -366,6 +423,12 @@ impl Emulated {
             }
             Some(Duration::new(t.tv_sec as u64, t.tv_nsec as u32))
         };
+        // The kernel's signal set is _NSIG / 8 = 8 bytes; that much is read, as it does.
+        let mask = if sigmask.is_null() {
+            None
+        } else {
+            Some(load(sigmask.cast::<u64>())?)
+        };
         let deadline = limit.map(|d| Instant::now() + d);
         let want = (nr as usize).min(self.capacity as usize);
         if want > 0 && !plausible(events) {
@@ -377,6 +440,9 @@ impl Emulated {
         let mut n = 0;
         let mut swept = false;
         let mut reap = true;
+        let mut interrupted = false;
+        // The eventfd a masked caller sleeps on, made when it first has to sleep.
+        let mut wake_fd: Option<OwnedFd> = None;
         let mut st = self.lock();
         loop {
             if st.destroyed {
@@ -407,6 +473,33 @@ impl Emulated {
                 Some(d) => Some(d - now),
                 None => None,
             };
+            if let Some(mask) = mask {
+                let fd = match wake_fd {
+                    Some(ref fd) => fd,
+                    None => wake_fd.insert(eventfd::eventfd()?),
+                };
+                // Drained before registering, under the lock: publications after the look
+                // at the ring above find this descriptor registered and signal it.
+                let _ = eventfd::eventfd_drain(fd.as_fd());
+                let raw = fd.as_raw_fd();
+                st.masked_waiters.push(raw);
+                drop(st);
+                let r = eventfd::poll_with_sigmask(&[(raw, libc::POLLIN)], remaining, mask);
+                st = self.lock();
+                st.masked_waiters.retain(|&w| w != raw);
+                match r {
+                    Ok(_) => continue,
+                    Err(Errno::INTR) => {
+                        // The kernel looks at the ring once more before it gives up.
+                        n += self.events.pop_into(&mut got[n..]);
+                        interrupted = true;
+                        break;
+                    }
+                    // Events already taken from the ring are not dropped for an error.
+                    Err(_) if n > 0 => break,
+                    Err(e) => return Err(e),
+                }
+            }
             // Wait for no more than the ring holds (more can only come from new submits,
             // which the completion thread publishes).
             let need = (min - n).min(self.ring.outstanding());
@@ -450,28 +543,59 @@ impl Emulated {
             st = self.lock();
         }
         drop(st);
+        drop(wake_fd);
+        if let Some(mask) = mask {
+            // A signal the mask unblocks that is pending now is delivered before returning,
+            // with the mask still in effect (as the kernel does on leaving the call).
+            if !interrupted
+                && eventfd::poll_with_sigmask(&[], Some(Duration::ZERO), mask) == Err(Errno::INTR)
+            {
+                interrupted = true;
+            }
+        }
+        if interrupted && n == 0 {
+            return Err(Errno::INTR);
+        }
         if n > 0 {
             // SAFETY: got[..n] are plain io_events viewed as bytes.
             let bytes = unsafe {
                 std::slice::from_raw_parts(got.as_ptr().cast::<u8>(), n * size_of::<IoEvent>())
             };
-            aio_raw::store_checked(events.cast(), bytes)?;
+            crate::caller::store(events.cast(), bytes)?;
         }
         Ok(n)
     }
 
-    /// `io_cancel`.
+    /// `io_cancel`, as the kernel does it: only a pending poll can be cancelled
+    /// (`EINPROGRESS`; its completion, `res` 0, then arrives once through the ring). Reads,
+    /// writes and syncs cannot (`EINVAL`, whether queued, running or complete) and complete
+    /// normally. Nothing is ever written to the caller's result event, which the kernel
+    /// ignores too.
     ///
     /// # Errors
     /// `EINPROGRESS` when cancelling (the completion follows), `EINVAL` when the request is
-    /// unknown, complete, or cannot be cancelled, `EFAULT` for an unreadable iocb.
+    /// unknown, complete, already cancelled, not a poll, or the iocb's key is not the one
+    /// `io_submit` leaves there (0), `EFAULT` for an unreadable iocb.
     pub fn cancel(&self, iocb: *mut Iocb) -> Result<(), Errno> {
         // The kernel reads the iocb's key first: an unreadable iocb is EFAULT.
-        load(iocb.cast_const())?;
-        let token = self.lock().by_iocb.get(&(iocb as usize as u64)).copied();
+        let cb = load(iocb.cast_const())?;
+        if cb.aio_key != 0 {
+            return Err(Errno::INVAL);
+        }
+        let mut st = self.lock();
+        let token = st.by_iocb.get(&(iocb as usize as u64)).copied();
         let token = token.ok_or(Errno::INVAL)?;
+        let req = st.reqs.get_mut(&token).ok_or(Errno::INVAL)?;
+        if !req.poll || req.cancelled {
+            return Err(Errno::INVAL);
+        }
+        // Under the lock, so the completion cannot be published (and the flag read)
+        // before the flag is set.
         match self.ring.cancel(token) {
-            Ok(CancelOutcome::Cancelled | CancelOutcome::Requested) => Err(Errno::INPROGRESS),
+            Ok(CancelOutcome::Cancelled | CancelOutcome::Requested) => {
+                req.cancelled = true;
+                Err(Errno::INPROGRESS)
+            }
             Ok(_) | Err(_) => Err(Errno::INVAL),
         }
     }
@@ -479,7 +603,11 @@ impl Emulated {
     /// `io_destroy`: wakes every waiter (they get `EINVAL`), waits for the requests in
     /// flight, stops the completion thread and retires the ring.
     pub fn destroy(&self) {
-        self.lock().destroyed = true;
+        {
+            let mut st = self.lock();
+            st.destroyed = true;
+            wake_masked(&st);
+        }
         self.cv.notify_all();
         let _ = self.ring.close();
         // The completion thread sleeps on the ring's notification descriptor: wake it to
@@ -490,6 +618,15 @@ impl Emulated {
             let _ = h.join();
         }
         self.events.retire();
+    }
+}
+
+/// Wakes the `io_pgetevents` callers sleeping with a signal mask. Called with the
+/// `inner` lock held: a registered descriptor is open until its owner, after taking the
+/// lock, has removed it.
+fn wake_masked(st: &Inner) {
+    for &fd in &st.masked_waiters {
+        let _ = eventfd::eventfd_signal(fd, 1);
     }
 }
 
@@ -524,7 +661,7 @@ fn load_iocbs(ios: *const *mut Iocb, n: usize) -> Result<(Vec<usize>, Vec<Iocb>)
     let bytes = unsafe {
         std::slice::from_raw_parts_mut(ptrs.as_mut_ptr().cast::<u8>(), n * size_of::<usize>())
     };
-    let read = aio_raw::load_checked(ios.cast(), bytes)? / size_of::<usize>();
+    let read = crate::caller::load(ios.cast(), bytes)? / size_of::<usize>();
     ptrs.truncate(read);
     let srcs: Vec<(usize, usize)> = ptrs.iter().map(|&p| (p, size_of::<Iocb>())).collect();
     let mut cbs = vec![Iocb::default(); ptrs.len()];
@@ -532,7 +669,7 @@ fn load_iocbs(ios: *const *mut Iocb, n: usize) -> Result<(Vec<usize>, Vec<Iocb>)
     let bytes = unsafe {
         std::slice::from_raw_parts_mut(cbs.as_mut_ptr().cast::<u8>(), cbs.len() * size_of::<Iocb>())
     };
-    let read = match aio_raw::load_vectored_checked(&srcs, bytes) {
+    let read = match crate::caller::load_vectored(&srcs, bytes) {
         Ok(b) => b / size_of::<Iocb>(),
         Err(Errno::FAULT) => 0,
         Err(e) => return Err(e),
@@ -549,8 +686,27 @@ fn load_timespec(p: *const Timespec) -> Result<Timespec, Errno> {
     })
 }
 
+/// Sleeps until `fd` (the engine's notification eventfd) is readable.
+#[cfg(not(miri))]
+fn wait_readable(fd: std::os::fd::BorrowedFd<'_>) {
+    let _ = eventfd::poll(&[(fd.as_raw_fd(), libc::POLLIN)], None);
+}
+
+/// Miri cannot run `poll`: drain the eventfd every millisecond (of Miri's virtual clock)
+/// until it was signalled (the caller's own drain then finds it empty).
+#[cfg(miri)]
+fn wait_readable(fd: std::os::fd::BorrowedFd<'_>) {
+    while let Ok(0) = eventfd::eventfd_drain(fd) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// `fs.aio-max-nr`, read once (no limit if unreadable).
 fn aio_max_nr() -> u64 {
+    if cfg!(miri) {
+        // Miri isolates the program from the file system.
+        return u64::MAX;
+    }
     static LIMIT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     *LIMIT.get_or_init(|| {
         std::fs::read_to_string("/proc/sys/fs/aio-max-nr")
@@ -559,3 +715,6 @@ fn aio_max_nr() -> u64 {
             .unwrap_or(u64::MAX)
     })
 }
+
+#[cfg(test)]
+mod tests;

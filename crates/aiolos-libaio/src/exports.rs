@@ -71,7 +71,7 @@ pub unsafe extern "C" fn io_queue_init(maxevents: c_int, ctxp: *mut IoContext) -
         // libaio stores NULL first, so whatever *ctxp held does not matter. The store goes
         // through the kernel, so a bad ctxp is -EFAULT rather than a crash; where a seccomp
         // filter denies that, store directly (ctxp is at least plausible).
-        match aiolos::sys::aio_raw::store_u64_checked(ctxp.cast(), 0) {
+        match crate::caller::store_u64(ctxp.cast(), 0) {
             Ok(()) => {}
             Err(Errno::FAULT) => return Err(Errno::FAULT),
             // SAFETY: plausible() rejected NULL, misaligned and non-user pointers; the
@@ -157,12 +157,13 @@ pub unsafe extern "C" fn io_pgetevents(
     c_return(|| unsafe { dispatch::pgetevents(ctx, min_nr, nr, events, timeout, sigmask) })
 }
 
-/// `io_cancel(ctx, iocb, evt)` (`LIBAIO_0.4`, default): asks to cancel a request. File
-/// reads and writes cannot be cancelled (`-EINVAL`; they complete normally); a poll answers
-/// `-EINPROGRESS` and then completes once.
+/// `io_cancel(ctx, iocb, evt)` (`LIBAIO_0.4`, default): asks to cancel a request. Reads,
+/// writes and syncs cannot be cancelled (`-EINVAL`; they complete normally); a pending poll
+/// answers `-EINPROGRESS` and then completes once, with res 0. `evt` is never written (the
+/// kernel ignores it too).
 ///
 /// # Safety
-/// `iocb` and `evt` are checked by the kernel.
+/// `iocb` is checked by the kernel (or read through it); `evt` is not used.
 #[no_mangle]
 pub unsafe extern "C" fn aiolos_io_cancel_0_4(
     ctx: IoContext,
@@ -224,9 +225,12 @@ pub unsafe extern "C" fn io_queue_run(ctx: IoContext) -> c_int {
         if unsafe { dispatch::getevents(ctx, 0, 1, &mut ev, &native::ZERO_TIMEOUT) }? != 1 {
             return Ok(0);
         }
+        // The caller's function pointer came back as an integer: take the provenance it
+        // was exposed with (transmuting the integer itself would give a pointer to nothing).
+        let p: *const () = std::ptr::with_exposed_provenance(ev.data as usize);
         // SAFETY: the caller stored an io_callback_t (or NULL) in data via io_set_callback;
         // Option<fn> has the layout of a nullable function pointer.
-        let cb: IoCallback = unsafe { std::mem::transmute::<usize, IoCallback>(ev.data as usize) };
+        let cb: IoCallback = unsafe { std::mem::transmute::<*const (), IoCallback>(p) };
         if let Some(cb) = cb {
             // SAFETY: calling the caller's own callback with its own context and iocb.
             unsafe {
@@ -240,3 +244,6 @@ pub unsafe extern "C" fn io_queue_run(ctx: IoContext) -> c_int {
         }
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -47,3 +47,39 @@ pub fn c_return(f: impl FnOnce() -> Result<c_int, Errno>) -> c_int {
 pub fn count(n: usize) -> c_int {
     c_int::try_from(n).unwrap_or(c_int::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_become_counts_or_negative_errnos_and_errno_is_kept() {
+        errno_set(1234);
+        assert_eq!(c_return(|| Ok(7)), 7);
+        assert_eq!(
+            c_return(|| {
+                errno_set(libc::EBADF);
+                Err(Errno::INVAL)
+            }),
+            -libc::EINVAL
+        );
+        assert_eq!(errno_get(), 1234, "the caller's errno survives");
+    }
+
+    #[test]
+    fn a_panic_is_stopped_and_reported_as_eio_with_errno_kept() {
+        errno_set(77);
+        let r = c_return(|| {
+            errno_set(libc::ENOMEM);
+            panic!("a bug inside the library");
+        });
+        assert_eq!(r, -PANIC_ERRNO);
+        assert_eq!(errno_get(), 77);
+    }
+
+    #[test]
+    fn counts_saturate_at_int_max() {
+        assert_eq!(count(5), 5);
+        assert_eq!(count(usize::MAX), c_int::MAX);
+    }
+}

@@ -84,7 +84,7 @@ pub unsafe fn submit(ctx: IoContext, nr: c_long, ios: *mut *mut Iocb) -> Result<
 /// `EINVAL` (not found or not cancellable), `EINPROGRESS`, `EFAULT`, `EAGAIN`.
 ///
 /// # Safety
-/// None beyond the kernel's checks of `iocb` and `evt` (`EFAULT`).
+/// None beyond the kernel's check of `iocb` (`EFAULT`); the kernel ignores `evt`.
 pub unsafe fn cancel(ctx: IoContext, iocb: *mut Iocb, evt: *mut IoEvent) -> Result<c_int, Errno> {
     // SAFETY: the kernel validates both pointers.
     unsafe { aio_raw::io_cancel(ctx_id(ctx), iocb, evt) }?;

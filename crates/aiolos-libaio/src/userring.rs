@@ -148,3 +148,6 @@ impl Drop for UserRing {
         unsafe { dealloc(self.base.as_ptr(), self.layout) };
     }
 }
+
+#[cfg(test)]
+mod tests;

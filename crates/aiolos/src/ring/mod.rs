@@ -27,6 +27,11 @@ use crate::sys::Errno;
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::BorrowedFd;
+// Under `--cfg aiolos_loom` the ring's lock and condition variable are loom's, so the
+// model-checking tests in `loom_model.rs` explore every interleaving of its hand-offs.
+#[cfg(aiolos_loom)]
+use ::loom::sync::{Condvar, Mutex, MutexGuard};
+#[cfg(not(aiolos_loom))]
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -87,8 +92,10 @@ struct State<B> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Ring<B: IoBufMut = Vec<u8>> {
-    // Declared first so it drops first: the engine's teardown waits for anything still in
-    // flight before the table (and the buffers in it) is freed.
+    // Declared first so it drops first, before the table (and the buffers in it). Kernel
+    // AIO and the pool wait for anything still in flight in their teardown; io_uring does
+    // not (the kernel tears a ring down asynchronously once its descriptor is closed), so
+    // `close` drains every engine, and `Drop` leaks rather than frees if draining fails.
     engine: Box<dyn Engine>,
     state: Mutex<State<B>>,
     cv: Condvar,
@@ -796,7 +803,10 @@ impl<B: IoBufMut> Ring<B> {
         self.cv.notify_all();
         while st.in_flight > 0 {
             if st.reaping {
-                self.engine.wake();
+                // The wake above got the reaper out of the engine once; with the ring closed
+                // it now waits only for requests in flight, which complete on their own. Waking
+                // it again on every pass made the two threads spin until they did (found by
+                // the loom model in `loom_model.rs`).
                 st = match self.cv.wait_timeout(st, Duration::from_millis(50)) {
                     Ok((g, _)) => g,
                     Err(e) => e.into_inner().0,
@@ -885,5 +895,7 @@ fn request_error<B: IoBufMut>(
     io::Error::from_raw_os_error(errno)
 }
 
-#[cfg(test)]
+#[cfg(all(test, aiolos_loom))]
+mod loom_model;
+#[cfg(all(test, not(aiolos_loom)))]
 mod tests;

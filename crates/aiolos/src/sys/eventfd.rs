@@ -98,3 +98,55 @@ pub fn poll(fds: &[(RawFd, i16)], timeout: Option<Duration>) -> Result<Vec<i16>,
         Err(e) => Err(e),
     }
 }
+
+/// Like [`poll`], but sleeps with the signal mask `mask` in effect, installed and removed
+/// atomically with the sleep (`ppoll(2)`), and reports an interruption as `EINTR`.
+///
+/// `mask` is the kernel's signal set (`_NSIG / 8` = 8 bytes on Linux: bit `n - 1` blocks
+/// signal `n`). A signal that `mask` unblocks and that is pending on entry, or arrives
+/// while waiting, ends the call with `EINTR` after its handler has run; the thread's own
+/// mask is back in place when this returns. With `Some(Duration::ZERO)` the call does not
+/// sleep but still delivers such a pending signal.
+///
+/// # Errors
+/// `EINTR` as above; `EINVAL` or `ENOMEM` from `ppoll(2)`.
+///
+/// # References
+/// `ppoll(2)`.
+#[doc(alias = "ppoll")]
+pub fn poll_with_sigmask(
+    fds: &[(RawFd, i16)],
+    timeout: Option<Duration>,
+    mask: u64,
+) -> Result<Vec<i16>, Errno> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&(fd, events)| libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        })
+        .collect();
+    let ts = timeout.map(|d| libc::timespec {
+        tv_sec: d.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+        tv_nsec: d.subsec_nanos() as libc::c_long,
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // The raw system call, so the kernel gets exactly this 8-byte set (the C library's
+    // wrapper may adjust the mask it is given).
+    // SAFETY: pfds is a live, writable array of pfds.len() pollfd structs; ts_ptr is NULL
+    // or points to a live timespec; mask is 8 readable bytes, the size passed.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_ppoll,
+            pfds.as_mut_ptr(),
+            pfds.len() as libc::nfds_t,
+            ts_ptr,
+            &mask as *const u64,
+            std::mem::size_of::<u64>(),
+        )
+    })?;
+    Ok(pfds.iter().map(|p| p.revents).collect())
+}
