@@ -85,9 +85,11 @@ impl LoopDev {
     /// Unmounts and mounts the file system again (after a shutdown, say); returns the
     /// mount point. Panics if either step fails: a mounted file system was expected.
     pub fn remount(&mut self) -> PathBuf {
+        // Still recorded as mounted until the unmount succeeds, so that a panic here
+        // leaves the unmount to `Drop`.
         let mnt = self
             .mounted
-            .take()
+            .clone()
             .expect("remount of a device that is not mounted");
         // The file system can stay busy for a moment after the test closed its file: the
         // kernel tears a dropped io_uring ring down asynchronously, and a child forked by a
@@ -104,6 +106,7 @@ impl LoopDev {
                 Err(e) => panic!("unmount for remount: {e}"),
             }
         }
+        self.mounted = None;
         run(Command::new("mount").arg(&self.dev).arg(&mnt)).expect("mount again");
         self.mounted = Some(mnt.clone());
         mnt
