@@ -39,6 +39,16 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// Prints a skip and returns true when running under `sanitizer`, which cannot run this
+/// test for `why`.
+pub fn skip_under(sanitizer_name: &str, why: &str) -> bool {
+    if sanitizer().as_deref() == Some(sanitizer_name) {
+        eprintln!("SKIP: under AIOLOS_SANITIZER={sanitizer_name}: {why}");
+        return true;
+    }
+    false
+}
+
 /// The sanitizer the library and the C tests are built with (`AIOLOS_SANITIZER`), if any.
 pub fn sanitizer() -> Option<String> {
     std::env::var("AIOLOS_SANITIZER")
@@ -187,7 +197,11 @@ pub enum Outcome {
 }
 
 fn run_with_limit(mut cmd: Command) -> Output {
+    use std::os::unix::process::CommandExt;
+    // Its own process group, so that a hung test is killed with every process it forked:
+    // a forked child left alive would hold the output pipes open and hang the read below.
     let mut child = cmd
+        .process_group(0)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -198,6 +212,9 @@ fn run_with_limit(mut cmd: Command) -> Output {
             return child.wait_with_output().expect("collect C test output");
         }
         if start.elapsed() > TIME_LIMIT {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
             let _ = child.kill();
             let out = child.wait_with_output().expect("collect C test output");
             panic!(
