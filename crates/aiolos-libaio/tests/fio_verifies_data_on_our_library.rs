@@ -36,6 +36,9 @@ fn run_fio(fio: &str, dir: &Path, engine: &str, extra: &[&str]) {
             "--output-format=terse",
         ])
         .args(extra);
+    if let Some(asan) = common::asan_runtime() {
+        cmd.env("LD_PRELOAD", asan);
+    }
     let out = cmd.output().expect("run fio");
     let text = format!(
         "{}{}",

@@ -4,7 +4,9 @@
 //!
 //! Exit codes follow the C tests' convention: 0 pass, 77 skip (printed), anything else
 //! fails the Rust test with the program's output. `AIOLOS_LIBAIO_SO` names a prebuilt
-//! library to test instead of building one.
+//! library to test instead of building one. With `AIOLOS_SANITIZER=address` (the CI's
+//! sanitizer step) the library is built with AddressSanitizer (see `build-so.sh`) and the C
+//! tests with `-fsanitize=address`.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -35,6 +37,42 @@ fn target_dir() -> PathBuf {
         .nth(3)
         .expect("test binary lives in <target>/<profile>/deps")
         .to_path_buf()
+}
+
+/// Prints a skip and returns true when running under `sanitizer`, which cannot run this
+/// test for `why`.
+pub fn skip_under(sanitizer_name: &str, why: &str) -> bool {
+    if sanitizer().as_deref() == Some(sanitizer_name) {
+        eprintln!("SKIP: under AIOLOS_SANITIZER={sanitizer_name}: {why}");
+        return true;
+    }
+    false
+}
+
+/// The sanitizer the library and the C tests are built with (`AIOLOS_SANITIZER`), if any.
+pub fn sanitizer() -> Option<String> {
+    std::env::var("AIOLOS_SANITIZER")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// The C compiler's ASan runtime when testing an ASan build: a program not built with
+/// `-fsanitize=address` (fio) must preload it to load our library.
+pub fn asan_runtime() -> Option<PathBuf> {
+    if sanitizer().as_deref() != Some("address") {
+        return None;
+    }
+    let out = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .arg("-print-file-name=libasan.so")
+        .output()
+        .expect("run the C compiler");
+    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    assert!(
+        path.is_absolute() && path.exists(),
+        "the C compiler has no ASan runtime (libasan.so): {}",
+        path.display()
+    );
+    Some(path)
 }
 
 /// The directory holding `libaio.so.1` under test, built once per test binary.
@@ -121,6 +159,13 @@ pub fn compile_source(src: &Path, variant: Variant) -> PathBuf {
     if let Variant::C64 = variant {
         cmd.arg("-D_FILE_OFFSET_BITS=64");
     }
+    match sanitizer().as_deref() {
+        None => {}
+        Some("address") => {
+            cmd.args(["-fsanitize=address", "-fno-omit-frame-pointer"]);
+        }
+        Some(other) => panic!("AIOLOS_SANITIZER={other}: the C tests support only address"),
+    }
     cmd.args(["-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pthread"])
         .arg("-I")
         .arg(crate_dir().join("include"))
@@ -152,7 +197,11 @@ pub enum Outcome {
 }
 
 fn run_with_limit(mut cmd: Command) -> Output {
+    use std::os::unix::process::CommandExt;
+    // Its own process group, so that a hung test is killed with every process it forked:
+    // a forked child left alive would hold the output pipes open and hang the read below.
     let mut child = cmd
+        .process_group(0)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -163,6 +212,9 @@ fn run_with_limit(mut cmd: Command) -> Output {
             return child.wait_with_output().expect("collect C test output");
         }
         if start.elapsed() > TIME_LIMIT {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
             let _ = child.kill();
             let out = child.wait_with_output().expect("collect C test output");
             panic!(

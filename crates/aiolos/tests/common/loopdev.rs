@@ -85,11 +85,28 @@ impl LoopDev {
     /// Unmounts and mounts the file system again (after a shutdown, say); returns the
     /// mount point. Panics if either step fails: a mounted file system was expected.
     pub fn remount(&mut self) -> PathBuf {
+        // Still recorded as mounted until the unmount succeeds, so that a panic here
+        // leaves the unmount to `Drop`.
         let mnt = self
             .mounted
-            .take()
+            .clone()
             .expect("remount of a device that is not mounted");
-        run(Command::new("umount").arg(&mnt)).expect("unmount for remount");
+        // The file system can stay busy for a moment after the test closed its file: the
+        // kernel tears a dropped io_uring ring down asynchronously, and a child forked by a
+        // test on another thread holds copies of our descriptors until it execs. Seen once
+        // under ThreadSanitizer on a loaded machine ("target is busy"). Retry that for a
+        // while; any other error is fatal.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match run(Command::new("umount").arg(&mnt)) {
+                Ok(_) => break,
+                Err(e) if e.contains("busy") && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => panic!("unmount for remount: {e}"),
+            }
+        }
+        self.mounted = None;
         run(Command::new("mount").arg(&self.dev).arg(&mnt)).expect("mount again");
         self.mounted = Some(mnt.clone());
         mnt
