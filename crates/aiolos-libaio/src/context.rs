@@ -77,8 +77,15 @@ pub fn register(id: u64, kind: Kind) {
 
 /// Forgets context `id`; returns its kind if this process created it.
 pub fn unregister(id: u64) -> Option<Kind> {
-    let e = write().remove(&id)?;
-    (e.generation == generation()).then_some(e.kind)
+    let mut map = write();
+    // A context from before a fork stays in the map: removing it would free memory, which
+    // a fork child of a threaded program must not do (its allocator's locks may be held by
+    // threads that do not exist in the child). A context set up later at the same address
+    // replaces the entry.
+    if map.get(&id)?.generation != generation() {
+        return None;
+    }
+    map.remove(&id).map(|e| e.kind)
 }
 
 /// Runs `f` with the kind of context `id` while holding the registry's read lock, so the

@@ -110,13 +110,18 @@ fn is_zero_timeout(timeout: *const Timespec) -> bool {
 /// libaio's fast path: with a zero timeout and valid counts, an empty ring of a live context
 /// of ours means "no events" without a system call.
 fn ring_is_empty_and_zero_wait(id: u64, min_nr: c_long, nr: c_long, t: *const Timespec) -> bool {
-    if !(0 <= min_nr && min_nr <= nr && is_zero_timeout(t)) {
+    if !(0 <= min_nr && min_nr <= nr) {
         return false;
     }
+    // The registry first: a context of another process (a fork child's inherited one)
+    // goes to the kernel without the timeout check, whose one-time stack lookup allocates
+    // (`pthread_getattr_np`), which a fork child of a threaded program must not do.
     context::with_live(id, |kind| {
         // SAFETY: the registry holds this context as live and its read lock keeps
         // io_destroy from unmapping the ring while we look at it.
-        matches!(kind, Kind::Native) && !unsafe { ring_has_events(AioContext(id)) }
+        matches!(kind, Kind::Native)
+            && is_zero_timeout(t)
+            && !unsafe { ring_has_events(AioContext(id)) }
     })
     .unwrap_or(false)
 }

@@ -39,16 +39,6 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// Prints a skip and returns true when running under `sanitizer`, which cannot run this
-/// test for `why`.
-pub fn skip_under(sanitizer_name: &str, why: &str) -> bool {
-    if sanitizer().as_deref() == Some(sanitizer_name) {
-        eprintln!("SKIP: under AIOLOS_SANITIZER={sanitizer_name}: {why}");
-        return true;
-    }
-    false
-}
-
 /// The sanitizer the library and the C tests are built with (`AIOLOS_SANITIZER`), if any.
 pub fn sanitizer() -> Option<String> {
     std::env::var("AIOLOS_SANITIZER")
