@@ -117,11 +117,12 @@ fn ring_is_empty_and_zero_wait(id: u64, min_nr: c_long, nr: c_long, t: *const Ti
     // goes to the kernel without the timeout check, whose one-time stack lookup allocates
     // (`pthread_getattr_np`), which a fork child of a threaded program must not do.
     context::with_live(id, |kind| {
+        if !matches!(kind, Kind::Native) || !is_zero_timeout(t) {
+            return false;
+        }
         // SAFETY: the registry holds this context as live and its read lock keeps
         // io_destroy from unmapping the ring while we look at it.
-        matches!(kind, Kind::Native)
-            && is_zero_timeout(t)
-            && !unsafe { ring_has_events(AioContext(id)) }
+        !unsafe { ring_has_events(AioContext(id)) }
     })
     .unwrap_or(false)
 }

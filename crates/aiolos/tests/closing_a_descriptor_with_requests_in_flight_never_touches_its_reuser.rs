@@ -22,12 +22,8 @@ fn requests_in_flight_on_a_closed_and_reused_descriptor_never_touch_the_new_file
         stall: Some((0, 1 << 20, Duration::from_millis(500))),
         ..Faults::default()
     };
-    let fs = match FaultFs::mount(&faults) {
-        Ok(fs) => fs,
-        Err(why) => {
-            eprintln!("SKIP: faultfs unavailable: {why}");
-            return;
-        }
+    let Some(fs) = FaultFs::mount_or_skip(&faults) else {
+        return;
     };
     // Two pool threads: the threads engine holds most of the reads in its queue.
     let ring: Ring<Vec<u8>> = match Ring::builder().entries(16).engine(kind).threads(2).build() {

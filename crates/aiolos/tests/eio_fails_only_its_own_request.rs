@@ -13,12 +13,8 @@ fn one_failing_read_in_a_batch_of_sixteen_fails_alone(kind: EngineKind) {
         eio: Some((5 * 4096, 4096)),
         ..Faults::default()
     };
-    let fs = match FaultFs::mount(&faults) {
-        Ok(fs) => fs,
-        Err(why) => {
-            eprintln!("SKIP: faultfs unavailable: {why}");
-            return;
-        }
+    let Some(fs) = FaultFs::mount_or_skip(&faults) else {
+        return;
     };
     let Some(ring) = ring::<Vec<u8>>(kind, 32) else {
         return;

@@ -27,19 +27,13 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A 1 MiB file whose first 64 KiB stall for [`STALL`].
 fn stalled_fs() -> Option<FaultFs> {
-    let faults = Faults {
+    FaultFs::mount_or_skip(&Faults {
         size: 1 << 20,
         stall: Some((0, 64 * 1024, STALL)),
         ..Faults::default()
-    };
-    match FaultFs::mount(&faults) {
-        Ok(fs) => Some(fs),
-        Err(why) => {
-            eprintln!("SKIP: faultfs unavailable: {why}");
-            None
-        }
-    }
+    })
 }
 
 fn open_direct(fs: &FaultFs) -> std::fs::File {

@@ -199,12 +199,8 @@ fn a_read_pushed_while_the_driver_waits_for_a_stalled_one_is_not_held_back(kind:
         stall: Some((0, 64 * 1024, STALL)),
         ..Faults::default()
     };
-    let fs = match FaultFs::mount(&faults) {
-        Ok(fs) => fs,
-        Err(why) => {
-            eprintln!("SKIP: faultfs unavailable: {why}");
-            return;
-        }
+    let Some(fs) = FaultFs::mount_or_skip(&faults) else {
+        return;
     };
     let (_dir, path) = data_file();
     for manual in [false, true] {

@@ -20,12 +20,8 @@ fn a_timed_out_read_keeps_its_buffer_until_the_kernel_is_done(kind: EngineKind) 
         stall: Some((0, 64 * 1024, STALL)),
         ..Faults::default()
     };
-    let fs = match FaultFs::mount(&faults) {
-        Ok(fs) => fs,
-        Err(why) => {
-            eprintln!("SKIP: faultfs unavailable: {why}");
-            return;
-        }
+    let Some(fs) = FaultFs::mount_or_skip(&faults) else {
+        return;
     };
     let path = fs.data();
     run(kind, Mode::TokioMultiThread, 64, move |driver| async move {

@@ -13,19 +13,13 @@ use std::time::{Duration, Instant};
 const STALL: Duration = Duration::from_millis(1500);
 const CANARY: u8 = 0xEE;
 
+/// A 1 MiB file whose first 64 KiB stall for [`STALL`].
 fn stalled_fs() -> Option<FaultFs> {
-    let faults = Faults {
+    FaultFs::mount_or_skip(&Faults {
         size: 1 << 20,
         stall: Some((0, 64 * 1024, STALL)),
         ..Faults::default()
-    };
-    match FaultFs::mount(&faults) {
-        Ok(fs) => Some(fs),
-        Err(why) => {
-            eprintln!("SKIP: faultfs unavailable: {why}");
-            None
-        }
-    }
+    })
 }
 
 fn open_direct(fs: &FaultFs) -> aiolos::Fd {

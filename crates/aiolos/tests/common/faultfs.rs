@@ -59,6 +59,13 @@ fn binary() -> Result<PathBuf, String> {
 }
 
 impl FaultFs {
+    /// As [`FaultFs::mount`], printing `SKIP: reason` and returning `None` where it cannot.
+    pub fn mount_or_skip(f: &Faults) -> Option<FaultFs> {
+        FaultFs::mount(f)
+            .map_err(|why| eprintln!("SKIP: faultfs unavailable: {why}"))
+            .ok()
+    }
+
     /// Mounts a faultfs, or returns why it cannot here (printed as a skip by callers).
     pub fn mount(f: &Faults) -> Result<FaultFs, String> {
         if !Path::new("/dev/fuse").exists() {
