@@ -35,4 +35,6 @@ pub mod exports;
 pub mod ffi;
 pub mod native;
 pub mod stack;
+#[cfg(test)]
+mod test_support;
 pub mod userring;

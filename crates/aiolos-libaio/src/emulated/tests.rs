@@ -7,6 +7,7 @@
 //! both paths give the answers asserted here.
 
 use super::*;
+use crate::test_support::ptr_array;
 use aiolos::sys::aio::{IOCB_CMD_NOOP, IOCB_CMD_PREAD, IOCB_CMD_PREADV, IOCB_CMD_PWRITEV};
 use aiolos::OpCode;
 use std::os::fd::{AsFd, OwnedFd};
@@ -22,20 +23,6 @@ fn iocb(opcode: u16, fd: i32) -> Iocb {
         aio_fildes: fd as u32,
         ..Iocb::default()
     }
-}
-
-/// The iocb pointer array a C caller would pass. The library reads the pointers as
-/// integers (they are also the requests' ids), as the kernel does; a C pointer that became
-/// an integer is an exposed one.
-fn ptr_array(cbs: &mut [Iocb]) -> Vec<*mut Iocb> {
-    let base = cbs.as_mut_ptr();
-    (0..cbs.len())
-        .map(|i| {
-            let p = base.wrapping_add(i);
-            let _ = p.expose_provenance();
-            p
-        })
-        .collect()
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::abi::Iocb;
+use crate::test_support::ptr_array;
 use aiolos::sys::aio::IOCB_CMD_NOOP;
 use std::os::fd::AsRawFd;
 use std::ptr::null_mut;
@@ -25,18 +26,6 @@ fn nops(fd: i32, n: u64, data: impl Fn(u64) -> u64) -> Vec<Iocb> {
             aio_fildes: fd as u32,
             aio_data: data(i),
             ..Iocb::default()
-        })
-        .collect()
-}
-
-/// The pointer array C passes to io_submit (pointers turned into ids are exposed).
-fn ptr_array(cbs: &mut [Iocb]) -> Vec<*mut Iocb> {
-    let base = cbs.as_mut_ptr();
-    (0..cbs.len())
-        .map(|i| {
-            let p = base.wrapping_add(i);
-            let _ = p.expose_provenance();
-            p
         })
         .collect()
 }

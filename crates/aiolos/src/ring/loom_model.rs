@@ -237,6 +237,14 @@ impl Model {
         Op::read(&self.fd, Tracked::new(&self.live), 0).user_data(user_data)
     }
 
+    /// Pushes a read for each of `ids` and submits them in one batch.
+    fn submit_reads(&self, ids: &[u64]) {
+        for &id in ids {
+            self.ring.push(self.read(id)).map_err(|e| e.error).unwrap();
+        }
+        self.ring.submit().unwrap();
+    }
+
     fn kernel_thread(&self) -> KernelThread {
         let kernel = self.kernel.clone();
         KernelThread(self.kernel.clone(), thread::spawn(move || kernel.run()))
@@ -270,9 +278,7 @@ fn check(f: impl Fn() + Sync + Send + 'static) {
 fn two_waiters_each_get_one_completion_while_the_kernel_completes() {
     check(|| {
         let m = Model::new(2, false);
-        m.ring.push(m.read(1)).unwrap();
-        m.ring.push(m.read(2)).unwrap();
-        m.ring.submit().unwrap();
+        m.submit_reads(&[1, 2]);
         let kernel = m.kernel_thread();
         let waiters: Vec<_> = (0..2)
             .map(|_| {
@@ -306,8 +312,7 @@ fn close_cancelling_in_flight_requests_hands_back_every_request_once() {
 fn close_with_a_blocked_waiter(cancellable: bool) {
     check(move || {
         let m = Model::new(2, cancellable);
-        m.ring.push(m.read(1)).unwrap();
-        m.ring.submit().unwrap();
+        m.submit_reads(&[1]);
         // Queued, never submitted: close cancels it.
         m.ring.push(m.read(2)).unwrap();
         let kernel = m.kernel_thread();
@@ -423,9 +428,7 @@ fn a_detached_request_keeps_its_buffer_until_the_kernel_is_done() {
 fn dropping_the_ring_waits_for_the_kernel_to_finish_with_its_buffers() {
     check(|| {
         let m = Model::new(2, false);
-        m.ring.push(m.read(1)).unwrap();
-        m.ring.push(m.read(2)).unwrap();
-        m.ring.submit().unwrap();
+        m.submit_reads(&[1, 2]);
         let kernel = m.kernel_thread();
         let waiter = {
             let ring = m.ring.clone();
