@@ -80,6 +80,7 @@ pub unsafe trait IoBufMut: IoBuf {
 /// The result of an operation together with the buffer it used: the buffer always comes
 /// back, on success, on error and on cancel.
 #[derive(Debug)]
+#[must_use = "the result may be an error, and the buffer comes back with it"]
 pub struct BufResult<T, B>(pub io::Result<T>, pub B);
 
 // SAFETY: a Vec's heap allocation does not move when the Vec moves; len() bytes are

@@ -43,6 +43,7 @@ impl fmt::Debug for Token {
 
 /// The buffers a completion hands back.
 #[derive(Debug)]
+#[must_use = "the buffers of a request come back here; dropping them frees them"]
 pub enum Buffers<B> {
     /// The operation had no buffer (fsync, poll, nop).
     None,
@@ -52,8 +53,27 @@ pub enum Buffers<B> {
     Many(Vec<B>),
 }
 
+impl<B> Buffers<B> {
+    /// The single buffer of a read or write (`None` for other operations).
+    pub fn into_one(self) -> Option<B> {
+        match self {
+            Buffers::One(b) => Some(b),
+            _ => None,
+        }
+    }
+    /// All buffers, in order (empty for operations without one).
+    pub fn into_vec(self) -> Vec<B> {
+        match self {
+            Buffers::None => Vec::new(),
+            Buffers::One(b) => vec![b],
+            Buffers::Many(v) => v,
+        }
+    }
+}
+
 /// One finished request: its result and its buffers.
 #[derive(Debug)]
+#[must_use = "a completion carries the request's result and its buffers"]
 pub struct Completion<B> {
     /// The request's token.
     pub token: Token,
@@ -69,20 +89,33 @@ pub struct Completion<B> {
 }
 
 impl<B> Completion<B> {
+    /// The result and the buffers, by value: `let (n, bufs) = c.into_parts();` then
+    /// `n?` and `bufs.into_one()`, without moving out of `c` twice.
+    ///
+    /// # Examples
+    /// ```
+    /// use aiolos::{EngineKind, Fd, Op, Ring};
+    /// let ring: Ring<Vec<u8>> = Ring::builder().engine(EngineKind::Threads).build()?;
+    /// let zero = Fd::from(std::fs::File::open("/dev/zero")?);
+    /// ring.push(Op::read(&zero, Vec::with_capacity(8), 0))?;
+    /// for c in ring.wait(1, 8, None)? {
+    ///     let (n, bufs) = c.into_parts();
+    ///     assert_eq!(n?, 8);
+    ///     assert_eq!(bufs.into_one(), Some(vec![0u8; 8]));
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_parts(self) -> (io::Result<usize>, Buffers<B>) {
+        (self.result, self.bufs)
+    }
+
     /// The single buffer of a read or write.
     pub fn into_buf(self) -> Option<B> {
-        match self.bufs {
-            Buffers::One(b) => Some(b),
-            _ => None,
-        }
+        self.bufs.into_one()
     }
     /// All buffers, in order.
     pub fn into_bufs(self) -> Vec<B> {
-        match self.bufs {
-            Buffers::None => Vec::new(),
-            Buffers::One(b) => vec![b],
-            Buffers::Many(v) => v,
-        }
+        self.bufs.into_vec()
     }
 }
 
