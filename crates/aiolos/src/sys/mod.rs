@@ -65,6 +65,8 @@ impl Errno {
     pub const NFILE: Errno = Errno(libc::ENFILE);
     /// `EBUSY`: device or resource busy.
     pub const BUSY: Errno = Errno(libc::EBUSY);
+    /// `EIO`: input/output error.
+    pub const IO: Errno = Errno(libc::EIO);
 
     /// The calling thread's current `errno`.
     pub fn last() -> Errno {
@@ -124,6 +126,14 @@ impl std::error::Error for Errno {}
 impl From<Errno> for io::Error {
     fn from(e: Errno) -> io::Error {
         io::Error::from_raw_os_error(e.0)
+    }
+}
+
+/// The one funnel from `rustix`'s errors into the library's: every system call that
+/// `rustix` makes for aiolos reports the kernel's error number through here, unchanged.
+impl From<rustix::io::Errno> for Errno {
+    fn from(e: rustix::io::Errno) -> Errno {
+        Errno(e.raw_os_error())
     }
 }
 
