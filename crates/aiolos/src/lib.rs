@@ -13,6 +13,7 @@ pub mod buf;
 mod direct;
 pub mod engine;
 mod error;
+mod eventfd;
 pub mod fs;
 pub mod op;
 mod ring;

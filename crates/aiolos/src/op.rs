@@ -104,6 +104,25 @@ impl From<&Fd> for Fd {
     }
 }
 
+/// Poll readiness bits, as in `poll(2)`: what [`Op::poll`] waits for, and what its
+/// completion reports.
+pub mod events {
+    use rustix::event::PollFlags;
+
+    /// Readable.
+    pub const POLLIN: i16 = PollFlags::IN.bits() as i16;
+    /// Writable.
+    pub const POLLOUT: i16 = PollFlags::OUT.bits() as i16;
+    /// Urgent data.
+    pub const POLLPRI: i16 = PollFlags::PRI.bits() as i16;
+    /// Error condition.
+    pub const POLLERR: i16 = PollFlags::ERR.bits() as i16;
+    /// Hang-up.
+    pub const POLLHUP: i16 = PollFlags::HUP.bits() as i16;
+    /// Invalid descriptor.
+    pub const POLLNVAL: i16 = PollFlags::NVAL.bits() as i16;
+}
+
 /// Per-request `RWF_*` flags for reads and writes (`preadv2(2)`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RwFlags(pub i32);
@@ -225,8 +244,8 @@ impl<B: IoBufMut> Op<B> {
         Op::new(Some(fd.into()), Kind::Fdatasync)
     }
 
-    /// Completes when the descriptor has any of `events` (`POLLIN`, ...); the result is the
-    /// ready mask.
+    /// Completes when the descriptor has any of `events` ([`events::POLLIN`], ...); the
+    /// result is the ready mask.
     #[doc(alias = "IOCB_CMD_POLL")]
     pub fn poll(fd: impl Into<Fd>, events: i16) -> Op<B> {
         Op::new(Some(fd.into()), Kind::Poll { events })

@@ -14,10 +14,11 @@
 #![allow(unsafe_code)]
 
 use super::{Cqe, Engine, EngineCancel, EngineKind, EngineStats, Sqe};
+use crate::eventfd;
 use crate::op::OpCode;
 use crate::sys::aio::{self, AioContext, IoEvent, Iocb};
-use crate::sys::eventfd::{self, events::POLLIN};
 use crate::sys::Errno;
+use rustix::event::PollFlags;
 use std::cell::UnsafeCell;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,9 +61,8 @@ impl Native {
     pub(crate) fn new(capacity: u32) -> Result<Native, crate::Error> {
         let ctx = aio::io_setup(capacity.saturating_add(1))
             .map_err(|e| crate::Error::io_setup_for(e, capacity.saturating_add(1)))?;
-        let make = || -> Result<(OwnedFd, OwnedFd), Errno> {
-            Ok((eventfd::eventfd()?, eventfd::eventfd()?))
-        };
+        let make =
+            || -> Result<(OwnedFd, OwnedFd), Errno> { Ok((eventfd::new()?, eventfd::new()?)) };
         let (notify, wake) = match make() {
             Ok(fds) => fds,
             Err(e) => {
@@ -105,7 +105,7 @@ impl Native {
                 aio_data: WAKE_DATA,
                 aio_lio_opcode: aio::IOCB_CMD_POLL,
                 aio_fildes: self.wake.as_raw_fd() as u32,
-                aio_buf: POLLIN as u64,
+                aio_buf: PollFlags::IN.bits() as u64,
                 ..Iocb::default()
             };
         }
@@ -166,7 +166,7 @@ impl Native {
         for ev in events {
             if ev.data == WAKE_DATA {
                 woken = true;
-                let _ = eventfd::eventfd_drain(self.wake.as_fd());
+                let _ = eventfd::drain(self.wake.as_fd());
                 // If re-arming fails the reaper still returns; later wakes fall back to
                 // the reap timeout chosen by the ring.
                 let _ = self.arm_wake();
@@ -201,7 +201,7 @@ impl Engine for Native {
                 res: 0,
             }));
             drop(local);
-            let _ = eventfd::eventfd_signal(self.notify.as_raw_fd(), 1);
+            let _ = eventfd::signal(self.notify.as_fd());
             self.wake();
             return Ok(nops);
         }
@@ -290,7 +290,7 @@ impl Engine for Native {
     }
 
     fn wake(&self) {
-        let _ = eventfd::eventfd_signal(self.wake.as_raw_fd(), 1);
+        let _ = eventfd::signal(self.wake.as_fd());
     }
 
     fn notify_fd(&self) -> BorrowedFd<'_> {

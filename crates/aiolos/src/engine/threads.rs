@@ -38,12 +38,13 @@
 #![allow(unsafe_code)]
 
 use super::{Cqe, Engine, EngineCancel, EngineKind, EngineStats, Sqe};
+use crate::eventfd;
 use crate::op::OpCode;
-use crate::sys::eventfd::{self, events};
 use crate::sys::file::{self, IoVec};
 use crate::sys::Errno;
+use rustix::event::{PollFd, PollFlags};
 use std::collections::VecDeque;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -124,9 +125,9 @@ impl Threads {
     /// Starts `threads` workers for a ring of `capacity` slots.
     pub(crate) fn new(capacity: u32, threads: usize) -> Result<Threads, crate::Error> {
         let sys = |e| crate::Error::Sys("eventfd", e);
-        let notify = eventfd::eventfd().map_err(sys)?;
+        let notify = eventfd::new().map_err(sys)?;
         let wakers = (0..threads)
-            .map(|_| eventfd::eventfd())
+            .map(|_| eventfd::new())
             .collect::<Result<Box<[OwnedFd]>, Errno>>()
             .map_err(sys)?;
         let shared = Arc::new(Shared {
@@ -203,10 +204,12 @@ impl Shared {
             !std::mem::replace(&mut done.signalled, true)
         };
         if signal {
-            let _ = eventfd::eventfd_signal(self.notify.as_raw_fd(), 1);
+            let _ = eventfd::signal(self.notify.as_fd());
         }
-        if let Some(fd) = sqe.resfd {
-            let _ = eventfd::eventfd_signal(fd, 1);
+        // SAFETY: the request's eventfd is held open until this completion is published
+        // (see `request_fd`), and this is before.
+        if let Some(fd) = sqe.resfd.and_then(|fd| unsafe { request_fd(fd) }) {
+            let _ = eventfd::signal(fd);
         }
     }
 
@@ -348,33 +351,59 @@ unsafe fn read_write(sqe: &Sqe) -> Result<usize, Errno> {
     }
 }
 
+/// A descriptor of a request, for the duration of the request: `None` for `-1`, which
+/// names no descriptor (the kernel answers `EBADF` for it).
+///
+/// # Safety
+/// `fd` must stay open until the request's completion is published. The ring upholds
+/// this: the request owns its descriptors ([`Fd`](crate::Fd)), or [`Engine::submit`]
+/// pinned duplicates of borrowed ones, or (when duplicating failed) `Fd::from_raw`'s
+/// contract keeps the number open.
+unsafe fn request_fd<'a>(fd: RawFd) -> Option<BorrowedFd<'a>> {
+    // SAFETY: not -1, and open for as long as the caller uses it (the function's contract).
+    (fd != -1).then(|| unsafe { BorrowedFd::borrow_raw(fd) })
+}
+
 /// Waits for readiness of `sqe.fd`, or for cancellation, which the canceller announces
 /// by setting the slot's flag and then signalling this worker's eventfd.
 fn poll(shared: &Shared, id: usize, sqe: &Sqe) -> Result<usize, Errno> {
-    let wanted = sqe.len as u16 as i16;
-    let mask = wanted | events::POLLERR | events::POLLHUP;
-    let waker = shared.wakers.get(id).map_or(-1, |w| w.as_raw_fd());
+    // SAFETY: a running request's descriptor stays open until its completion is published.
+    let fd = unsafe { request_fd(sqe.fd) }.ok_or(Errno::BADF)?;
+    // The bits' integer type is u16 or i16 depending on rustix's backend (libc's under Miri).
+    let wanted = PollFlags::from_bits_retain(sqe.len as u16 as _);
+    let mask = wanted | PollFlags::ERR | PollFlags::HUP;
+    let waker = shared.wakers.get(id).map(|w| w.as_fd());
+    let slice = eventfd::timespec(POLL_SLICE);
     loop {
         // The flag is checked before sleeping; a cancel that sets it afterwards also
         // signals the eventfd, so the poll below returns at once.
         if shared.cancelled(sqe) {
             return Err(Errno::CANCELED);
         }
-        let revents = eventfd::poll(
-            &[(sqe.fd, wanted), (waker, events::POLLIN)],
-            Some(POLL_SLICE),
-        )?;
-        let (ready, woken) = (revents[0], revents[1]);
-        if ready & events::POLLNVAL != 0 {
+        let mut fds = [
+            PollFd::from_borrowed_fd(fd, wanted),
+            PollFd::from_borrowed_fd(waker.unwrap_or(fd), PollFlags::IN),
+        ];
+        let watched = if waker.is_some() { 2 } else { 1 };
+        match rustix::event::poll(&mut fds[..watched], Some(&slice)) {
+            // Interrupted: nothing is ready; look at the flag and sleep again.
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let ready = fds[0].revents();
+        if ready.contains(PollFlags::NVAL) {
             return Err(Errno::BADF);
         }
-        if ready & mask != 0 {
-            return Ok((ready & mask) as u16 as usize);
+        if ready.intersects(mask) {
+            #[allow(
+                clippy::unnecessary_cast,
+                reason = "the bits are i16 on rustix's libc backend (Miri's)"
+            )]
+            let ready = (ready & mask).bits() as u16;
+            return Ok(usize::from(ready));
         }
-        if woken != 0 {
-            if let Some(w) = shared.wakers.get(id) {
-                let _ = eventfd::eventfd_drain(w.as_fd());
-            }
+        if let Some(w) = waker.filter(|_| !fds[1].revents().is_empty()) {
+            let _ = eventfd::drain(w);
         }
     }
 }
@@ -469,7 +498,7 @@ impl Engine for Threads {
         done.signalled = again;
         drop(done);
         if again {
-            let _ = eventfd::eventfd_signal(shared.notify.as_raw_fd(), 1);
+            let _ = eventfd::signal(shared.notify.as_fd());
         }
         if slept {
             shared.reap_sleeps.fetch_add(1, Ordering::Relaxed);
@@ -495,7 +524,7 @@ impl Engine for Threads {
             let worker = info.worker;
             drop(jobs);
             if let Some(w) = self.shared.wakers.get(worker) {
-                let _ = eventfd::eventfd_signal(w.as_raw_fd(), 1);
+                let _ = eventfd::signal(w.as_fd());
             }
             return EngineCancel::Requested;
         }
@@ -541,7 +570,7 @@ impl Drop for Threads {
         lock(&self.shared.jobs).exit = true;
         self.shared.jobs_cv.notify_all();
         for w in self.shared.wakers.iter() {
-            let _ = eventfd::eventfd_signal(w.as_raw_fd(), 1);
+            let _ = eventfd::signal(w.as_fd());
         }
         for handle in self.workers.drain(..) {
             // A worker that panicked has nothing left to join; its request is lost to a

@@ -57,8 +57,8 @@
 
 use super::cold::{AsyncBuffered, Budget, ReadPolicy};
 use super::{Cqe, Engine, EngineCancel, EngineKind, EngineStats, Sqe};
+use crate::eventfd;
 use crate::op::OpCode;
-use crate::sys::eventfd;
 use crate::sys::file::{self as sysfile, IoVec};
 use crate::sys::Errno;
 use io_uring::{opcode, squeue, types, IoUring};
@@ -274,7 +274,7 @@ impl Uring {
                     .into(),
             ));
         }
-        let notify = eventfd::eventfd().map_err(|e| crate::Error::Sys("eventfd", e))?;
+        let notify = eventfd::new().map_err(|e| crate::Error::Sys("eventfd", e))?;
         ring.submitter()
             .register_eventfd(notify.as_raw_fd())
             .map_err(|e| crate::Error::Sys("io_uring_register (eventfd)", errno_of(&e)))?;

@@ -31,11 +31,11 @@ use super::handshake::{self, Handshake, Reaper};
 use super::File;
 use crate::engine::EngineKind;
 use crate::error::Error;
+use crate::eventfd;
 use crate::ring::{Completion, Ring};
-use crate::sys::eventfd::{self, events::POLLIN};
 use std::future::Future;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -254,7 +254,7 @@ impl Shared {
     pub(crate) fn pushed(&self) {
         match &self.kick {
             Kick::Fd { fd } => self.handshake.after_push(|| {
-                let _ = eventfd::eventfd_signal(fd.as_raw_fd(), 1);
+                let _ = eventfd::signal(fd.as_fd());
             }),
             #[cfg(feature = "tokio")]
             Kick::Tokio(notify) => {
@@ -270,7 +270,7 @@ impl Shared {
     fn kick(&self) {
         match &self.kick {
             Kick::Fd { fd, .. } => {
-                let _ = eventfd::eventfd_signal(fd.as_raw_fd(), 1);
+                let _ = eventfd::signal(fd.as_fd());
             }
             #[cfg(feature = "tokio")]
             Kick::Tokio(notify) => notify.notify_one(),
@@ -308,7 +308,7 @@ impl Shared {
         &self,
         batch: &mut Vec<Completion<ErasedBuf>>,
     ) -> Result<usize, Error> {
-        let _ = eventfd::eventfd_drain(self.ring.notify_fd());
+        let _ = eventfd::drain(self.ring.notify_fd());
         self.submit_and_reap(batch)
     }
 
@@ -363,16 +363,11 @@ impl Reaper for FdReaper<'_> {
     }
 
     fn sleep(&self, timeout: Option<Duration>) -> Result<(), Error> {
-        let ready = eventfd::poll(
-            &[
-                (self.shared.ring.notify_fd().as_raw_fd(), POLLIN),
-                (self.fd.as_raw_fd(), POLLIN),
-            ],
-            timeout,
-        )
-        .map_err(|e| Error::Sys("poll", e))?;
-        if ready.get(1).is_some_and(|&r| r != 0) {
-            let _ = eventfd::eventfd_drain(self.fd.as_fd());
+        let ready =
+            eventfd::wait_readable([self.shared.ring.notify_fd(), self.fd.as_fd()], timeout)
+                .map_err(|e| Error::Sys("poll", e))?;
+        if ready[1] {
+            let _ = eventfd::drain(self.fd.as_fd());
         }
         Ok(())
     }
@@ -536,7 +531,7 @@ impl DriverBuilder {
     }
 
     fn shared_with_fd(&self) -> io::Result<Arc<Shared>> {
-        let fd = eventfd::eventfd().map_err(|e| Error::Sys("eventfd", e))?;
+        let fd = eventfd::new().map_err(|e| Error::Sys("eventfd", e))?;
         self.shared(Kick::Fd { fd })
     }
 

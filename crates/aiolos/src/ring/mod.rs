@@ -571,7 +571,7 @@ impl<B: IoBufMut> Ring<B> {
     /// # Errors
     /// As [`Ring::wait`].
     pub fn poll_completions(&self, max: usize) -> Result<Vec<Completion<B>>, Error> {
-        let _ = crate::sys::eventfd::eventfd_drain(self.engine.notify_fd());
+        let _ = crate::eventfd::drain(self.engine.notify_fd());
         self.wait(0, max, Some(Duration::ZERO))
     }
 

@@ -85,3 +85,35 @@ pub fn bytes<B>(c: &aiolos::Completion<B>) -> usize {
         Err(e) => panic!("request {:?} failed: {e}", c.token),
     }
 }
+
+/// Eventfds for tests, on `rustix` as the library's own are.
+pub mod eventfd {
+    use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
+    use std::os::fd::{AsFd, OwnedFd};
+    use std::time::Duration;
+
+    /// A non-blocking eventfd with counter 0.
+    pub fn eventfd() -> OwnedFd {
+        rustix::event::eventfd(0, EventfdFlags::NONBLOCK | EventfdFlags::CLOEXEC).expect("eventfd")
+    }
+
+    /// Reads and resets the counter; 0 if nothing was signalled.
+    pub fn eventfd_drain(fd: impl AsFd) -> u64 {
+        let mut buf = [0u8; 8];
+        match rustix::io::read(fd, &mut buf) {
+            Ok(_) => u64::from_ne_bytes(buf),
+            Err(rustix::io::Errno::AGAIN) => 0,
+            Err(e) => panic!("reading the eventfd: {e}"),
+        }
+    }
+
+    /// Whether `fd` becomes readable within `timeout` (one `poll`).
+    pub fn readable(fd: impl AsFd, timeout: Duration) -> bool {
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        let ts = Timespec::try_from(timeout).expect("timeout");
+        match rustix::event::poll(&mut fds, Some(&ts)) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => fds[0].revents().contains(PollFlags::IN),
+            Err(e) => panic!("poll: {e}"),
+        }
+    }
+}
