@@ -40,10 +40,12 @@
 use super::{Cqe, Engine, EngineCancel, EngineKind, EngineStats, Sqe};
 use crate::eventfd;
 use crate::op::OpCode;
-use crate::sys::file::{self, IoVec};
-use crate::sys::Errno;
+use crate::sys::ioprio;
+use crate::sys::{Errno, IoVec};
 use rustix::event::{PollFd, PollFlags};
+use rustix::io::ReadWriteFlags;
 use std::collections::VecDeque;
+use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -251,9 +253,11 @@ impl Shared {
 
 fn worker(shared: &Shared, id: usize) {
     let mut prio = Priority::new();
+    // The iovec table of the request at hand, reused from one request to the next.
+    let mut iov = Vec::new();
     while let Some(sqe) = shared.next_job(id) {
         let res = match prio.apply(sqe.ioprio) {
-            Ok(()) => run(shared, id, &sqe),
+            Ok(()) => run(shared, id, &sqe, &mut iov),
             Err(e) => -i64::from(e.0),
         };
         shared.complete(&sqe, res);
@@ -268,7 +272,7 @@ struct Priority {
 
 impl Priority {
     fn new() -> Priority {
-        let default = file::thread_ioprio().ok();
+        let default = ioprio::thread_ioprio().ok();
         Priority {
             default,
             current: default,
@@ -282,7 +286,7 @@ impl Priority {
         if self.current == Some(target) {
             return Ok(());
         }
-        match file::set_thread_ioprio(target) {
+        match ioprio::set_thread_ioprio(target) {
             Ok(()) => {
                 self.current = Some(target);
                 Ok(())
@@ -295,15 +299,15 @@ impl Priority {
 }
 
 /// Runs one request; returns bytes transferred, the poll mask, or a negated errno.
-fn run(shared: &Shared, id: usize, sqe: &Sqe) -> i64 {
+fn run(shared: &Shared, id: usize, sqe: &Sqe, iov: &mut Vec<IoVec>) -> i64 {
     let result = match sqe.op {
         OpCode::Read | OpCode::Readv | OpCode::Write | OpCode::Writev => {
             // SAFETY: submit's contract keeps the buffers and iovec tables of this request
             // valid until its completion is reaped, which is after `complete` below.
-            unsafe { read_write(sqe) }
+            unsafe { read_write(sqe, iov) }
         }
-        OpCode::Fsync => file::fsync(sqe.fd).map(|()| 0),
-        OpCode::Fdatasync => file::fdatasync(sqe.fd).map(|()| 0),
+        OpCode::Fsync => sync(sqe, |fd| rustix::fs::fsync(fd)),
+        OpCode::Fdatasync => sync(sqe, |fd| rustix::fs::fdatasync(fd)),
         OpCode::Poll => poll(shared, id, sqe),
         OpCode::Nop => Ok(0),
     };
@@ -313,33 +317,99 @@ fn run(shared: &Shared, id: usize, sqe: &Sqe) -> i64 {
     }
 }
 
+/// Makes `call` again while a signal interrupts it: the kernel's engines never report
+/// `EINTR` for file I/O, and neither does this one.
+fn retry<T>(mut call: impl FnMut() -> rustix::io::Result<T>) -> Result<T, Errno> {
+    loop {
+        match call() {
+            Err(rustix::io::Errno::INTR) => continue,
+            r => return r.map_err(Errno::from),
+        }
+    }
+}
+
+/// `fsync` or `fdatasync` of the request's descriptor.
+fn sync(
+    sqe: &Sqe,
+    call: impl Fn(BorrowedFd<'_>) -> rustix::io::Result<()>,
+) -> Result<usize, Errno> {
+    // SAFETY: a running request's descriptor stays open until its completion is published.
+    let fd = unsafe { request_fd(sqe.fd) }.ok_or(Errno::BADF)?;
+    retry(|| call(fd)).map(|()| 0)
+}
+
+// `IoVec` has `struct iovec`'s layout (asserted in `sys`), and std documents `IoSlice` and
+// `IoSliceMut` as ABI compatible with it on Unix; the casts below rely on both.
+const _: () = {
+    assert!(std::mem::size_of::<IoSliceMut<'static>>() == std::mem::size_of::<IoVec>());
+    assert!(std::mem::align_of::<IoSliceMut<'static>>() == std::mem::align_of::<IoVec>());
+    assert!(std::mem::size_of::<IoSlice<'static>>() == std::mem::size_of::<IoVec>());
+    assert!(std::mem::align_of::<IoSlice<'static>>() == std::mem::align_of::<IoVec>());
+};
+
+/// An iovec table as the `IoSliceMut`s `preadv2` takes, without making a reference to any
+/// buffer it names.
+///
+/// # Safety
+/// The result must only be handed to the kernel (which checks each address and answers
+/// `EFAULT`), never read or written through by Rust code: its addresses may be anything
+/// a C caller passed.
+unsafe fn io_slices_mut(iov: &mut [IoVec]) -> &mut [IoSliceMut<'_>] {
+    // SAFETY: `IoSliceMut` is ABI compatible with `struct iovec` on Unix (std's docs) and
+    // `IoVec` has that layout (asserted above); there its one field is a raw `iovec`, so
+    // any address is a valid value. The table is borrowed exclusively for as long as the
+    // result lives, and the function's contract keeps Rust from using the addresses.
+    unsafe { std::slice::from_raw_parts_mut(iov.as_mut_ptr().cast(), iov.len()) }
+}
+
+/// An iovec table as the `IoSlice`s `pwritev2` takes; see [`io_slices_mut`].
+///
+/// # Safety
+/// As [`io_slices_mut`].
+unsafe fn io_slices(iov: &[IoVec]) -> &[IoSlice<'_>] {
+    // SAFETY: as in `io_slices_mut`, for a shared borrow of the table.
+    unsafe { std::slice::from_raw_parts(iov.as_ptr().cast(), iov.len()) }
+}
+
 /// # Safety
 /// The addresses in `sqe` must name live buffers (or a live `iovec` table of `len`
 /// entries for the vectored ops) for the duration of the call.
-unsafe fn read_write(sqe: &Sqe) -> Result<usize, Errno> {
-    let one = [IoVec {
-        base: sqe.addr as usize,
-        len: sqe.len as usize,
-    }];
-    let iov: &[IoVec] = match sqe.op {
+unsafe fn read_write(sqe: &Sqe, iov: &mut Vec<IoVec>) -> Result<usize, Errno> {
+    // SAFETY: a running request's descriptor stays open until its completion is published.
+    let fd = unsafe { request_fd(sqe.fd) }.ok_or(Errno::BADF)?;
+    // The table is copied into the worker's own, which preadv2 may borrow mutably.
+    iov.clear();
+    match sqe.op {
         OpCode::Readv | OpCode::Writev => {
             // SAFETY: for vectored ops the ring passes the address and length of the slot's
             // iovec table, which the caller keeps alive.
-            unsafe { std::slice::from_raw_parts(sqe.addr as *const IoVec, sqe.len as usize) }
+            let table =
+                unsafe { std::slice::from_raw_parts(sqe.addr as *const IoVec, sqe.len as usize) };
+            iov.extend_from_slice(table);
         }
-        _ => &one,
-    };
+        _ => iov.push(IoVec {
+            base: sqe.addr as usize,
+            len: sqe.len as usize,
+        }),
+    }
+    // Unknown bits go to the kernel, which refuses them (`EOPNOTSUPP`) as it does on the
+    // other engines.
+    let flags = ReadWriteFlags::from_bits_retain(sqe.rw_flags as u32);
     match sqe.op {
-        // SAFETY: the caller keeps every buffer named by iov writable and alive.
-        OpCode::Read | OpCode::Readv => unsafe {
-            file::preadv2(sqe.fd, iov, sqe.offset, sqe.rw_flags)
-        },
+        OpCode::Read | OpCode::Readv => {
+            // SAFETY: the slices go only to the kernel; the caller keeps every buffer named
+            // by iov writable and alive.
+            let bufs = unsafe { io_slices_mut(iov) };
+            retry(|| rustix::io::preadv2(fd, bufs, sqe.offset, flags))
+        }
         _ => {
             let wanted: usize = iov.iter().map(|v| v.len).sum();
+            // SAFETY: the slices go only to the kernel; the caller keeps every buffer named
+            // by iov readable and alive.
+            let bufs = unsafe { io_slices(iov) };
             let mut tries = 0;
             loop {
-                // SAFETY: the caller keeps every buffer named by iov readable and alive.
-                let n = unsafe { file::pwritev2(sqe.fd, iov, sqe.offset, sqe.rw_flags) }?;
+                let n = retry(|| rustix::io::pwritev2(fd, bufs, sqe.offset, flags))?;
                 // A short write is reported as the kernel's engines report it; only a
                 // write that made no progress at all is tried again.
                 if n > 0 || wanted == 0 || tries == ZERO_WRITE_RETRIES {
@@ -362,6 +432,15 @@ unsafe fn read_write(sqe: &Sqe) -> Result<usize, Errno> {
 unsafe fn request_fd<'a>(fd: RawFd) -> Option<BorrowedFd<'a>> {
     // SAFETY: not -1, and open for as long as the caller uses it (the function's contract).
     (fd != -1).then(|| unsafe { BorrowedFd::borrow_raw(fd) })
+}
+
+/// `fcntl(F_DUPFD_CLOEXEC)`: a second descriptor for the file a borrowed one names, which
+/// keeps it open even when the caller closes `fd` and its number is reused.
+fn dup_cloexec(fd: RawFd) -> Result<OwnedFd, Errno> {
+    // SAFETY: while it submits, the caller keeps a borrowed descriptor open
+    // (`Fd::from_raw`'s contract); the borrow ends before submit returns.
+    let fd = unsafe { request_fd(fd) }.ok_or(Errno::BADF)?;
+    Ok(rustix::io::fcntl_dupfd_cloexec(fd, 0)?)
 }
 
 /// Waits for readiness of `sqe.fd`, or for cancellation, which the canceller announces
@@ -439,11 +518,11 @@ impl Engine for Threads {
                     // Hold the files now, as the kernel does at submission. Should that
                     // fail (EBADF, EMFILE), the request goes on with the numbers: a bad
                     // one then fails the request with the kernel's answer.
-                    if let Ok(dup) = file::dup_cloexec(sqe.fd) {
+                    if let Ok(dup) = dup_cloexec(sqe.fd) {
                         sqe.fd = dup.as_raw_fd();
                         p[0] = Some(dup);
                     }
-                    if let Some(Ok(dup)) = sqe.resfd.map(file::dup_cloexec) {
+                    if let Some(Ok(dup)) = sqe.resfd.map(dup_cloexec) {
                         sqe.resfd = Some(dup.as_raw_fd());
                         p[1] = Some(dup);
                     }

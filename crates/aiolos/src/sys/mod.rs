@@ -18,6 +18,7 @@ pub mod aio_raw;
 pub mod block;
 pub mod eventfd;
 pub mod file;
+pub mod ioprio;
 pub mod rusage;
 pub mod signal;
 pub mod statx;
@@ -136,6 +137,27 @@ impl From<rustix::io::Errno> for Errno {
         Errno(e.raw_os_error())
     }
 }
+
+/// A scatter/gather element with the kernel's `struct iovec` layout, as vectored requests
+/// hand it to every engine (kernel AIO's `IOCB_CMD_PREADV`, io_uring's `READV`, the thread
+/// pool's `preadv2`). Addresses are kept as integers so that tables of them can move
+/// between threads; whoever builds one vouches for the memory it names when it passes it
+/// to the kernel.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IoVec {
+    /// Start address.
+    pub base: usize,
+    /// Length in bytes.
+    pub len: usize,
+}
+
+const _: () = {
+    assert!(std::mem::size_of::<IoVec>() == std::mem::size_of::<libc::iovec>());
+    assert!(std::mem::align_of::<IoVec>() == std::mem::align_of::<libc::iovec>());
+    assert!(std::mem::offset_of!(IoVec, base) == std::mem::offset_of!(libc::iovec, iov_base));
+    assert!(std::mem::offset_of!(IoVec, len) == std::mem::offset_of!(libc::iovec, iov_len));
+};
 
 /// Converts a libc-style return (`-1` plus `errno`) into a typed result.
 pub(crate) fn cvt(ret: libc::c_long) -> Result<libc::c_long, Errno> {
