@@ -23,9 +23,10 @@ use aiolos::{AlignedBuf, BufPool, Completion, EngineKind, Fd, Op, Ring};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use rustix::fs::SeekFrom;
+use rustix::io::Errno;
 use std::fs::{File, OpenOptions};
 use std::io::{self, IsTerminal, Read};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -148,19 +149,18 @@ fn plan(args: &CpArgs) -> Result<Plan> {
 /// The data regions of the first `size` bytes of `file`, as `(start, end)`; the whole
 /// file as one region where the file system cannot tell (no `SEEK_DATA`).
 pub fn data_extents(file: &File, size: u64) -> Vec<(u64, u64)> {
-    let fd = file.as_raw_fd();
     let whole = if size == 0 { vec![] } else { vec![(0, size)] };
     let mut out = Vec::new();
     let mut pos = 0;
     while pos < size {
-        let start = match aiolos::sys::file::seek_data(fd, pos) {
-            Ok(Some(s)) if s < size => s,
-            Ok(_) => break,
+        let start = match rustix::fs::seek(file, SeekFrom::Data(pos)) {
+            Ok(s) if s < size => s,
+            Ok(_) | Err(Errno::NXIO) => break,
             Err(_) => return whole,
         };
-        let end = match aiolos::sys::file::seek_hole(fd, start) {
-            Ok(Some(e)) => e.min(size),
-            Ok(None) => size,
+        let end = match rustix::fs::seek(file, SeekFrom::Hole(start)) {
+            Ok(e) => e.min(size),
+            Err(Errno::NXIO) => size,
             Err(_) => return whole,
         };
         if end <= start {
@@ -239,7 +239,7 @@ fn open_io(args: &CpArgs, plan: &Plan, tmp: &NamedTempFile) -> Result<(Io, Optio
             src,
             dst_io: Fd::from(dst),
             unit: 1,
-            mem_align: aiolos::sys::page_size(),
+            mem_align: rustix::param::page_size(),
             bs: args.bs.max(1),
             direct: false,
         };
@@ -256,8 +256,8 @@ fn open_io(args: &CpArgs, plan: &Plan, tmp: &NamedTempFile) -> Result<(Io, Optio
         src_io: Fd::from(src_d),
         dst_io: Fd::from(dst_d),
         unit,
-        // Page-aligned buffers even where the files allow less: see `sys::page_size`.
-        mem_align: a.max().max(b.max()).max(aiolos::sys::page_size()),
+        // Page-aligned buffers even where the files allow less: see `DirectFile::alloc_buf`.
+        mem_align: a.max().max(b.max()).max(rustix::param::page_size()),
         bs: align::align_up(args.bs.max(1), unit),
         direct: true,
     };
@@ -488,7 +488,7 @@ fn verify(plan: &Plan, tmp: &NamedTempFile) -> Result<()> {
         .reopen()
         .context("cannot reopen the copy to verify it")?;
     // Read the copy from the device, not from the page cache (a no-op after O_DIRECT).
-    let _ = aiolos::sys::file::drop_page_cache(tmp_file.as_raw_fd());
+    let _ = rustix::fs::fadvise(&tmp_file, 0, None, rustix::fs::Advice::DontNeed);
     let mut src = File::open(&plan.src)
         .with_context(|| format!("cannot reopen SRC {} to verify", plan.src.display()))?;
     let pb = progress_bar(plan.size);

@@ -6,6 +6,7 @@ mod aligned;
 mod bench;
 mod cp;
 mod probe;
+mod rusage;
 
 use clap::{Parser, Subcommand};
 use std::io;

@@ -15,7 +15,6 @@ use clap::Args;
 use serde::Serialize;
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -132,17 +131,12 @@ struct Engine {
 }
 
 fn kernel() -> Kernel {
-    match aiolos::sys::uname::uname() {
-        Ok(u) => Kernel {
-            sysname: u.sysname,
-            release: u.release,
-            machine: u.machine,
-        },
-        Err(e) => Kernel {
-            sysname: "unknown".into(),
-            release: format!("uname failed: {e}"),
-            machine: String::new(),
-        },
+    // uname(2) cannot fail (rustix returns its answer directly).
+    let u = rustix::system::uname();
+    Kernel {
+        sysname: u.sysname().to_string_lossy().into_owned(),
+        release: u.release().to_string_lossy().into_owned(),
+        machine: u.machine().to_string_lossy().into_owned(),
     }
 }
 
@@ -205,7 +199,7 @@ fn cold_scratch(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
     let block: Vec<u8> = (0..SCRATCH_BYTES).map(|i| (i % 251) as u8).collect();
     tmp.write_all(&block)?;
     tmp.as_file().sync_all()?;
-    aiolos::sys::file::drop_page_cache(tmp.as_file().as_raw_fd())?;
+    rustix::fs::fadvise(tmp.as_file(), 0, None, rustix::fs::Advice::DontNeed)?;
     Ok(tmp)
 }
 
@@ -221,7 +215,7 @@ fn native_ring() -> Result<Ring<Vec<u8>>, String> {
 fn blocking_read(file: &File) -> Result<BlockingRead, String> {
     let ring = native_ring()?;
     let fd = file.try_clone().map_err(|e| e.to_string())?;
-    aiolos::sys::file::drop_page_cache(fd.as_raw_fd()).map_err(|e| e.to_string())?;
+    rustix::fs::fadvise(&fd, 0, None, rustix::fs::Advice::DontNeed).map_err(|e| e.to_string())?;
     ring.push(Op::read(fd, Vec::with_capacity(READ_BYTES), 0))
         .map_err(|e| e.to_string())?;
     let t = Instant::now();
@@ -253,7 +247,7 @@ fn blocking_read(file: &File) -> Result<BlockingRead, String> {
 fn nowait_read(file: &File) -> Result<Nowait, String> {
     let ring = native_ring()?;
     let fd = file.try_clone().map_err(|e| e.to_string())?;
-    aiolos::sys::file::drop_page_cache(fd.as_raw_fd()).map_err(|e| e.to_string())?;
+    rustix::fs::fadvise(&fd, 0, None, rustix::fs::Advice::DontNeed).map_err(|e| e.to_string())?;
     let op = Op::read(fd, Vec::with_capacity(READ_BYTES), 0).rw_flags(RwFlags::NOWAIT);
     ring.push(op).map_err(|e| e.to_string())?;
     let done = ring

@@ -11,7 +11,7 @@ mod target;
 mod text;
 
 use crate::aligned::AlignedBuf;
-use aiolos::sys::rusage::{process_cpu_time, CpuTime};
+use crate::rusage::{process_cpu_time, CpuTime};
 use aiolos::{EngineKind, Ring};
 use anyhow::{bail, Context, Result};
 pub use args::BenchArgs;

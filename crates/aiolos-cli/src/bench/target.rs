@@ -73,7 +73,7 @@ fn fill(file: &File, size: u64) -> Result<()> {
         }
     }
     file.sync_data().context("flushing the filled file")?;
-    let _ = aiolos::sys::file::drop_page_cache(std::os::fd::AsRawFd::as_raw_fd(file));
+    let _ = rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed);
     Ok(())
 }
 

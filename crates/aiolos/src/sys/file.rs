@@ -1,26 +1,7 @@
-//! File queries for alignment discovery and the tools: `posix_fadvise`, `fstat`,
-//! `F_GETFL`, `SEEK_DATA`/`SEEK_HOLE`.
+//! File queries for alignment discovery: `fstat`, `F_GETFL`.
 
 use super::{cvt, Errno};
 use std::os::fd::RawFd;
-
-/// `posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)`: drops the file's clean cached pages,
-/// so the next buffered read goes to the device (a cold-cache test or benchmark).
-///
-/// # Errors
-/// `EBADF`, `ESPIPE`.
-///
-/// # References
-/// `posix_fadvise(2)` (`POSIX_FADV_DONTNEED`).
-#[doc(alias = "posix_fadvise")]
-pub fn drop_page_cache(fd: RawFd) -> Result<(), Errno> {
-    // SAFETY: posix_fadvise takes plain integers and returns an errno value directly.
-    let r = unsafe { libc::posix_fadvise(fd, 0, 0, libc::POSIX_FADV_DONTNEED) };
-    if r != 0 {
-        return Err(Errno(r));
-    }
-    Ok(())
-}
 
 /// What aiolos needs from `fstat(2)`.
 #[derive(Clone, Copy, Debug)]
@@ -83,37 +64,4 @@ pub fn status_flags(fd: RawFd) -> Result<i32, Errno> {
     // SAFETY: fcntl(F_GETFL) takes no pointer argument.
     let r = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) } as _)?;
     Ok(r as i32)
-}
-
-fn lseek_whence(fd: RawFd, offset: u64, whence: libc::c_int) -> Result<Option<u64>, Errno> {
-    let off = libc::off_t::try_from(offset).map_err(|_| Errno::INVAL)?;
-    // SAFETY: lseek takes plain integers and validates the descriptor.
-    match cvt(unsafe { libc::lseek(fd, off, whence) } as _) {
-        Ok(pos) => Ok(Some(pos as u64)),
-        Err(Errno(libc::ENXIO)) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// `lseek(fd, offset, SEEK_DATA)`: the start of the first data region at or after
-/// `offset`, or `None` when only a hole (or the end of the file) follows. Moves the
-/// file position.
-///
-/// # Errors
-/// `EBADF`, `ESPIPE`, and `EINVAL` on file systems without `SEEK_DATA` (the caller then
-/// treats the whole file as data).
-#[doc(alias = "SEEK_DATA")]
-pub fn seek_data(fd: RawFd, offset: u64) -> Result<Option<u64>, Errno> {
-    lseek_whence(fd, offset, libc::SEEK_DATA)
-}
-
-/// `lseek(fd, offset, SEEK_HOLE)`: the start of the first hole at or after `offset` (the
-/// end of the file counts as one), or `None` when `offset` is at or past the end. Moves
-/// the file position.
-///
-/// # Errors
-/// As [`seek_data`].
-#[doc(alias = "SEEK_HOLE")]
-pub fn seek_hole(fd: RawFd, offset: u64) -> Result<Option<u64>, Errno> {
-    lseek_whence(fd, offset, libc::SEEK_HOLE)
 }

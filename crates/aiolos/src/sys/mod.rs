@@ -19,10 +19,8 @@ pub mod block;
 pub mod eventfd;
 pub mod file;
 pub mod ioprio;
-pub mod rusage;
 pub mod signal;
 pub mod statx;
-pub mod uname;
 
 use std::fmt;
 use std::io;

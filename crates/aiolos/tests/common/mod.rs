@@ -78,6 +78,12 @@ pub fn open_rw(path: &Path, direct: bool) -> File {
     o.open(path).expect("open")
 }
 
+/// Drops `file`'s clean pages from the page cache (`posix_fadvise(POSIX_FADV_DONTNEED)`), so
+/// the next buffered read goes to the device.
+pub fn drop_page_cache(file: impl std::os::fd::AsFd) {
+    rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed).expect("posix_fadvise");
+}
+
 /// The completion's byte count, panicking with the error otherwise.
 pub fn bytes<B>(c: &aiolos::Completion<B>) -> usize {
     match &c.result {
