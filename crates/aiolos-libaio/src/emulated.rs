@@ -29,7 +29,7 @@ use crate::abi::{plausible, IoEvent, Iocb, Sigset, Timespec};
 use crate::stack::on_live_stack;
 use crate::userring::UserRing;
 use aiolos::sys::aio::{self as kaio, IOCB_FLAG_IOPRIO, IOCB_FLAG_RESFD};
-use aiolos::sys::{eventfd, file, Errno};
+use aiolos::sys::{eventfd, Errno};
 use aiolos::{CancelOutcome, Completion, EngineKind, Error, Fd, Op, RawBuf, Ring, RwFlags, Token};
 use std::collections::HashMap;
 use std::mem::size_of;
@@ -240,7 +240,7 @@ impl Emulated {
         }
         let fd = cb.aio_fildes as i32;
         // EBADF now, as the kernel's fget at submit.
-        file::status_flags(fd)?;
+        crate::fds::check_open(fd)?;
         // SAFETY: the io_submit caller keeps the descriptor open until completion.
         let fdh = unsafe { Fd::from_raw(fd) };
         let off = u64::try_from(cb.aio_offset).map_err(|_| Errno::INVAL);

@@ -164,8 +164,8 @@ impl DirectFile {
     /// # Errors
     /// As [`DirectFile::from_file`].
     pub fn with_ring(file: File, builder: RingBuilder) -> io::Result<DirectFile> {
-        let flags = sys::file::status_flags(file.as_raw_fd())?;
-        if flags & sys::O_DIRECT == 0 {
+        let flags = rustix::fs::fcntl_getfl(&file)?;
+        if !flags.contains(rustix::fs::OFlags::DIRECT) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "DirectFile needs a file opened with O_DIRECT (OpenOptionsExt::custom_flags)",
@@ -215,12 +215,12 @@ impl DirectFile {
     /// slower for 1 MiB copies).
     pub fn alloc_buf(&self, len: usize) -> AlignedBuf {
         let len = self.align_up(len as u64) as usize;
-        AlignedBuf::zeroed(len, self.alignment.max().max(crate::sys::page_size()))
+        AlignedBuf::zeroed(len, self.alignment.max().max(rustix::param::page_size()))
     }
 
     /// Address alignment for the internal copy buffers: the file's, but at least a page.
     fn buf_align(&self) -> usize {
-        self.alignment.mem().max(crate::sys::page_size())
+        self.alignment.mem().max(rustix::param::page_size())
     }
 
     /// The underlying file (for metadata, `sync_all`, ...).

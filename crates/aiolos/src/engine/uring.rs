@@ -59,10 +59,10 @@ use super::cold::{AsyncBuffered, Budget, ReadPolicy};
 use super::{Cqe, Engine, EngineCancel, EngineKind, EngineStats, Sqe};
 use crate::eventfd;
 use crate::op::OpCode;
-use crate::sys::file as sysfile;
 use crate::sys::Errno;
 use crate::sys::IoVec;
 use io_uring::{opcode, squeue, types, IoUring};
+use rustix::fs::{FileType, OFlags};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -134,13 +134,20 @@ impl FdKinds {
     }
 
     fn look_up(fd: RawFd) -> bool {
-        let Ok(st) = sysfile::fstat(fd) else {
-            return false;
-        };
-        if !st.is_regular() && !st.is_block_device() {
+        if fd == -1 {
             return false;
         }
-        sysfile::status_flags(fd).is_ok_and(|fl| fl & crate::sys::O_DIRECT == 0)
+        // SAFETY: `fd` is the descriptor of a request being submitted, which holds it open
+        // (its `Fd`, or `Fd::from_raw`'s contract) for this call; it is not -1.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let Ok(st) = rustix::fs::fstat(fd) else {
+            return false;
+        };
+        let kind = FileType::from_raw_mode(st.st_mode);
+        if kind != FileType::RegularFile && kind != FileType::BlockDevice {
+            return false;
+        }
+        rustix::fs::fcntl_getfl(fd).is_ok_and(|fl| !fl.contains(OFlags::DIRECT))
     }
 }
 

@@ -242,7 +242,7 @@ impl File {
     /// # Errors
     /// The kernel's error.
     pub fn len(&self) -> io::Result<u64> {
-        Ok(crate::sys::file::fstat(self.fd.as_raw())?.size)
+        Ok(rustix::fs::fstat(&self.fd)?.st_size as u64)
     }
 
     /// Whether the file is empty.

@@ -513,12 +513,7 @@ impl<B: IoBufMut> Ring<B> {
             mark_init(&mut bufs, n);
             Ok(n)
         } else {
-            Err(request_error(
-                -res as i32,
-                fd.as_ref().map(|f| f.as_raw()),
-                &bufs,
-                rw,
-            ))
+            Err(request_error(-res as i32, fd.as_ref(), &bufs, rw))
         };
         Completion {
             token,
@@ -876,7 +871,7 @@ fn mark_init<B: IoBufMut>(bufs: &mut Buffers<B>, mut n: usize) {
 /// offending value) instead of reported bare. `rw` is `(is_write, offset)`.
 fn request_error<B: IoBufMut>(
     errno: i32,
-    fd: Option<i32>,
+    fd: Option<&crate::Fd>,
     bufs: &Buffers<B>,
     rw: Option<(bool, u64)>,
 ) -> io::Error {

@@ -15,12 +15,9 @@
 
 pub mod aio;
 pub mod aio_raw;
-pub mod block;
 pub mod eventfd;
-pub mod file;
 pub mod ioprio;
 pub mod signal;
-pub mod statx;
 
 use std::fmt;
 use std::io;
@@ -174,20 +171,6 @@ pub(crate) fn cvt_retry(mut f: impl FnMut() -> libc::c_long) -> Result<libc::c_l
             other => return other,
         }
     }
-}
-
-/// The size of a memory page (`sysconf(_SC_PAGESIZE)`), or 4096 if the kernel does not
-/// say. O_DIRECT buffers of a page or more should start on a page boundary even where the
-/// file allows less: a buffer off a page boundary spans one page more, and the block
-/// layer then splits each request into odd-sized pieces, which some devices serve several
-/// times slower.
-pub fn page_size() -> usize {
-    // SAFETY: sysconf takes an integer name and reads no memory of ours.
-    let v = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    usize::try_from(v)
-        .ok()
-        .filter(|v| v.is_power_of_two())
-        .unwrap_or(4096)
 }
 
 /// `O_DIRECT`, for `OpenOptionsExt::custom_flags`.
