@@ -28,8 +28,9 @@
 use crate::abi::{plausible, IoEvent, Iocb, Sigset, Timespec};
 use crate::stack::on_live_stack;
 use crate::userring::UserRing;
+use crate::{fds, sigmask};
 use aiolos::sys::aio::{self as kaio, IOCB_FLAG_IOPRIO, IOCB_FLAG_RESFD};
-use aiolos::sys::{eventfd, Errno};
+use aiolos::sys::{Errno, IoVec};
 use aiolos::{CancelOutcome, Completion, EngineKind, Error, Fd, Op, RawBuf, Ring, RwFlags, Token};
 use std::collections::HashMap;
 use std::mem::size_of;
@@ -79,7 +80,7 @@ pub struct Emulated {
 }
 
 fn sys_err(e: &Error) -> Errno {
-    e.errno().unwrap_or(Errno(libc::EIO))
+    e.errno().unwrap_or(Errno::IO)
 }
 
 /// Reads a `T` (plain data) from caller memory through the kernel.
@@ -151,7 +152,7 @@ impl Emulated {
         let mut batch = Vec::new();
         loop {
             wait_readable(self.ring.notify_fd());
-            let _ = eventfd::eventfd_drain(self.ring.notify_fd());
+            let _ = fds::drain(self.ring.notify_fd());
             let mut st = self.lock();
             if st.reaper {
                 continue;
@@ -194,13 +195,13 @@ impl Emulated {
         for c in batch.drain(..) {
             let res = match &c.result {
                 Ok(n) => *n as i64,
-                Err(e) => -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
+                Err(e) => -i64::from(e.raw_os_error().unwrap_or(Errno::IO.0)),
             };
             let Some(req) = st.reqs.remove(&c.token) else {
                 continue;
             };
             // The kernel completes a cancelled poll with no events ready: res 0.
-            let res = if req.cancelled && res == -i64::from(libc::ECANCELED) {
+            let res = if req.cancelled && res == -i64::from(Errno::CANCELED.0) {
                 0
             } else {
                 res
@@ -230,7 +231,7 @@ impl Emulated {
         }
         for fd in fds {
             // The kernel ignores a failing eventfd the same way.
-            let _ = eventfd::eventfd_signal(fd, 1);
+            let _ = fds::signal(fd);
         }
     }
 
@@ -261,13 +262,13 @@ impl Emulated {
                 if count > 1024 {
                     return Err(Errno::INVAL);
                 }
-                let base = cb.aio_buf as usize as *const libc::iovec;
+                let base = cb.aio_buf as usize as *const IoVec;
                 let mut bufs = Vec::with_capacity(count);
                 for i in 0..count {
-                    let v: libc::iovec = load_iovec(base.wrapping_add(i))?;
+                    let v: IoVec = load_iovec(base.wrapping_add(i))?;
                     // SAFETY: as for a single buffer: valid until reaped, checked by the
                     // kernel.
-                    bufs.push(unsafe { RawBuf::new(v.iov_base.cast(), v.iov_len) });
+                    bufs.push(unsafe { RawBuf::new(v.base as *mut u8, v.len) });
                 }
                 if cb.aio_lio_opcode == kaio::IOCB_CMD_PREADV {
                     Op::readv(fdh, bufs, off?)
@@ -477,15 +478,15 @@ impl Emulated {
             if let Some(mask) = mask {
                 let fd = match wake_fd {
                     Some(ref fd) => fd,
-                    None => wake_fd.insert(eventfd::eventfd()?),
+                    None => wake_fd.insert(fds::eventfd()?),
                 };
                 // Drained before registering, under the lock: publications after the look
                 // at the ring above find this descriptor registered and signal it.
-                let _ = eventfd::eventfd_drain(fd.as_fd());
+                let _ = fds::drain(fd.as_fd());
                 let raw = fd.as_raw_fd();
                 st.masked_waiters.push(raw);
                 drop(st);
-                let r = eventfd::poll_with_sigmask(&[(raw, libc::POLLIN)], remaining, mask);
+                let r = sigmask::ppoll(Some(raw), remaining, mask);
                 st = self.lock();
                 st.masked_waiters.retain(|&w| w != raw);
                 match r {
@@ -532,7 +533,7 @@ impl Emulated {
             st.reaper = false;
             if st.destroyed {
                 // io_destroy may be waiting for the completion thread, which stood aside.
-                let _ = eventfd::eventfd_signal(self.ring.notify_fd().as_raw_fd(), 1);
+                let _ = fds::signal(self.ring.notify_fd().as_raw_fd());
             }
             // Other callers may wait for the reaper's role as well as for events.
             let wake = st.waiters > 0;
@@ -548,8 +549,7 @@ impl Emulated {
         if let Some(mask) = mask {
             // A signal the mask unblocks that is pending now is delivered before returning,
             // with the mask still in effect (as the kernel does on leaving the call).
-            if !interrupted
-                && eventfd::poll_with_sigmask(&[], Some(Duration::ZERO), mask) == Err(Errno::INTR)
+            if !interrupted && sigmask::ppoll(None, Some(Duration::ZERO), mask) == Err(Errno::INTR)
             {
                 interrupted = true;
             }
@@ -613,7 +613,7 @@ impl Emulated {
         let _ = self.ring.close();
         // The completion thread sleeps on the ring's notification descriptor: wake it to
         // collect the last completions and see the ring closed.
-        let _ = eventfd::eventfd_signal(self.ring.notify_fd().as_raw_fd(), 1);
+        let _ = fds::signal(self.ring.notify_fd().as_raw_fd());
         let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(h) = handle {
             let _ = h.join();
@@ -627,16 +627,12 @@ impl Emulated {
 /// lock, has removed it.
 fn wake_masked(st: &Inner) {
     for &fd in &st.masked_waiters {
-        let _ = eventfd::eventfd_signal(fd, 1);
+        let _ = fds::signal(fd);
     }
 }
 
-fn load_iovec(p: *const libc::iovec) -> Result<libc::iovec, Errno> {
-    let raw: [usize; 2] = load(p.cast::<[usize; 2]>())?;
-    Ok(libc::iovec {
-        iov_base: raw[0] as *mut libc::c_void,
-        iov_len: raw[1],
-    })
+fn load_iovec(p: *const IoVec) -> Result<IoVec, Errno> {
+    load(p)
 }
 
 /// Reads `*p`: directly when it lies on the caller's live stack (where fio and most
@@ -682,22 +678,22 @@ fn load_iocbs(ios: *const *mut Iocb, n: usize) -> Result<(Vec<usize>, Vec<Iocb>)
 fn load_timespec(p: *const Timespec) -> Result<Timespec, Errno> {
     let raw: [i64; 2] = load(p.cast::<[i64; 2]>())?;
     Ok(Timespec {
-        tv_sec: raw[0] as libc::time_t,
-        tv_nsec: raw[1] as libc::c_long,
+        tv_sec: raw[0] as _,
+        tv_nsec: raw[1] as _,
     })
 }
 
 /// Sleeps until `fd` (the engine's notification eventfd) is readable.
 #[cfg(not(miri))]
 fn wait_readable(fd: std::os::fd::BorrowedFd<'_>) {
-    let _ = eventfd::poll(&[(fd.as_raw_fd(), libc::POLLIN)], None);
+    let _ = fds::wait_readable(fd);
 }
 
 /// Miri cannot run `poll`: drain the eventfd every millisecond (of Miri's virtual clock)
 /// until it was signalled (the caller's own drain then finds it empty).
 #[cfg(miri)]
 fn wait_readable(fd: std::os::fd::BorrowedFd<'_>) {
-    while let Ok(0) = eventfd::eventfd_drain(fd) {
+    while let Ok(0) = fds::drain(fd) {
         std::thread::sleep(Duration::from_millis(1));
     }
 }

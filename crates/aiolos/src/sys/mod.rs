@@ -15,7 +15,6 @@
 
 pub mod aio;
 pub mod aio_raw;
-pub mod eventfd;
 pub mod ioprio;
 pub mod signal;
 
@@ -160,16 +159,6 @@ pub(crate) fn cvt(ret: libc::c_long) -> Result<libc::c_long, Errno> {
         Err(Errno::last())
     } else {
         Ok(ret)
-    }
-}
-
-/// Like [`cvt`], retrying while the call is interrupted by a signal.
-pub(crate) fn cvt_retry(mut f: impl FnMut() -> libc::c_long) -> Result<libc::c_long, Errno> {
-    loop {
-        match cvt(f()) {
-            Err(Errno::INTR) => continue,
-            other => return other,
-        }
     }
 }
 
