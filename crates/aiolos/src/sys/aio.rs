@@ -7,6 +7,8 @@
 //! # References
 //! `io_setup(2)`, `io_submit(2)`, `io_getevents(2)`, `io_cancel(2)`, `io_destroy(2)`.
 
+pub mod raw;
+
 use super::Errno;
 use linux_raw_sys::general as nr;
 use std::mem::{offset_of, size_of};

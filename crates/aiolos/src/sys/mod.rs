@@ -14,7 +14,6 @@
 #![allow(unsafe_code)]
 
 pub mod aio;
-pub mod aio_raw;
 pub mod ioprio;
 pub mod signal;
 
