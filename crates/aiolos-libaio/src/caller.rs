@@ -2,8 +2,8 @@
 //! pointer array, iocbs, iovec arrays, `*timeout`, `*ctxp`, the event array).
 //!
 //! In the library these go through the kernel (`process_vm_readv`/`writev` on this
-//! process, in [`kernel`]), so an unmapped or read-only address is `EFAULT`, never a
-//! crash. `rustix` has neither call; they are made through `libc`.
+//! process, in this module's `kernel`), so an unmapped or read-only address is `EFAULT`,
+//! never a crash. `rustix` has neither call; they are made through `libc`.
 //!
 //! Miri cannot run those system calls. Under Miri only (`cfg(miri)`, which no build of the
 //! library has), the same functions copy directly, after the checks that do not need the

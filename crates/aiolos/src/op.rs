@@ -26,6 +26,7 @@
 #![allow(unsafe_code)]
 
 use crate::buf::IoBufMut;
+use rustix::io::ReadWriteFlags;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Arc;
@@ -131,13 +132,13 @@ impl RwFlags {
     /// No flags.
     pub const NONE: RwFlags = RwFlags(0);
     /// `RWF_NOWAIT`: fail with `EAGAIN` rather than block (page cache miss, lock).
-    pub const NOWAIT: RwFlags = RwFlags(crate::sys::aio::RWF_NOWAIT);
+    pub const NOWAIT: RwFlags = RwFlags(ReadWriteFlags::NOWAIT.bits() as i32);
     /// `RWF_DSYNC`: this write is durable (data) when it completes.
-    pub const DSYNC: RwFlags = RwFlags(crate::sys::aio::RWF_DSYNC);
+    pub const DSYNC: RwFlags = RwFlags(ReadWriteFlags::DSYNC.bits() as i32);
     /// `RWF_SYNC`: this write is durable (data and metadata) when it completes.
-    pub const SYNC: RwFlags = RwFlags(crate::sys::aio::RWF_SYNC);
+    pub const SYNC: RwFlags = RwFlags(ReadWriteFlags::SYNC.bits() as i32);
     /// `RWF_HIPRI`: polled completion on devices that support it.
-    pub const HIPRI: RwFlags = RwFlags(crate::sys::aio::RWF_HIPRI);
+    pub const HIPRI: RwFlags = RwFlags(ReadWriteFlags::HIPRI.bits() as i32);
 }
 
 impl std::ops::BitOr for RwFlags {

@@ -1,16 +1,29 @@
-//! Raw kernel interfaces: the only code in aiolos that makes system calls.
+//! The kernel interfaces that no crate provides, and the library's error number.
 //!
-//! Everything here returns typed results ([`Errno`], [`OwnedFd`](std::os::fd::OwnedFd)),
-//! never `-1` plus `errno`. Kernel structures are `#[repr(C)]` with compile-time size and
-//! offset checks. Higher layers (`ring`, `engine`, `align`) build on these wrappers and
-//! never name `libc` themselves; CI greps for that.
+//! - [`aio`]: kernel AIO, its `#[repr(C)]` `iocb`, `io_event` and `aio_ring` with
+//!   compile-time size and offset checks, its system calls (typed, and in [`aio::raw`] with
+//!   C's pointers unchanged for the drop-in), and the completion ring read in shared memory.
+//! - [`ioprio`]: `ioprio_get`/`ioprio_set` for the thread pool.
+//! - [`fork_generation`]: fork detection without a system call (`pthread_atfork`).
+//! - [`IoVec`]: the kernel's `struct iovec`, as vectored requests hand it to every engine.
+//! - [`Errno`], the error number of every system call the library makes.
+//! - `signal`: the command's Ctrl-C flag, for now (it is to move to the CLI).
+//!
+//! Everything `rustix` wraps (eventfd, poll, `preadv2`/`pwritev2` with `RWF_*` flags,
+//! `fsync`, `fcntl`, `fstat`, `statx` with `STATX_DIOALIGN`, `fstatfs`, the block-size
+//! ioctls, the page size) the library calls from `rustix` where it needs it, with
+//! `rustix`'s typed flags; its errors reach [`Errno`] through one `From` conversion.
+//! Outside this module no code of the workspace names `libc::` or `syscall(` but the C
+//! boundary's allow-list in `.ci/run`.
+//!
+//! Everything here returns typed results, never `-1` plus `errno`.
 //!
 //! # Safety
 //!
-//! The functions that hand the kernel raw pointers (`io_submit`, `io_getevents`, the
-//! vectored reads and writes) are `unsafe fn`s whose contracts say what memory must stay
-//! valid and for how long. The safe layers above uphold those contracts by owning every
-//! buffer of an in-flight request until the kernel reports it complete.
+//! The functions that hand the kernel raw pointers (`io_submit`, `io_getevents`,
+//! `io_cancel`) are `unsafe fn`s whose contracts say what memory must stay valid and for how
+//! long. The safe layers above uphold those contracts by owning every buffer of an
+//! in-flight request until the kernel reports it complete.
 #![allow(unsafe_code)]
 
 pub mod aio;
@@ -161,8 +174,8 @@ pub(crate) fn cvt(ret: libc::c_long) -> Result<libc::c_long, Errno> {
     }
 }
 
-/// `O_DIRECT`, for `OpenOptionsExt::custom_flags`.
-pub const O_DIRECT: i32 = libc::O_DIRECT;
+/// `O_DIRECT` as `OpenOptionsExt::custom_flags` takes it (`rustix`'s `OFlags::DIRECT`).
+pub const O_DIRECT: i32 = rustix::fs::OFlags::DIRECT.bits() as i32;
 
 static FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 static ATFORK: std::sync::Once = std::sync::Once::new();
