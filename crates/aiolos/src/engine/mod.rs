@@ -134,9 +134,6 @@ pub struct EngineStats {
 pub(crate) trait Engine: Send + Sync {
     fn kind(&self) -> EngineKind;
 
-    /// Whether the engine can run this operation.
-    fn supports(&self, op: OpCode) -> bool;
-
     /// Submits `sqes` in order, in one system call where the engine has one. Returns how
     /// many were accepted. `Err(e)` means the first request was refused with `e`: `EAGAIN`
     /// asks the caller to retry later; any other error belongs to that request alone.

@@ -186,10 +186,6 @@ impl Engine for Native {
         EngineKind::Native
     }
 
-    fn supports(&self, _op: OpCode) -> bool {
-        true
-    }
-
     unsafe fn submit(&self, sqes: &[Sqe]) -> Result<usize, Errno> {
         // Kernel AIO has no working no-op command (IOCB_CMD_NOOP is refused), so no-ops
         // complete here; the batch is split at them.

@@ -481,10 +481,6 @@ impl Engine for Uring {
         EngineKind::Uring
     }
 
-    fn supports(&self, _op: OpCode) -> bool {
-        true
-    }
-
     unsafe fn submit(&self, sqes: &[Sqe]) -> Result<usize, Errno> {
         if self.forked() {
             return Err(Errno::AGAIN);

@@ -81,6 +81,15 @@ impl RingBuilder {
     /// other system-call failures, [`Error::InvalidRequest`] for 0 entries or a thread
     /// count outside 1 to 1024.
     pub fn build<B: IoBufMut>(self) -> Result<Ring<B>, Error> {
+        self.build_with_payload::<B, u64>()
+    }
+
+    /// Creates a ring whose requests carry a payload of type `T` (given to
+    /// [`Ring::push_with`], handed back in [`Completion::user_data`](super::Completion)).
+    ///
+    /// # Errors
+    /// As [`RingBuilder::build`].
+    pub fn build_with_payload<B: IoBufMut, T>(self) -> Result<Ring<B, T>, Error> {
         if self.entries == 0 || self.entries > 1 << 20 {
             return Err(Error::InvalidRequest(format!(
                 "ring entries must be between 1 and {}, not {}",

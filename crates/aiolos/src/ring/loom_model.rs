@@ -14,13 +14,20 @@
 //! - no thread waits forever (loom fails a model where every thread is blocked);
 //! - every buffer is freed by the end (no leak when draining succeeds).
 
+// The model engine implements the unsafe `Engine::submit` and uses a raw descriptor it never
+// touches.
+#![allow(unsafe_code)]
+
 use super::*;
+use crate::engine::{Cqe, Sqe};
 use crate::engine::{EngineCancel, EngineStats};
+use crate::sys::Errno;
 use crate::Fd;
 use loom::sync::Arc;
 use loom::thread;
 use std::collections::{HashSet, VecDeque};
 use std::os::fd::AsFd;
+use std::time::Duration;
 
 /// Addresses of the buffers alive in one model run (outside the model: plain std).
 type Live = std::sync::Arc<std::sync::Mutex<HashSet<usize>>>;
@@ -143,9 +150,6 @@ struct ModelEngine {
 impl Engine for ModelEngine {
     fn kind(&self) -> EngineKind {
         EngineKind::Threads
-    }
-    fn supports(&self, _op: OpCode) -> bool {
-        true
     }
     unsafe fn submit(&self, sqes: &[Sqe]) -> Result<usize, Errno> {
         let mut st = self.kernel.st.lock().unwrap();
