@@ -21,7 +21,7 @@ pub mod sys;
 pub use aligned::{AlignedBuf, BufPool};
 pub use buf::{BufResult, IoBuf, IoBufMut, RawBuf};
 pub use direct::DirectFile;
-pub use engine::{AsyncBuffered, EngineKind, EngineStats, Suggestion};
+pub use engine::{AsyncBuffered, ChoiceSource, EngineChoice, EngineKind, EngineStats, Suggestion};
 pub use error::Error;
 pub use op::{Fd, Op, OpCode, RwFlags};
 pub use ring::{Buffers, CancelOutcome, Completion, PushError, Ring, RingBuilder, Token};

@@ -15,11 +15,14 @@
 mod cold;
 pub(crate) mod native;
 mod probe;
+mod resolve;
 pub(crate) mod threads;
 pub(crate) mod uring;
 
 pub use cold::AsyncBuffered;
 pub use probe::{uring_probe, Suggestion, UringProbe};
+pub(crate) use resolve::log;
+pub use resolve::{log_enabled, ChoiceSource, EngineChoice, ENGINE_VAR, LOG_VAR};
 
 use crate::op::OpCode;
 use crate::sys::Errno;

@@ -260,10 +260,10 @@ impl Uring {
             )));
         };
         if opts.single_issuer && !deferred {
-            // SINGLE_ISSUER / DEFER_TASKRUN refused (before Linux 6.1): visible, not silent.
-            eprintln!(
-                "aiolos: io_uring refused IORING_SETUP_DEFER_TASKRUN; \
-                 the single-issuer ring runs without it"
+            // SINGLE_ISSUER / DEFER_TASKRUN refused (before Linux 6.1): reported when asked.
+            super::log(
+                "io_uring refused IORING_SETUP_DEFER_TASKRUN; the single-issuer ring runs \
+                 without it",
             );
         }
         let params = ring.params();

@@ -297,6 +297,11 @@ impl Driver {
         self.handle.shared.ring.outstanding()
     }
 
+    /// How the engine was chosen, and why it is this one.
+    pub fn engine_choice(&self) -> &crate::EngineChoice {
+        self.handle.shared.ring.engine_choice()
+    }
+
     /// Requests the engine is still working on (a forgotten future's request stops being
     /// in flight when the kernel is done with it, but stays outstanding: its completion,
     /// and buffer, are never handed out).

@@ -4,7 +4,9 @@ use super::Ring;
 use crate::buf::IoBufMut;
 use crate::engine::threads::{self, Threads};
 use crate::engine::uring::{Uring, UringOptions};
-use crate::engine::{native::Native, AsyncBuffered, Engine, EngineKind};
+use crate::engine::{
+    native::Native, AsyncBuffered, ChoiceSource, Engine, EngineChoice, EngineKind,
+};
 use crate::error::Error;
 
 /// Builds a [`Ring`].
@@ -24,7 +26,10 @@ impl RingBuilder {
         self
     }
 
-    /// Which engine to use. Without this, [`EngineKind::suggest`] chooses by probing.
+    /// Which engine to use, as named: if it cannot run here, [`RingBuilder::build`] fails
+    /// with the cause. Without this, [`EngineKind::resolve`] chooses: `AIOLOS_ENGINE`, else
+    /// io_uring where it runs, else the thread pool ([`Ring::engine_choice`] says which
+    /// and why).
     pub fn engine(mut self, kind: EngineKind) -> RingBuilder {
         self.engine = Some(kind);
         self
@@ -97,11 +102,35 @@ impl RingBuilder {
                 self.entries
             )));
         }
-        let kind = match self.engine {
-            Some(kind) => kind,
-            None => EngineKind::suggest().kind,
+        let mut choice = EngineKind::resolve(self.engine)?;
+        let engine: Box<dyn Engine> = match self.engine_for(choice.kind) {
+            Ok(engine) => engine,
+            // io_uring that the environment or the default asked for, refused only now (the
+            // probe passed: descriptors or locked memory ran out since): the thread pool,
+            // as the rule says, with the cause.
+            Err(Error::EngineUnavailable { kind, reason })
+                if kind == EngineKind::Uring && choice.source != ChoiceSource::Program =>
+            {
+                choice = EngineChoice {
+                    kind: EngineKind::Threads,
+                    source: choice.source,
+                    reason: format!(
+                        "io_uring could not be set up ({reason}); using the thread pool"
+                    ),
+                    fallback_from: Some((EngineKind::Uring, reason)),
+                };
+                crate::engine::log(&choice.reason);
+                self.engine_for(EngineKind::Threads)?
+            }
+            Err(e) => return Err(e),
         };
-        let engine: Box<dyn Engine> = match kind {
+        let mut ring = Ring::with_engine(engine, self.entries);
+        ring.choice = choice;
+        Ok(ring)
+    }
+
+    fn engine_for(&self, kind: EngineKind) -> Result<Box<dyn Engine>, Error> {
+        Ok(match kind {
             EngineKind::Native => Box::new(Native::new(self.entries)?),
             EngineKind::Threads => {
                 let n = self.threads.unwrap_or_else(threads::default_threads);
@@ -113,8 +142,7 @@ impl RingBuilder {
                 Box::new(Threads::new(self.entries, n)?)
             }
             EngineKind::Uring => Box::new(Uring::new(self.entries, self.uring)?),
-        };
-        Ok(Ring::with_engine(engine, self.entries))
+        })
     }
 }
 

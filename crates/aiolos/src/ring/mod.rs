@@ -25,7 +25,7 @@
 //! `builder.rs`.
 
 use crate::buf::IoBufMut;
-use crate::engine::{Engine, EngineKind, EngineStats};
+use crate::engine::{Engine, EngineChoice, EngineKind, EngineStats};
 use crate::error::Error;
 use crate::op::Op;
 use std::os::fd::BorrowedFd;
@@ -83,6 +83,8 @@ pub struct Ring<B: IoBufMut = Vec<u8>, T = u64> {
     id: u32,
     /// For a single-issuer engine: the [`thread_mark`] of the thread that built the ring.
     owner: Option<usize>,
+    /// How the engine was chosen.
+    choice: EngineChoice,
 }
 
 /// An address unique to the calling thread among live threads (its thread-local marker),
@@ -95,6 +97,7 @@ fn thread_mark() -> usize {
 impl<B: IoBufMut, T> Ring<B, T> {
     pub(crate) fn with_engine(engine: Box<dyn Engine>, capacity: u32) -> Ring<B, T> {
         let owner = engine.single_thread().then(thread_mark);
+        let kind = engine.kind();
         let id = RING_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ring {
             engine,
@@ -104,6 +107,7 @@ impl<B: IoBufMut, T> Ring<B, T> {
             fork_generation: crate::sys::fork_generation(),
             id,
             owner,
+            choice: EngineChoice::named(kind),
         }
     }
 
@@ -116,6 +120,11 @@ impl<B: IoBufMut, T> Ring<B, T> {
     /// The engine this ring runs on.
     pub fn engine_kind(&self) -> EngineKind {
         self.engine.kind()
+    }
+
+    /// How the engine was chosen, and why it is this one (a fallback names its cause).
+    pub fn engine_choice(&self) -> &EngineChoice {
+        &self.choice
     }
 
     /// How many requests may be outstanding at once.
@@ -443,5 +452,7 @@ impl<B: IoBufMut> Ring<B, u64> {
 
 #[cfg(all(test, aiolos_loom))]
 mod loom_model;
+#[cfg(all(test, aiolos_loom))]
+mod loom_token;
 #[cfg(all(test, not(aiolos_loom)))]
 mod tests;
