@@ -15,7 +15,7 @@
 //! once.
 
 use crate::align::Alignment;
-use crate::aligned::{AlignedBuf, BufPool};
+use crate::buf::aligned::{AlignedBuf, BufPool};
 use crate::buf::BufResult;
 use crate::error::Error;
 use crate::op::{Fd, Op};

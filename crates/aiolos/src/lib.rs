@@ -8,7 +8,6 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod align;
-mod aligned;
 pub mod buf;
 mod direct;
 pub mod engine;
@@ -18,7 +17,7 @@ pub mod op;
 mod ring;
 pub mod sys;
 
-pub use aligned::{AlignedBuf, BufPool};
+pub use buf::aligned::{AlignedBuf, BufPool};
 pub use buf::{BufResult, IoBuf, IoBufMut, RawBuf};
 pub use direct::DirectFile;
 pub use engine::{AsyncBuffered, ChoiceSource, EngineChoice, EngineKind, EngineStats, Suggestion};

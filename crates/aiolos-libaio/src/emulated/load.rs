@@ -100,8 +100,8 @@ pub(super) fn load_iovec(p: *const libc::iovec) -> Result<libc::iovec, Errno> {
 /// Reads `*p`: directly when it lies on the caller's live stack (where fio and most
 /// callers keep it, so a zero-timeout poll costs no system call), else through the kernel.
 pub(super) fn read_timespec(p: *const Timespec) -> Result<Timespec, Errno> {
-    if std::ptr::eq(p, &crate::native::ZERO_TIMEOUT) {
-        return Ok(crate::native::ZERO_TIMEOUT);
+    if std::ptr::eq(p, &crate::abi::ZERO_TIMEOUT) {
+        return Ok(crate::abi::ZERO_TIMEOUT);
     }
     if plausible(p) && on_live_stack(p) {
         // SAFETY: the timespec is aligned and lies in the mapped, live part of this

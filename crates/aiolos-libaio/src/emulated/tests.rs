@@ -100,7 +100,7 @@ fn read_timespec_reads_the_stack_the_heap_and_the_librarys_zero() {
     });
     let got = read_timespec(&*on_heap).unwrap();
     assert_eq!((got.tv_sec, got.tv_nsec), (5, 999_999_999));
-    let got = read_timespec(&crate::native::ZERO_TIMEOUT).unwrap();
+    let got = read_timespec(&crate::abi::ZERO_TIMEOUT).unwrap();
     assert_eq!((got.tv_sec, got.tv_nsec), (0, 0));
     assert_eq!(
         read_timespec(std::ptr::null()).map(|t| t.tv_sec),
@@ -359,7 +359,7 @@ fn a_c_client_reads_completions_from_the_context_address_without_getevents() {
     assert_eq!(seen, vec![0xd000, 0xd001]);
     let mut evs = [IoEvent::default(); 1];
     assert_eq!(
-        ctx.getevents(0, 1, evs.as_mut_ptr(), &crate::native::ZERO_TIMEOUT),
+        ctx.getevents(0, 1, evs.as_mut_ptr(), &crate::abi::ZERO_TIMEOUT),
         Ok(0),
         "the client took them"
     );

@@ -12,17 +12,16 @@
 //! stays valid until that request's completion has been reaped.
 #![allow(unsafe_code)]
 
-mod cold;
 pub(crate) mod native;
-mod probe;
+pub(crate) mod probe;
 mod resolve;
 pub(crate) mod threads;
 pub(crate) mod uring;
 
-pub use cold::AsyncBuffered;
 pub use probe::{uring_probe, Suggestion, UringProbe};
 pub(crate) use resolve::log;
 pub use resolve::{log_enabled, ChoiceSource, EngineChoice, ENGINE_VAR, LOG_VAR};
+pub use uring::AsyncBuffered;
 
 use crate::op::OpCode;
 use crate::sys::Errno;
