@@ -14,6 +14,7 @@ mod direct;
 pub mod engine;
 mod error;
 pub mod fs;
+pub mod limits;
 pub mod op;
 mod ring;
 pub mod sys;
