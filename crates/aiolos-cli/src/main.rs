@@ -2,9 +2,9 @@
 //! reports what the kernel and a file system offer.
 #![deny(unsafe_code)]
 
-mod aligned;
 mod bench;
 mod cp;
+mod engine;
 mod probe;
 
 use clap::{Parser, Subcommand};

@@ -356,10 +356,10 @@ fn path_report(path: &Path) -> Result<PathReport> {
 }
 
 fn engine() -> Engine {
-    let s = EngineKind::suggest();
+    let d = crate::engine::default_engine();
     Engine {
-        choice: s.kind.name(),
-        reason: s.reason,
+        choice: d.kind.name(),
+        reason: d.reason,
     }
 }
 

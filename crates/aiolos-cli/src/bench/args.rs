@@ -1,6 +1,7 @@
 //! The options of `aiolos bench` and the parsers for their values (sizes, ranges, lists,
 //! durations).
 
+use crate::engine::EngineChoice;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -43,19 +44,6 @@ impl Rw {
     }
 }
 
-/// Which engine(s) to run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum EngineArg {
-    /// io_uring.
-    Uring,
-    /// Kernel AIO.
-    Native,
-    /// The thread pool.
-    Threads,
-    /// Every engine available here, interleaved over `--rounds`.
-    All,
-}
-
 /// A block size or a range of them (`4k`, `4k-64k`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BsRange {
@@ -69,9 +57,9 @@ pub struct BsRange {
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
     /// Engine: uring, native (kernel AIO), threads, or all (interleaved, with ratios).
-    /// Default: the first that works here, in that order.
-    #[arg(long, value_enum)]
-    pub engine: Option<EngineArg>,
+    /// Default: the one aiolos suggests here (io_uring, else the thread pool; see probe).
+    #[arg(long, value_name = "ENGINE", value_parser = crate::engine::parse_engine_choice)]
+    pub engine: Option<EngineChoice>,
     /// Access pattern.
     #[arg(long, value_enum, default_value = "randread")]
     pub rw: Rw,
