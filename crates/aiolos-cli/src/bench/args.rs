@@ -182,15 +182,19 @@ pub fn parse_bs(s: &str) -> Result<BsRange, String> {
     Ok(BsRange { min, max })
 }
 
+/// Parses a queue depth: 1 to [`aiolos::limits::MAX_ENTRIES`], the ring's own limit, in
+/// every command.
+pub fn parse_qd(s: &str) -> Result<u32, String> {
+    let max = aiolos::limits::MAX_ENTRIES;
+    match s.trim().parse::<u32>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not a queue depth (1 to {max})")),
+    }
+}
+
 /// Parses `32` or `1,8,32,128`.
 pub fn parse_qd_list(s: &str) -> Result<QdList, String> {
-    let v = s
-        .split(',')
-        .map(|p| match p.trim().parse::<u32>() {
-            Ok(n) if (1..=65536).contains(&n) => Ok(n),
-            _ => Err(format!("{p:?} is not a queue depth (1 to 65536)")),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let v = s.split(',').map(parse_qd).collect::<Result<Vec<_>, _>>()?;
     Ok(QdList(v))
 }
 
@@ -260,6 +264,8 @@ mod tests {
         assert_eq!(parse_qd_list("1,8,32"), Ok(QdList(vec![1, 8, 32])));
         assert!(parse_qd_list("0").is_err());
         assert!(parse_qd_list("8,x").is_err());
+        assert_eq!(parse_qd("1048576"), Ok(aiolos::limits::MAX_ENTRIES));
+        assert!(parse_qd("1048577").unwrap_err().contains("1 to 1048576"));
     }
 
     #[test]

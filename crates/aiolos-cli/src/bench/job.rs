@@ -185,13 +185,24 @@ fn new_buf(spec: &JobSpec, len: u64, seed: u64) -> Result<AlignedBuf> {
     Ok(b)
 }
 
+/// The ring entries a job at queue depth `qd` needs: one more than `qd`, for an fsync,
+/// within the ring's limit.
+pub fn ring_entries(qd: u32) -> u32 {
+    qd.saturating_add(1).min(aiolos::limits::MAX_ENTRIES)
+}
+
 /// Runs one job until `spec.until` or `stop`. `done` counts completions for the progress
 /// line.
 pub fn run(spec: &JobSpec, stop: &AtomicBool, done: &AtomicU64) -> Result<JobOutput> {
-    let qd = spec.qd as usize;
-    // One slot more than the queue depth for an fsync.
+    let entries = ring_entries(spec.qd);
+    // At the ring's largest size the fsync's slot comes out of the queue depth.
+    let qd = if spec.fsync_every > 0 {
+        spec.qd.min(entries - 1).max(1) as usize
+    } else {
+        spec.qd as usize
+    };
     let ring: Ring<AlignedBuf> = Ring::builder()
-        .entries(spec.qd + 1)
+        .entries(entries)
         .engine(spec.engine)
         .single_issuer(spec.single_issuer)
         .async_buffered(spec.async_buffered)

@@ -230,7 +230,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         bail!("--fsync-every needs a workload that writes (--rw write, randwrite or randrw)");
     }
     let qd_max = args.qd.0.iter().copied().max().unwrap_or(1);
-    let (engines, mut notes) = engines(&args, qd_max + 1)?;
+    let (engines, mut notes) = engines(&args, job::ring_entries(qd_max))?;
     let target = target::prepare(&args, |align, path| check_block_sizes(&args, align, path))?;
     let rounds = args
         .rounds

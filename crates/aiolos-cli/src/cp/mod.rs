@@ -22,7 +22,7 @@ mod pipeline;
 mod progress;
 mod verify;
 
-use crate::bench::args::parse_size;
+use crate::bench::args::{parse_qd, parse_size};
 use aiolos::sys::signal;
 use aiolos::{AlignedBuf, BufPool, EngineKind, Ring};
 use anyhow::{bail, Context, Result};
@@ -44,8 +44,8 @@ pub struct CpArgs {
     pub src: PathBuf,
     /// Where to copy it: a file name, or an existing directory to copy into.
     pub dst: PathBuf,
-    /// Requests in flight.
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    /// Requests in flight (1 to 1048576, the ring's limit).
+    #[arg(long, default_value_t = 32, value_parser = parse_qd)]
     pub qd: u32,
     /// Bytes per request (k, m, g suffixes); rounded up to the O_DIRECT alignment.
     #[arg(long, default_value = "1m", value_parser = parse_size)]
