@@ -90,8 +90,8 @@ pub struct BenchArgs {
     /// Bytes of the file to use (default: 1g for the temporary file, else the whole file).
     #[arg(long, value_parser = parse_size)]
     pub size: Option<u64>,
-    /// How long each run measures (10s, 500ms, 2m; a bare number is seconds).
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    /// How long each run measures (10s, 500ms, 2m; a bare number is seconds); more than 0.
+    #[arg(long, default_value = "10s", value_parser = parse_runtime)]
     pub runtime: Duration,
     /// Warm-up before measuring, not counted.
     #[arg(long, default_value = "0s", value_parser = parse_duration)]
@@ -99,7 +99,8 @@ pub struct BenchArgs {
     /// File or block device to use instead of a temporary file.
     #[arg(long)]
     pub file: Option<PathBuf>,
-    /// Allow writing to a block device (destroys its contents).
+    /// Allow writing to a block device, or to an existing --file that the bench did not
+    /// create (destroys their contents).
     #[arg(long)]
     pub force: bool,
     /// io_uring: build each job's ring as a shared ring (any thread may use it) instead of
@@ -221,6 +222,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(v * mult))
 }
 
+/// Parses `--runtime`: a duration of more than 0 (a run of 0 s measures nothing).
+pub fn parse_runtime(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!(
+            "{s:?}: a run must last more than 0 s to measure anything (examples: 10s, 500ms)"
+        ));
+    }
+    Ok(d)
+}
+
 fn parse_async_buffered(s: &str) -> Result<aiolos::AsyncBuffered, String> {
     s.parse()
 }
@@ -274,5 +286,8 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("-1").is_err());
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_runtime("0").unwrap_err().contains("more than 0"));
+        assert!(parse_runtime("0ms").is_err());
     }
 }

@@ -23,7 +23,40 @@ use std::time::{Duration, Instant};
 
 /// Whether Ctrl-C (or SIGTERM) asked the bench to stop.
 pub fn interrupted() -> bool {
-    aiolos::sys::signal::interrupted()
+    crate::interrupt::interrupted()
+}
+
+/// Checks, before anything runs, that the plot can be written where `--plot` says: its
+/// directory exists and takes a new file, and the path is not a directory.
+fn check_plot_path(path: &std::path::Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if path.is_dir() {
+        bail!(
+            "--plot {}: that is a directory; name a file",
+            path.display()
+        );
+    }
+    if !dir.is_dir() {
+        bail!(
+            "--plot {}: the directory {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    tempfile::Builder::new()
+        .prefix(".aiolos-plot-check-")
+        .tempfile_in(dir)
+        .map(drop)
+        .with_context(|| {
+            format!(
+                "--plot {}: cannot create a file in {}",
+                path.display(),
+                dir.display()
+            )
+        })
 }
 
 /// Checks the block sizes against what the file needs, before any data is written.
@@ -225,9 +258,12 @@ fn run_one(
 /// Impossible option combinations, files that cannot be used, engines that cannot run,
 /// I/O errors and verification failures, each with what to do about it.
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
-    aiolos::sys::signal::catch_interrupt().context("cannot install the Ctrl-C handler")?;
+    crate::interrupt::catch().context("cannot install the Ctrl-C handler")?;
     if args.fsync_every > 0 && !args.rw.writes() {
         bail!("--fsync-every needs a workload that writes (--rw write, randwrite or randrw)");
+    }
+    if let Some(path) = &args.plot {
+        check_plot_path(path)?;
     }
     let qd_max = args.qd.0.iter().copied().max().unwrap_or(1);
     let (engines, mut notes) = engines(&args, job::ring_entries(qd_max))?;
@@ -287,24 +323,26 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         summary: report::summarize(&runs),
         runs,
     };
-    if let Some(path) = &args.plot {
-        std::fs::write(path, svg::render(&report))
-            .with_context(|| format!("cannot write the plot to {}", path.display()))?;
-    }
+    drop(target);
+    // The report first: whatever happens to the plot, the measurements are not lost.
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report).context("writing JSON")?;
         writeln!(out)?;
     } else {
         out.write_all(text::render(&report).as_bytes())?;
-        if let Some(path) = &args.plot {
+    }
+    out.flush()?;
+    if let Some(path) = &args.plot {
+        let svg = svg::render(&report)?;
+        std::fs::write(path, svg)
+            .with_context(|| format!("cannot write the plot to {}", path.display()))?;
+        if !args.json {
             writeln!(out, "plot: {}", path.display())?;
         }
     }
-    out.flush()?;
-    drop(target);
     Ok(if report.interrupted {
-        ExitCode::from(130)
+        ExitCode::from(crate::interrupt::EXIT_STATUS)
     } else {
         ExitCode::SUCCESS
     })

@@ -1,7 +1,8 @@
 //! Opening SRC and the temporary copy for I/O: O_DIRECT on both when both support it,
 //! else buffered, with the request unit and buffer alignment that follow.
 
-use super::{CpArgs, Plan};
+use super::plan::Plan;
+use super::CpArgs;
 use aiolos::align::{self, Alignment};
 use aiolos::Fd;
 use anyhow::{Context, Result};

@@ -4,8 +4,9 @@
 
 use super::extents::chunks;
 use super::files::Io;
-use aiolos::sys::signal;
-use aiolos::{align, AlignedBuf, BufPool, Completion, Op, Ring};
+use super::progress::progress_bar;
+use crate::interrupt::{self, Interrupted};
+use aiolos::{align, AlignedBuf, BufPool, Completion, EngineKind, Op, Ring};
 use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
 use std::fs::File;
@@ -15,23 +16,23 @@ use std::time::Duration;
 
 /// One chunk between its read and its write.
 #[derive(Clone, Copy, Default)]
-pub struct Chunk {
+struct Chunk {
     off: u64,
     /// Bytes of SRC it carries (short for the last one).
     data: u64,
 }
 
 /// The read-then-write pipeline on the ring.
-pub struct Pipeline<'a> {
-    pub io: &'a Io,
-    pub dst_file: &'a File,
-    pub ring: Ring<AlignedBuf>,
-    pub pool: BufPool,
-    pub size: u64,
-    pub slots: Vec<Chunk>,
-    pub free: Vec<usize>,
-    pub in_flight: usize,
-    pub pb: ProgressBar,
+struct Pipeline<'a> {
+    io: &'a Io,
+    dst_file: &'a File,
+    ring: Ring<AlignedBuf>,
+    pool: BufPool,
+    size: u64,
+    slots: Vec<Chunk>,
+    free: Vec<usize>,
+    in_flight: usize,
+    pb: ProgressBar,
 }
 
 impl Pipeline<'_> {
@@ -132,16 +133,16 @@ impl Pipeline<'_> {
 }
 
 /// Why the copy stopped early.
-pub enum Stop {
+enum Stop {
     Interrupted,
     Failed(anyhow::Error),
 }
 
-pub fn copy_data(pipe: &mut Pipeline<'_>, extents: Vec<(u64, u64)>, qd: usize) -> Result<(), Stop> {
+fn run(pipe: &mut Pipeline<'_>, extents: Vec<(u64, u64)>, qd: usize) -> Result<(), Stop> {
     let mut todo = chunks(extents, pipe.io.bs);
     let mut stop: Option<Stop> = None;
     loop {
-        if stop.is_none() && signal::interrupted() {
+        if stop.is_none() && interrupt::interrupted() {
             stop = Some(Stop::Interrupted);
         }
         while stop.is_none() && pipe.in_flight < qd {
@@ -169,4 +170,48 @@ pub fn copy_data(pipe: &mut Pipeline<'_>, extents: Vec<(u64, u64)>, qd: usize) -
         }
     }
     stop.map_or(Ok(()), Err)
+}
+
+/// Copies the `extents` of SRC (`size` bytes in all) into `dst_file` through `io`, with
+/// `qd` requests in flight on a ring of the `kind` engine.
+///
+/// # Errors
+/// The first read or write error (naming the side and the offset), and
+/// [`Interrupted`] on Ctrl-C; either way after every request in flight has completed.
+pub fn copy(
+    io: &Io,
+    dst_file: &File,
+    size: u64,
+    extents: Vec<(u64, u64)>,
+    kind: EngineKind,
+    qd: u32,
+) -> Result<()> {
+    let ring = Ring::builder()
+        .entries(qd)
+        .engine(kind)
+        .build::<AlignedBuf>()
+        .with_context(|| format!("cannot start the {kind} engine"))?;
+    let data_bytes: u64 = extents.iter().map(|&(s, e)| e.min(size) - s).sum();
+    let qd = qd as usize;
+    let mut pipe = Pipeline {
+        io,
+        dst_file,
+        ring,
+        pool: BufPool::new(io.bs as usize, io.mem_align, qd),
+        size,
+        slots: vec![Chunk::default(); qd],
+        free: (0..qd).rev().collect(),
+        in_flight: 0,
+        pb: progress_bar(Some(data_bytes), "copying"),
+    };
+    let copied = run(&mut pipe, extents, qd);
+    pipe.pb.finish_and_clear();
+    match copied {
+        Ok(()) => Ok(()),
+        Err(Stop::Interrupted) => Err(Interrupted(
+            "cp interrupted while copying; the partial copy was removed".into(),
+        )
+        .into()),
+        Err(Stop::Failed(e)) => Err(e),
+    }
 }
