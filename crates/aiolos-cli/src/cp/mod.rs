@@ -152,8 +152,7 @@ pub fn run(args: CpArgs) -> Result<ExitCode> {
     tmp.as_file()
         .sync_all()
         .with_context(|| format!("cannot flush {}", tmp.path().display()))?;
-    let removed = || "cp interrupted; the copy was removed and DST was not written".to_string();
-    interrupt::check(removed)?;
+    interrupt::check(|| "cp interrupted while copying; the copy was removed".to_string())?;
     if args.verbose {
         let elapsed = started.elapsed();
         eprintln!(
@@ -173,7 +172,7 @@ pub fn run(args: CpArgs) -> Result<ExitCode> {
             eprintln!("{}", report::verified(&Verified { bytes, elapsed }));
         }
     }
-    interrupt::check(removed)?;
+    interrupt::check(|| "cp interrupted before DST was written; the copy was removed".to_string())?;
     install(&args, &plan, tmp)?;
     Ok(ExitCode::SUCCESS)
 }
