@@ -169,7 +169,7 @@ fn cp_interrupted_while_verifying_exits_130_and_removes_the_copy() {
 /// Runs `bench` on a temporary file in `dir`, signals it `after_ms` (at most) after the
 /// file appears, and checks the outcome. Returns the command's stderr.
 fn bench_burst(dir: &std::path::Path, rng: &mut Rng, max_ms: u64) -> String {
-    let mut child = bin()
+    let child = bin()
         .env("TMPDIR", dir)
         .args([
             "bench",
@@ -218,7 +218,7 @@ fn bench_interrupted_while_running_exits_130_with_a_partial_report() {
     let d = scratch();
     let mut rng = Rng::new();
     for _ in 0..2 {
-        let mut child = bin()
+        let child = bin()
             .env("TMPDIR", d.path())
             .args([
                 "bench",
