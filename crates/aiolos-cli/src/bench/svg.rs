@@ -200,17 +200,20 @@ fn iops_panel(area: &Area<'_>, rep: &Report) -> Result<()> {
         } else {
             si(s.iops_median)
         };
-        let style = TextStyle::from((FONT, 13)).pos(plotters::style::text_anchor::Pos::new(
-            plotters::style::text_anchor::HPos::Center,
-            plotters::style::text_anchor::VPos::Bottom,
-        ));
-        chart.draw_series(std::iter::once(Text::new(
-            text,
-            (SegmentValue::CenterOf(i), s.iops_median),
-            style,
-        )))?;
+        chart.draw_series(std::iter::once(bar_label(text, i, s.iops_median)))?;
     }
     Ok(())
+}
+
+/// The figure written above bar `i`, whose top is at `iops`.
+fn bar_label(
+    text: String,
+    i: usize,
+    iops: f64,
+) -> Text<'static, (SegmentValue<usize>, f64), String> {
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
+    let style = TextStyle::from((FONT, 13)).pos(Pos::new(HPos::Center, VPos::Bottom));
+    Text::new(text, (SegmentValue::CenterOf(i), iops), style)
 }
 
 /// A count with a k/M suffix, for the IOPS axis and bars.
