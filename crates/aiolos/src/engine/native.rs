@@ -58,8 +58,10 @@ unsafe impl Sync for Native {}
 impl Native {
     /// Creates a context for `capacity` requests (plus one internal wake request).
     pub(crate) fn new(capacity: u32) -> Result<Native, crate::Error> {
+        // One event more than asked for, for the internal wake poll; the error names the
+        // number the caller asked for.
         let ctx = aio::io_setup(capacity.saturating_add(1))
-            .map_err(|e| crate::Error::io_setup_for(e, capacity.saturating_add(1)))?;
+            .map_err(|e| crate::Error::io_setup_for(e, capacity))?;
         let make = || -> Result<(OwnedFd, OwnedFd), Errno> {
             Ok((eventfd::eventfd()?, eventfd::eventfd()?))
         };
@@ -181,6 +183,28 @@ impl Native {
     }
 }
 
+/// `EISDIR` (the same number on every Linux architecture: `asm-generic/errno-base.h`).
+const EISDIR: Errno = Errno(21);
+/// The file-type bits of `st_mode` and the type of a directory (`inode(7)`).
+const S_IFMT: u32 = 0o170_000;
+const S_IFDIR: u32 = 0o040_000;
+
+/// The error the other engines give for the request `io_submit` refused with `e`. Kernel
+/// AIO refuses a read of a directory with `EINVAL` (a directory has no `read_iter`), where
+/// io_uring, the thread pool and `read(2)` answer `EISDIR`. Runs only on this error path:
+/// one `fstat` of a refused read.
+fn as_other_engines_answer(sqe: &Sqe, e: Errno) -> Errno {
+    let read = matches!(sqe.op, OpCode::Read | OpCode::Readv);
+    if e == Errno::INVAL && read {
+        if let Ok(st) = crate::sys::file::fstat(sqe.fd) {
+            if st.mode & S_IFMT == S_IFDIR {
+                return EISDIR;
+            }
+        }
+    }
+    e
+}
+
 impl Engine for Native {
     fn kind(&self) -> EngineKind {
         EngineKind::Native
@@ -215,7 +239,8 @@ impl Engine for Native {
         self.submit_syscalls.fetch_add(1, Ordering::Relaxed);
         // SAFETY: each pointer names an iocb in our table; the caller guarantees that the
         // buffers they name stay valid until their completions are reaped.
-        unsafe { aio::io_submit(self.ctx, &scratch.ptrs) }
+        let submitted = unsafe { aio::io_submit(self.ctx, &scratch.ptrs) };
+        submitted.map_err(|e| as_other_engines_answer(&sqes[0], e))
     }
 
     fn reap(
