@@ -1,8 +1,9 @@
 //! Engine names on the command line, and the engine used when none is named.
 //!
 //! Names are parsed once, by [`EngineKind`]'s `FromStr` (the names `AIOLOS_ENGINE` takes
-//! too); `bench` adds `all` on top of it. The default comes from one function,
-//! [`default_engine`], so every command picks the same engine for the same reason.
+//! too); `bench` adds `all` on top of it. The default comes from the library's one
+//! resolution ([`default_engine`]), so every command, and every aiolos ring, picks the same
+//! engine for the same reason.
 
 use aiolos::EngineKind;
 
@@ -36,23 +37,14 @@ pub fn parse_engine_choice(s: &str) -> Result<EngineChoice, String> {
         .map_err(|e| format!("{e}, or all"))
 }
 
-/// The engine a command uses when none is named, and why.
-#[derive(Clone, Debug)]
-pub struct DefaultEngine {
-    /// The engine.
-    pub kind: EngineKind,
-    /// What was probed and found.
-    pub reason: String,
-}
-
-/// The engine to use when none is named: the library's choice for this machine (io_uring
-/// where it works, else the thread pool, never kernel AIO by default).
-pub fn default_engine() -> DefaultEngine {
-    let s = EngineKind::suggest();
-    DefaultEngine {
-        kind: s.kind,
-        reason: s.reason,
-    }
+/// The engine a command uses when none is named, and why: the library's one resolution
+/// ([`EngineKind::resolve`]): `AIOLOS_ENGINE` if set, else io_uring where it works here, else
+/// the thread pool (never kernel AIO by default).
+///
+/// # Errors
+/// `AIOLOS_ENGINE` names no engine.
+pub fn default_engine() -> Result<aiolos::EngineChoice, aiolos::Error> {
+    EngineKind::resolve(None)
 }
 
 #[cfg(test)]

@@ -70,4 +70,6 @@ mod doc_examples {
     struct Benchmarks;
     #[doc = include_str!("../../../docs/reliability.md")]
     struct Reliability;
+    #[doc = include_str!("../../../docs/architecture.md")]
+    struct Architecture;
 }

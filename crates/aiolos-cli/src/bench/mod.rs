@@ -119,7 +119,7 @@ fn engines(args: &BenchArgs, entries: u32) -> Result<(Vec<EngineKind>, Vec<Strin
             }
             Ok((v, notes))
         }
-        None => one(crate::engine::default_engine().kind, try_build),
+        None => one(crate::engine::default_engine()?.kind, try_build),
     }
 }
 

@@ -75,9 +75,11 @@ pub struct CpArgs {
     pub verbose: bool,
 }
 
-fn engine(args: &CpArgs) -> EngineKind {
-    args.engine
-        .unwrap_or_else(|| crate::engine::default_engine().kind)
+fn engine(args: &CpArgs) -> Result<EngineKind> {
+    Ok(match args.engine {
+        Some(kind) => kind,
+        None => crate::engine::default_engine()?.kind,
+    })
 }
 
 fn temp_file(plan: &Plan) -> Result<NamedTempFile> {
@@ -106,7 +108,7 @@ fn copy_sized(args: &CpArgs, plan: &Plan, tmp: &NamedTempFile, size: u64) -> Res
     }
     space::reserve(dst_file, &plan.dir, &extents)?;
     let data_bytes: u64 = extents.iter().map(|&(s, e)| e.min(size) - s).sum();
-    let kind = engine(args);
+    let kind = engine(args)?;
     pipeline::copy(&io, dst_file, size, extents, kind, args.qd)?;
     if io.direct {
         dst_file

@@ -400,10 +400,16 @@ fn path_report(path: &Path) -> Result<PathReport> {
 }
 
 fn engine() -> Engine {
-    let d = crate::engine::default_engine();
-    Engine {
-        choice: d.kind.name(),
-        reason: d.reason,
+    match crate::engine::default_engine() {
+        Ok(d) => Engine {
+            choice: d.kind.name(),
+            reason: d.reason,
+        },
+        // An AIOLOS_ENGINE that names no engine: rings would refuse to start; say why.
+        Err(e) => Engine {
+            choice: "none",
+            reason: e.to_string(),
+        },
     }
 }
 
