@@ -19,6 +19,13 @@ pub type IoCallback = Option<unsafe extern "C" fn(IoContext, *mut Iocb, c_long, 
 /// `struct timespec`.
 pub type Timespec = libc::timespec;
 
+/// A zero timeout the library itself passes (`io_queue_run`); recognised by address, so
+/// reading it costs no system call.
+pub static ZERO_TIMEOUT: Timespec = Timespec {
+    tv_sec: 0,
+    tv_nsec: 0,
+};
+
 /// `sigset_t`.
 pub type Sigset = libc::sigset_t;
 

@@ -52,7 +52,14 @@ pub unsafe fn setup(maxevents: c_int, ctxp: *mut IoContext) -> Result<c_int, Err
         return Err(Errno::INVAL);
     }
     let ctx = match Emulated::new(kind, maxevents) {
-        Err(_) if kind == EngineKind::Uring => Emulated::new(EngineKind::Threads, maxevents)?,
+        // The probe allowed io_uring, but this ring could not be set up (descriptors or
+        // locked memory ran out since): the thread pool, as the rule says.
+        Err(e) if kind == EngineKind::Uring => {
+            if aiolos::engine::log_enabled() {
+                eprintln!("aiolos: io_uring could not be set up ({e}); this context uses threads");
+            }
+            Emulated::new(EngineKind::Threads, maxevents)?
+        }
         other => other?,
     };
     if let Err(e) = crate::caller::store_u64(ctxp.cast(), ctx.id()) {

@@ -13,9 +13,9 @@
 //! except where the engine documents a read of its own (see `native`).
 #![allow(unsafe_code)]
 
-use crate::abi::{IoCallback, IoContext, IoEvent, Iocb, Sigset, Timespec};
+use crate::abi::{IoCallback, IoContext, IoEvent, Iocb, Sigset, Timespec, ZERO_TIMEOUT};
+use crate::dispatch;
 use crate::ffi::c_return;
-use crate::{dispatch, native};
 use aiolos::sys::Errno;
 use std::ffi::{c_int, c_long};
 
@@ -222,7 +222,7 @@ pub unsafe extern "C" fn io_queue_run(ctx: IoContext) -> c_int {
     c_return(|| loop {
         let mut ev = IoEvent::default();
         // SAFETY: ev is one writable event and ZERO_TIMEOUT a valid timespec.
-        if unsafe { dispatch::getevents(ctx, 0, 1, &mut ev, &native::ZERO_TIMEOUT) }? != 1 {
+        if unsafe { dispatch::getevents(ctx, 0, 1, &mut ev, &ZERO_TIMEOUT) }? != 1 {
             return Ok(0);
         }
         // The caller's function pointer came back as an integer: take the provenance it

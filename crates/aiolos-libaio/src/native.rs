@@ -16,18 +16,12 @@
 //! that the registry holds as live.
 #![allow(unsafe_code)]
 
-use crate::abi::{ctx_id, plausible, IoContext, IoEvent, Iocb, Sigset, Timespec};
+use crate::abi::{ctx_id, plausible, IoContext, IoEvent, Iocb, Sigset, Timespec, ZERO_TIMEOUT};
 use crate::context::{self, Kind};
 use crate::stack::on_live_stack;
 use aiolos::sys::aio::{raw, ring_has_events, AioContext};
 use aiolos::sys::Errno;
 use std::ffi::{c_int, c_long};
-
-/// A zero timeout the library itself passes (`io_queue_run`).
-pub static ZERO_TIMEOUT: Timespec = Timespec {
-    tv_sec: 0,
-    tv_nsec: 0,
-};
 
 /// `io_setup`: creates a kernel context for `maxevents` requests and stores it in `*ctxp`,
 /// which must hold NULL.

@@ -3,7 +3,7 @@
 //!
 //!     cargo run --example blocking_ring [PATH]
 
-use aiolos::{EngineKind, Op, Ring};
+use aiolos::{Op, Ring};
 use std::error::Error;
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -11,12 +11,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let path = std::env::args()
         .nth(1)
         .map_or_else(|| dir.path().join("blocking_ring.dat"), Into::into);
-    let engine = std::env::var("AIOLOS_ENGINE")
-        .ok()
-        .map(|s| s.parse::<EngineKind>())
-        .transpose()?
-        .unwrap_or(EngineKind::Native);
-    let ring: Ring<Vec<u8>> = Ring::builder().entries(64).engine(engine).build()?;
+    // The engine: AIOLOS_ENGINE if set, else io_uring where it runs, else the thread pool.
+    let ring: Ring<Vec<u8>> = Ring::builder().entries(64).build()?;
     let file = aiolos::Fd::from(
         std::fs::OpenOptions::new()
             .read(true)
@@ -57,7 +53,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
     }
     println!(
-        "{engine}: wrote and read back 16 blocks of {} ({:?})",
+        "{}: wrote and read back 16 blocks of {} ({:?})",
+        ring.engine_kind(),
         path.display(),
         ring.stats()
     );

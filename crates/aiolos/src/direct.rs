@@ -11,16 +11,16 @@
 //! and trims the file back to `offset + len` afterwards.
 //!
 //! Requests run on a [`Ring`] owned by the file; the calling thread blocks until its own
-//! requests complete. Several threads may use one `DirectFile` at once.
+//! requests complete ([`Ring::wait_for`]). Several threads may use one `DirectFile` at
+//! once.
 
 use crate::align::Alignment;
-use crate::aligned::{AlignedBuf, BufPool};
+use crate::buf::aligned::{AlignedBuf, BufPool};
 use crate::buf::BufResult;
 use crate::error::Error;
 use crate::op::{Fd, Op};
-use crate::ring::{Buffers, Completion, Ring, RingBuilder, Token};
+use crate::ring::{Ring, RingBuilder};
 use crate::sys;
-use std::collections::HashMap;
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -59,17 +59,9 @@ pub struct DirectFile {
     fd: Fd,
     alignment: Alignment,
     blocks: BufPool,
-    reaper: Mutex<Reaper>,
-    reaped: Condvar,
     ranges: Mutex<Vec<(u64, u64)>>,
     range_freed: Condvar,
     size_lock: Mutex<()>,
-}
-
-#[derive(Default)]
-struct Reaper {
-    reaping: bool,
-    ready: HashMap<Token, Completion<AlignedBuf>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -180,8 +172,6 @@ impl DirectFile {
             fd,
             alignment,
             blocks: BufPool::new(alignment.offset(), alignment.mem(), 8),
-            reaper: Mutex::new(Reaper::default()),
-            reaped: Condvar::new(),
             ranges: Mutex::new(Vec::new()),
             range_freed: Condvar::new(),
             size_lock: Mutex::new(()),
@@ -237,94 +227,55 @@ impl DirectFile {
         Ok(self.file.metadata()?.len())
     }
 
-    /// One round of reaping: if another thread is reaping, waits until it has finished
-    /// a round; otherwise reaps at least one completion into the shared table.
-    fn reap_round<'a>(
-        &'a self,
-        mut st: MutexGuard<'a, Reaper>,
-    ) -> (MutexGuard<'a, Reaper>, Result<(), Error>) {
-        if st.reaping {
-            st = self.reaped.wait(st).unwrap_or_else(|e| e.into_inner());
-            return (st, Ok(()));
-        }
-        st.reaping = true;
-        drop(st);
-        let r = self.ring.wait(1, RING_ENTRIES as usize, None);
-        let mut st = lock(&self.reaper);
-        st.reaping = false;
-        self.reaped.notify_all();
-        match r {
-            Ok(done) => {
-                st.ready.extend(done.into_iter().map(|c| (c.token, c)));
-                (st, Ok(()))
-            }
-            Err(e) => (st, Err(e)),
-        }
-    }
-
-    /// Waits for the completion of `token`, reaping on behalf of other threads while
-    /// nobody else does.
-    fn wait_for(&self, token: Token) -> io::Result<Completion<AlignedBuf>> {
-        let mut st = lock(&self.reaper);
-        loop {
-            if let Some(c) = st.ready.remove(&token) {
-                return Ok(c);
-            }
-            let (next, r) = self.reap_round(st);
-            st = next;
-            if let Err(e) = r {
-                // The request stays with the ring, which frees its buffer only when the
-                // kernel is done with it.
-                self.ring.detach(token);
-                return Err(e.into());
-            }
-        }
-    }
-
-    /// Runs `ops` concurrently and returns each one's result and buffer, in order.
+    /// Runs `ops` concurrently and returns each one's result and buffer, in order. Other
+    /// threads' requests share the ring; each thread waits for its own by token.
     fn run(&self, ops: Vec<Op<AlignedBuf>>) -> io::Result<Vec<BufResult<usize, AlignedBuf>>> {
         let mut tokens = Vec::with_capacity(ops.len());
         let mut failed = None;
-        for mut op in ops {
+        'ops: for mut op in ops {
             loop {
                 match self.ring.push(op) {
                     Ok(t) => break tokens.push(t),
                     Err(e) if matches!(e.error, Error::QueueFull { .. }) => {
-                        // Every slot is taken (by this and other threads): reap so that
-                        // some free up, then retry.
+                        // Every slot is taken (by this and other threads): wait until one
+                        // frees, then retry.
                         op = e.op;
-                        let (st, r) = self.reap_round(lock(&self.reaper));
-                        drop(st);
-                        if let Err(e) = r {
+                        if let Err(e) = self.ring.wait_for_space(None) {
                             failed = Some(e);
-                            break;
+                            break 'ops;
                         }
                     }
                     Err(e) => {
                         failed = Some(e.error);
+                        break 'ops;
+                    }
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(tokens.len());
+        let mut tokens = tokens.into_iter();
+        if failed.is_none() {
+            for t in tokens.by_ref() {
+                match self.ring.wait_for(t) {
+                    Ok(c) => {
+                        let (result, bufs) = c.into_parts();
+                        let buf = bufs.into_one().unwrap_or_else(|| AlignedBuf::zeroed(0, 1));
+                        out.push(BufResult(result, buf));
+                    }
+                    Err(e) => {
+                        failed = Some(e);
                         break;
                     }
                 }
             }
-            if failed.is_some() {
-                break;
-            }
         }
         if let Some(e) = failed {
+            // What is still outstanding stays with the ring, which frees its buffers only
+            // when the kernel is done with them.
             for t in tokens {
                 self.ring.detach(t);
             }
             return Err(e.into());
-        }
-        let mut out = Vec::with_capacity(tokens.len());
-        for t in tokens {
-            let c = self.wait_for(t)?;
-            let result = c.result;
-            let buf = match c.bufs {
-                Buffers::One(b) => b,
-                _ => AlignedBuf::zeroed(0, 1),
-            };
-            out.push(BufResult(result, buf));
         }
         Ok(out)
     }

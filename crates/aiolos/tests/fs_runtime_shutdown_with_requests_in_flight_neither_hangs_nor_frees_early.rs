@@ -41,7 +41,11 @@ fn runtime_shutdown_with_requests_in_flight_neither_hangs_nor_frees_early(kind: 
         .enable_all()
         .build()
         .expect("runtime");
-    let Some(d) = rt.block_on(async { driver(kind, 2048, |b| b.build_tokio()) }) else {
+    // Enough pool threads that every stalled read is running when the runtime goes: a
+    // read still queued in the pool was never started, and the pool may cancel it and
+    // free its buffer at once.
+    let Some(d) = rt.block_on(async { driver(kind, 2048, |b| b.threads(STALLED).build_tokio()) })
+    else {
         return;
     };
     let drops = Arc::new(AtomicUsize::new(0));

@@ -1,52 +1,16 @@
-//! A process whose seccomp filter denies `io_uring_setup` is steered away from io_uring
-//! by `EngineKind::suggest`, which names the cause, and the fallback is reported on
-//! stderr. The filter is installed in a child process (this test binary, re-run).
-use aiolos::{EngineKind, Error, Ring};
+//! A process whose seccomp filter denies `io_uring_setup` is steered away from io_uring by
+//! the one engine resolution: `EngineKind::suggest`, a default `Ring`, a `Ring` and an
+//! `aiolos::fs::Driver` with `AIOLOS_ENGINE=uring` all land on the thread pool, and the
+//! reason names the cause. Nothing is printed unless `AIOLOS_LOG` asks for it. The filter
+//! is installed in a child process (this test binary, re-run).
+use aiolos::{ChoiceSource, EngineKind, Error, Ring};
+use common::seccomp::deny_io_uring_setup;
 use std::process::Command;
+
+mod common;
 
 const CHILD: &str = "AIOLOS_TEST_SECCOMP_ERRNO";
 const NAME: &str = "a_process_whose_seccomp_filter_denies_io_uring_setup_falls_back_with_the_cause";
-
-#[cfg(target_arch = "x86_64")]
-const AUDIT_ARCH: u32 = 0xC000_003E;
-#[cfg(target_arch = "aarch64")]
-const AUDIT_ARCH: u32 = 0xC000_00B7;
-
-/// Installs a filter on this thread: `io_uring_setup` fails with `errno`, all else runs.
-fn deny_io_uring_setup(errno: i32) {
-    const LD_W_ABS: u16 = 0x20;
-    const JEQ_K: u16 = 0x15;
-    const RET_K: u16 = 0x06;
-    const RET_ALLOW: u32 = 0x7fff_0000;
-    const RET_ERRNO: u32 = 0x0005_0000;
-    let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
-    let mut prog = [
-        ins(LD_W_ABS, 0, 0, 4),       // arch
-        ins(JEQ_K, 0, 3, AUDIT_ARCH), // other arch: allow
-        ins(LD_W_ABS, 0, 0, 0),       // syscall number
-        ins(JEQ_K, 0, 1, libc::SYS_io_uring_setup as u32),
-        ins(RET_K, 0, 0, RET_ERRNO | errno as u32),
-        ins(RET_K, 0, 0, RET_ALLOW),
-    ];
-    let fprog = libc::sock_fprog {
-        len: prog.len() as u16,
-        filter: prog.as_mut_ptr(),
-    };
-    // SAFETY: plain prctl calls; fprog points at a live filter program for the call.
-    unsafe {
-        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
-        assert_eq!(
-            libc::prctl(
-                libc::PR_SET_SECCOMP,
-                libc::SECCOMP_MODE_FILTER,
-                &fprog as *const _
-            ),
-            0,
-            "installing the seccomp filter failed: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-}
 
 fn child(errno: i32) {
     deny_io_uring_setup(errno);
@@ -56,9 +20,21 @@ fn child(errno: i32) {
     println!("CHILD from={:?}", s.fallback_from.as_ref().map(|(k, _)| *k));
     // Without an explicit engine, a ring never lands on io_uring here.
     match Ring::builder().entries(4).build::<Vec<u8>>() {
-        Ok(r) => println!("CHILD ring={}", r.engine_kind()),
+        Ok(r) => {
+            println!("CHILD ring={}", r.engine_kind());
+            println!("CHILD ring-reason={}", r.engine_choice().reason);
+            let from_env = r.engine_choice().source == ChoiceSource::Environment;
+            println!("CHILD ring-from-env={from_env}");
+        }
         Err(Error::EngineUnavailable { kind, .. }) => println!("CHILD ring-unavailable={kind}"),
         Err(e) => println!("CHILD ring-error={e}"),
+    }
+    match aiolos::fs::Driver::builder().entries(4).build() {
+        Ok(d) => {
+            println!("CHILD driver={}", d.engine_kind());
+            println!("CHILD driver-reason={}", d.engine_choice().reason);
+        }
+        Err(e) => println!("CHILD driver-error={e}"),
     }
     // An explicit io_uring ring fails with the same cause.
     match Ring::builder()
@@ -88,22 +64,40 @@ fn a_process_whose_seccomp_filter_denies_io_uring_setup_falls_back_with_the_caus
         .map(|s| s.trim().to_string())
         .unwrap_or_default();
     for (errno, name) in [(libc::EPERM, "EPERM"), (libc::ENOSYS, "ENOSYS")] {
-        let out = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
-            .env(CHILD, errno.to_string())
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
-        assert_ne!(
+        for (engine_var, log) in [(None, false), (Some("uring"), false), (Some("uring"), true)] {
+            check_child(errno, name, engine_var, log, &disabled);
+        }
+    }
+}
+
+fn check_child(errno: i32, name: &str, engine_var: Option<&str>, log: bool, disabled: &str) {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+        .env(CHILD, errno.to_string())
+        .env_remove("AIOLOS_ENGINE")
+        .env_remove("AIOLOS_LOG");
+    if let Some(e) = engine_var {
+        cmd.env("AIOLOS_ENGINE", e);
+    }
+    if log {
+        cmd.env("AIOLOS_LOG", "1");
+    }
+    let out = cmd.output().unwrap();
+    let name = format!("{name} (AIOLOS_ENGINE={engine_var:?}, AIOLOS_LOG={log})");
+    let name = name.as_str();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+    let errno_name = name.split(' ').next().unwrap();
+    {
+        assert_eq!(
             field(&stdout, "kind"),
-            "uring",
-            "{name}: suggest() chose io_uring"
+            "threads",
+            "{name}: suggest() chose the thread pool"
         );
         let reason = field(&stdout, "reason");
         assert!(
-            reason.contains(name),
+            reason.contains(errno_name),
             "{name}: the reason names the error: {reason}"
         );
         if errno == libc::EPERM {
@@ -118,18 +112,37 @@ fn a_process_whose_seccomp_filter_denies_io_uring_setup_falls_back_with_the_caus
             );
         }
         assert_eq!(field(&stdout, "from"), "Some(Uring)");
-        assert!(
-            stderr.contains("aiolos: io_uring is unavailable"),
-            "{name}: the fallback is reported on stderr: {stderr}"
+        // The library prints nothing unless asked; asked, it reports the fallback.
+        let reported = stderr.contains("io_uring is unavailable");
+        assert_eq!(
+            reported, log,
+            "{name}: the fallback is reported on stderr only with AIOLOS_LOG: {stderr}"
         );
-        let ring = stdout.lines().find(|l| l.contains("CHILD ring")).unwrap();
-        assert!(
-            !ring.contains("uring"),
-            "{name}: a default ring avoided io_uring: {ring}"
+        for what in ["ring", "driver"] {
+            assert_eq!(
+                field(&stdout, what),
+                "threads",
+                "{name}: a {what} without an explicit engine runs on the thread pool"
+            );
+            let why = field(&stdout, &format!("{what}-reason"));
+            assert!(
+                why.contains(errno_name) && why.contains("thread pool"),
+                "{name}: the {what}'s engine choice names the cause: {why}"
+            );
+            if engine_var.is_some() {
+                assert!(
+                    why.contains("AIOLOS_ENGINE=uring"),
+                    "{name}: the {what}'s reason says what was asked for: {why}"
+                );
+            }
+        }
+        assert_eq!(
+            field(&stdout, "ring-from-env"),
+            engine_var.is_some().to_string()
         );
         assert!(
-            field(&stdout, "explicit").contains(name),
-            "{name}: an explicit io_uring ring explains itself"
+            field(&stdout, "explicit").contains(errno_name),
+            "{name}: an explicit io_uring ring fails and explains itself"
         );
     }
 }

@@ -6,9 +6,14 @@
 //! pointer the library derives from a caller's; natively it goes through the kernel, so
 //! both paths give the answers asserted here.
 
+// Tests read the user ring's header and events through raw pointers, as C clients do.
+#![allow(unsafe_code)]
+
 use super::*;
 use crate::test_support::ptr_array;
+use aiolos::sys::aio::IOCB_FLAG_IOPRIO;
 use aiolos::sys::aio::{IOCB_CMD_NOOP, IOCB_CMD_PREAD, IOCB_CMD_PREADV, IOCB_CMD_PWRITEV};
+use aiolos::sys::IoVec;
 use aiolos::OpCode;
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -96,7 +101,7 @@ fn read_timespec_reads_the_stack_the_heap_and_the_librarys_zero() {
     });
     let got = read_timespec(&*on_heap).unwrap();
     assert_eq!((got.tv_sec, got.tv_nsec), (5, 999_999_999));
-    let got = read_timespec(&crate::native::ZERO_TIMEOUT).unwrap();
+    let got = read_timespec(&crate::abi::ZERO_TIMEOUT).unwrap();
     assert_eq!((got.tv_sec, got.tv_nsec), (0, 0));
     assert_eq!(
         read_timespec(std::ptr::null()).map(|t| t.tv_sec),
@@ -106,7 +111,7 @@ fn read_timespec_reads_the_stack_the_heap_and_the_librarys_zero() {
 
 /// `build_op`'s answer, as (opcode, the op's debug text) or the errno.
 fn built(cb: &Iocb) -> Result<(OpCode, String), Errno> {
-    Emulated::build_op(cb).map(|op| (op.opcode(), format!("{op:?}")))
+    build_op(cb).map(|op| (op.opcode(), format!("{op:?}")))
 }
 
 #[test]
@@ -141,7 +146,7 @@ fn each_command_becomes_its_op_with_offset_buffers_and_flags() {
         aio_offset: 4096,
         ..iocb(IOCB_CMD_PREAD, fd)
     };
-    let op = Emulated::build_op(&cb).unwrap();
+    let op = build_op(&cb).unwrap();
     assert!(format!("{op:?}").contains("offset: 4096"));
     let bufs = op.into_bufs();
     assert_eq!(bufs.len(), 1);
@@ -174,7 +179,7 @@ fn vectored_commands_read_the_callers_iovec_array() {
             aio_offset: 512,
             ..iocb(cmd, fd)
         };
-        let op = Emulated::build_op(&cb).unwrap();
+        let op = build_op(&cb).unwrap();
         assert_eq!(op.opcode(), want);
         let bufs = op.into_bufs();
         let got: Vec<_> = bufs.iter().map(|b| (b.as_ptr(), b.len())).collect();
@@ -186,7 +191,7 @@ fn vectored_commands_read_the_callers_iovec_array() {
         aio_nbytes: 0,
         ..iocb(IOCB_CMD_PREADV, fd)
     };
-    assert_eq!(Emulated::build_op(&empty).unwrap().into_bufs().len(), 0);
+    assert_eq!(build_op(&empty).unwrap().into_bufs().len(), 0);
     let null = Iocb {
         aio_buf: 0,
         aio_nbytes: 2,
@@ -355,7 +360,7 @@ fn a_c_client_reads_completions_from_the_context_address_without_getevents() {
     assert_eq!(seen, vec![0xd000, 0xd001]);
     let mut evs = [IoEvent::default(); 1];
     assert_eq!(
-        ctx.getevents(0, 1, evs.as_mut_ptr(), &crate::native::ZERO_TIMEOUT),
+        ctx.getevents(0, 1, evs.as_mut_ptr(), &crate::abi::ZERO_TIMEOUT),
         Ok(0),
         "the client took them"
     );

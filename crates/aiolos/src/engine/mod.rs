@@ -12,14 +12,16 @@
 //! stays valid until that request's completion has been reaped.
 #![allow(unsafe_code)]
 
-mod cold;
 pub(crate) mod native;
-mod probe;
+pub(crate) mod probe;
+mod resolve;
 pub(crate) mod threads;
 pub(crate) mod uring;
 
-pub use cold::AsyncBuffered;
 pub use probe::{uring_probe, Suggestion, UringProbe};
+pub(crate) use resolve::log;
+pub use resolve::{log_enabled, ChoiceSource, EngineChoice, ENGINE_VAR, LOG_VAR};
+pub use uring::AsyncBuffered;
 
 use crate::op::OpCode;
 use crate::sys::Errno;
@@ -133,9 +135,6 @@ pub struct EngineStats {
 /// calls [`Engine::reap`] at a time and that `submit` calls are serialised.
 pub(crate) trait Engine: Send + Sync {
     fn kind(&self) -> EngineKind;
-
-    /// Whether the engine can run this operation.
-    fn supports(&self, op: OpCode) -> bool;
 
     /// Submits `sqes` in order, in one system call where the engine has one. Returns how
     /// many were accepted. `Err(e)` means the first request was refused with `e`: `EAGAIN`

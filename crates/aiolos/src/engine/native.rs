@@ -19,6 +19,7 @@ use crate::op::OpCode;
 use crate::sys::aio::{self, AioContext, IoEvent, Iocb};
 use crate::sys::Errno;
 use rustix::event::PollFlags;
+use rustix::fs::FileType;
 use std::cell::UnsafeCell;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,8 +60,10 @@ unsafe impl Sync for Native {}
 impl Native {
     /// Creates a context for `capacity` requests (plus one internal wake request).
     pub(crate) fn new(capacity: u32) -> Result<Native, crate::Error> {
+        // One event more than asked for, for the internal wake poll; the error names the
+        // number the caller asked for.
         let ctx = aio::io_setup(capacity.saturating_add(1))
-            .map_err(|e| crate::Error::io_setup_for(e, capacity.saturating_add(1)))?;
+            .map_err(|e| crate::Error::io_setup_for(e, capacity))?;
         let make =
             || -> Result<(OwnedFd, OwnedFd), Errno> { Ok((eventfd::new()?, eventfd::new()?)) };
         let (notify, wake) = match make() {
@@ -181,13 +184,29 @@ impl Native {
     }
 }
 
+/// `EISDIR` (the same number on every Linux architecture: `asm-generic/errno-base.h`).
+const EISDIR: Errno = Errno(21);
+
+/// The error the other engines give for the request `io_submit` refused with `e`. Kernel
+/// AIO refuses a read of a directory with `EINVAL` (a directory has no `read_iter`), where
+/// io_uring, the thread pool and `read(2)` answer `EISDIR`. Runs only on this error path:
+/// one `fstat` of a refused read.
+fn as_other_engines_answer(sqe: &Sqe, e: Errno) -> Errno {
+    let read = matches!(sqe.op, OpCode::Read | OpCode::Readv);
+    if e == Errno::INVAL && read && sqe.fd != -1 {
+        // SAFETY: not -1, and the request being refused holds its descriptor open during
+        // submit (its `Fd`, or `Fd::from_raw`'s contract).
+        let fd = unsafe { BorrowedFd::borrow_raw(sqe.fd) };
+        if rustix::fs::fstat(fd).is_ok_and(|st| FileType::from_raw_mode(st.st_mode).is_dir()) {
+            return EISDIR;
+        }
+    }
+    e
+}
+
 impl Engine for Native {
     fn kind(&self) -> EngineKind {
         EngineKind::Native
-    }
-
-    fn supports(&self, _op: OpCode) -> bool {
-        true
     }
 
     unsafe fn submit(&self, sqes: &[Sqe]) -> Result<usize, Errno> {
@@ -219,7 +238,8 @@ impl Engine for Native {
         self.submit_syscalls.fetch_add(1, Ordering::Relaxed);
         // SAFETY: each pointer names an iocb in our table; the caller guarantees that the
         // buffers they name stay valid until their completions are reaped.
-        unsafe { aio::io_submit(self.ctx, &scratch.ptrs) }
+        let submitted = unsafe { aio::io_submit(self.ctx, &scratch.ptrs) };
+        submitted.map_err(|e| as_other_engines_answer(&sqes[0], e))
     }
 
     fn reap(

@@ -265,45 +265,20 @@ pub fn uring_probe() -> Result<UringProbe, String> {
 }
 
 /// Probes io_uring: `Ok(())` if a ring can be created here with every operation and
-/// feature the engine needs, otherwise the cause.
+/// feature the engine needs, otherwise the cause. Probed once per process.
 pub(crate) fn probe_uring() -> Result<(), String> {
-    uring_probe()?.usable
-}
-
-/// Whether the fallback has been reported on stderr in this process.
-static REPORTED: std::sync::Once = std::sync::Once::new();
-
-fn choose() -> Suggestion {
-    match probe_uring() {
-        Ok(()) => Suggestion {
-            kind: EngineKind::Uring,
-            reason: "io_uring is available: a probe ring was created and the kernel \
-                     supports every operation aiolos submits"
-                .into(),
-            fallback_from: None,
-        },
-        Err(cause) => Suggestion {
-            kind: EngineKind::Threads,
-            reason: format!(
-                "io_uring is unavailable ({cause}); using the thread pool, which keeps \
-                 buffered I/O off the submitting thread (kernel AIO would block on it)"
-            ),
-            fallback_from: Some((EngineKind::Uring, cause)),
-        },
-    }
+    static PROBED: OnceLock<Result<(), String>> = OnceLock::new();
+    PROBED
+        .get_or_init(|| uring_probe().and_then(|p| p.usable))
+        .clone()
 }
 
 impl EngineKind {
-    /// Probes which engine this process can use and returns the best, with the reason.
-    ///
-    /// io_uring is preferred. It is probed by creating a tiny ring and asking the kernel
-    /// which operations it supports, not by looking at the kernel version. When it is
-    /// refused, the cause is named (`kernel.io_uring_disabled`, a seccomp filter, a kernel
-    /// without io_uring, the locked-memory limit, the descriptor limit) and the thread
-    /// pool is suggested: kernel AIO would perform buffered I/O inside the submitting
-    /// call. A fallback is reported once per process on stderr.
-    ///
-    /// The probe runs once per process; later calls return the same answer.
+    /// Probes which engine this process can use by default and returns it, with the
+    /// reason: io_uring where a probe ring can be created and the kernel supports every
+    /// operation aiolos submits, else the thread pool (kernel AIO would perform buffered
+    /// I/O inside the submitting call). `AIOLOS_ENGINE` is not consulted: see
+    /// [`EngineKind::resolve`], which is what rings use. Nothing is printed.
     ///
     /// # Examples
     /// ```
@@ -316,11 +291,11 @@ impl EngineKind {
     /// # Ok::<(), aiolos::Error>(())
     /// ```
     pub fn suggest() -> Suggestion {
-        static CHOICE: OnceLock<Suggestion> = OnceLock::new();
-        let s = CHOICE.get_or_init(choose).clone();
-        if s.fallback_from.is_some() {
-            REPORTED.call_once(|| eprintln!("aiolos: {}", s.reason));
+        let c = super::resolve::default_choice();
+        Suggestion {
+            kind: c.kind,
+            reason: c.reason,
+            fallback_from: c.fallback_from,
         }
-        s
     }
 }

@@ -492,10 +492,6 @@ impl Engine for Threads {
         EngineKind::Threads
     }
 
-    fn supports(&self, _op: OpCode) -> bool {
-        true
-    }
-
     unsafe fn submit(&self, sqes: &[Sqe]) -> Result<usize, Errno> {
         if sqes.is_empty() {
             return Ok(0);

@@ -79,15 +79,13 @@ impl Handshake {
 /// What a reaper pass needs from its surroundings: the driver's ring and descriptors, or a
 /// model of them.
 pub(crate) trait Reaper {
-    /// Where completions are collected.
-    type Batch;
     /// The hand-off shared with the pushers.
     fn handshake(&self) -> &Handshake;
     /// Begins a pass ([`Handshake::pass_begins`]), submits everything queued and hands out
     /// what completed, without blocking; returns how many were handed out.
-    fn submit_and_reap(&self, batch: &mut Self::Batch) -> Result<usize, Error>;
+    fn submit_and_reap(&self) -> Result<usize, Error>;
     /// Clears the completion notification, then does as `submit_and_reap`.
-    fn reap_ready(&self, batch: &mut Self::Batch) -> Result<usize, Error>;
+    fn reap_ready(&self) -> Result<usize, Error>;
     /// Sleeps until a completion is notified, a pusher wakes it, or `timeout` passes.
     fn sleep(&self, timeout: Option<Duration>) -> Result<(), Error>;
 }
@@ -95,35 +93,27 @@ pub(crate) trait Reaper {
 /// One reaper pass: submits what was pushed and hands out what completed; when nothing
 /// did, sleeps until a completion, a push or `timeout` (forever with `None`), then does the
 /// same once more. Returns how many completions were handed out.
-pub(crate) fn turn<R: Reaper>(
-    r: &R,
-    batch: &mut R::Batch,
-    timeout: Option<Duration>,
-) -> Result<usize, Error> {
-    let n = r.submit_and_reap(batch)?;
+pub(crate) fn turn<R: Reaper>(r: &R, timeout: Option<Duration>) -> Result<usize, Error> {
+    let n = r.submit_and_reap()?;
     if n > 0 || timeout == Some(Duration::ZERO) {
         return Ok(n);
     }
     let hs = r.handshake();
     hs.sleep_begins();
     // A push from here on either is seen below or sees the reaper asleep and wakes it.
-    let slept = sleep(r, batch, timeout);
+    let slept = sleep(r, timeout);
     hs.sleep_ends();
-    Ok(slept? + r.submit_and_reap(batch)?)
+    Ok(slept? + r.submit_and_reap()?)
 }
 
 /// The sleeping part of [`turn`], with the reaper already counted as sleeping.
-fn sleep<R: Reaper>(
-    r: &R,
-    batch: &mut R::Batch,
-    timeout: Option<Duration>,
-) -> Result<usize, Error> {
+fn sleep<R: Reaper>(r: &R, timeout: Option<Duration>) -> Result<usize, Error> {
     if r.handshake().push_pending() {
         return Ok(0);
     }
     // Clear the notification, then look once more: a completion that landed before the
     // clear is collected here, any later one notifies again.
-    let n = r.reap_ready(batch)?;
+    let n = r.reap_ready()?;
     if n > 0 || r.handshake().push_pending() {
         return Ok(n);
     }

@@ -76,13 +76,11 @@ impl Model {
 }
 
 impl Reaper for Model {
-    type Batch = ();
-
     fn handshake(&self) -> &Handshake {
         &self.handshake
     }
 
-    fn submit_and_reap(&self, _: &mut ()) -> Result<usize, Error> {
+    fn submit_and_reap(&self) -> Result<usize, Error> {
         self.handshake.pass_begins();
         let mut r = self.requests.lock().unwrap();
         if r.queued > 0 {
@@ -96,9 +94,9 @@ impl Reaper for Model {
         Ok(n)
     }
 
-    fn reap_ready(&self, batch: &mut ()) -> Result<usize, Error> {
+    fn reap_ready(&self) -> Result<usize, Error> {
         self.fds.lock().unwrap().notify = 0;
-        self.submit_and_reap(batch)
+        self.submit_and_reap()
     }
 
     fn sleep(&self, timeout: Option<Duration>) -> Result<(), Error> {
@@ -133,7 +131,7 @@ fn pushes_during_reaper_sleep_are_never_stranded(pushers: usize, bound: usize) {
             let m = m.clone();
             thread::spawn(move || {
                 while m.handed_out() < pushers {
-                    turn(&*m, &mut (), None).unwrap();
+                    turn(&*m, None).unwrap();
                 }
             })
         };

@@ -43,6 +43,7 @@ mod handshake;
 #[cfg(all(test, aiolos_loom))]
 mod loom_model;
 mod request;
+mod shared;
 #[cfg(feature = "tokio")]
 mod tokio;
 

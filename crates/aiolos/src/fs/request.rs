@@ -6,8 +6,8 @@
 //! cancel and leaves the buffer to be freed when the completion arrives; a forgotten
 //! future leaves it with the ring (a leak, never a use-after-free).
 
-use super::driver::{Abandoned, Key, Shared};
 use super::erased::ErasedBuf;
+use super::shared::Shared;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::error::Error;
 use crate::op::Op;
@@ -21,9 +21,9 @@ use std::task::{Context, Poll};
 
 enum Stage {
     /// Not pushed yet (first poll, or waiting for a free slot).
-    Unsent { op: Op<ErasedBuf>, key: Option<Key> },
-    /// Accepted by the ring.
-    Sent { key: Key, token: Token },
+    Unsent(Op<ErasedBuf>),
+    /// Accepted by the ring, which keeps this task's waker in the request's slot.
+    Sent(Token),
     /// The output has been returned.
     Finished,
 }
@@ -41,99 +41,63 @@ impl Request {
     pub(crate) fn new(shared: &Arc<Shared>, op: Op<ErasedBuf>) -> Request {
         Request {
             shared: Arc::clone(shared),
-            stage: Stage::Unsent { op, key: None },
+            stage: Stage::Unsent(op),
         }
     }
 
     fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
-        loop {
-            match std::mem::replace(&mut self.stage, Stage::Finished) {
-                Stage::Unsent { op, key } => match self.push(op, key, cx) {
-                    Ok(stage) => {
-                        let pending = matches!(stage, Stage::Unsent { .. });
-                        self.stage = stage;
-                        if pending {
-                            return Poll::Pending;
-                        }
-                    }
-                    Err(outcome) => return Poll::Ready(outcome),
-                },
-                Stage::Sent { key, token } => match self.shared.poll_key(key, cx) {
-                    Poll::Ready(c) => return Poll::Ready(outcome_of(c)),
-                    Poll::Pending => {
-                        self.stage = Stage::Sent { key, token };
-                        return Poll::Pending;
-                    }
-                },
-                Stage::Finished => panic!("an aiolos::fs future was polled after it completed"),
-            }
-        }
-    }
-
-    /// Pushes the op. Returns the next stage (still `Unsent` while the ring is full), or
-    /// the outcome when the ring refuses the request for good.
-    fn push(
-        &mut self,
-        op: Op<ErasedBuf>,
-        key: Option<Key>,
-        cx: &mut Context<'_>,
-    ) -> Result<Stage, Outcome> {
-        let key = key.unwrap_or_else(|| self.shared.register(cx.waker()));
-        let mut op = op.user_data(key.user_data());
-        let mut waiting = false;
-        loop {
-            match self.shared.ring.push(op) {
+        match std::mem::replace(&mut self.stage, Stage::Finished) {
+            Stage::Unsent(op) => match self.shared.ring.poll_push(op, (), cx) {
                 Ok(token) => {
                     // No system call here: the reaper submits everything queued in one
-                    // call per pass. This wakes it if it sleeps.
+                    // call per pass. This wakes it if it sleeps. The completion wakes this
+                    // task through the waker the slot was given.
                     self.shared.pushed();
-                    return Ok(Stage::Sent { key, token });
+                    self.stage = Stage::Sent(token);
+                    Poll::Pending
                 }
                 Err(PushError {
                     error: Error::QueueFull { .. },
-                    op: back,
+                    op,
+                    ..
                 }) => {
-                    if waiting {
-                        return Ok(Stage::Unsent {
-                            op: back,
-                            key: Some(key),
-                        });
-                    }
-                    // Register first, then try once more: a slot freed in between is
-                    // not missed.
-                    self.shared.wait_for_space(cx.waker());
-                    waiting = true;
-                    op = back;
+                    // The ring wakes this task once a slot frees.
+                    self.stage = Stage::Unsent(op);
+                    Poll::Pending
                 }
-                Err(PushError { error, op: back }) => {
-                    self.shared.unregister(key);
-                    return Err((Err(error.into()), back.into_bufs()));
+                Err(PushError { error, op, .. }) => {
+                    Poll::Ready((Err(error.into()), op.into_bufs()))
                 }
-            }
+            },
+            Stage::Sent(token) => match self.shared.ring.poll_token(token, cx) {
+                Poll::Ready(Ok(c)) => Poll::Ready(outcome_of(c)),
+                Poll::Ready(Err(e)) => {
+                    unreachable!("only this future takes its request's completion: {e}")
+                }
+                Poll::Pending => {
+                    self.stage = Stage::Sent(token);
+                    Poll::Pending
+                }
+            },
+            Stage::Finished => panic!("an aiolos::fs future was polled after it completed"),
         }
     }
 }
 
 impl Drop for Request {
     fn drop(&mut self) {
-        match std::mem::replace(&mut self.stage, Stage::Finished) {
-            Stage::Unsent { key: Some(key), .. } => self.shared.unregister(key),
-            Stage::Sent { key, token } => match self.shared.abandon(key) {
-                Abandoned::Finished(c) => drop(c),
-                Abandoned::InFlight => {
-                    // The ring keeps the buffer until the kernel is done, whatever the
-                    // outcome; the reaper frees it with the completion.
-                    let _ = self.shared.ring.cancel(token);
-                }
-            },
-            Stage::Unsent { key: None, .. } | Stage::Finished => {}
+        if let Stage::Sent(token) = std::mem::replace(&mut self.stage, Stage::Finished) {
+            // The ring keeps the buffer until the kernel is done, whatever the outcome of
+            // the cancel, and frees it then (at once if the request is already complete).
+            self.shared.ring.detach(token);
+            let _ = self.shared.ring.cancel(token);
         }
     }
 }
 
-fn outcome_of(mut c: Completion<ErasedBuf>) -> Outcome {
-    let result = std::mem::replace(&mut c.result, Ok(0));
-    (result, c.into_bufs())
+fn outcome_of(c: Completion<ErasedBuf, ()>) -> Outcome {
+    let (result, bufs) = c.into_parts();
+    (result, bufs.into_vec())
 }
 
 fn one(mut bufs: Vec<ErasedBuf>) -> ErasedBuf {

@@ -18,7 +18,7 @@
 //! drops the `AsyncFd` before it.
 #![allow(unsafe_code)]
 
-use super::driver::{Kick, Shared};
+use super::shared::{Kick, Shared};
 use std::future::{poll_fn, Future};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -74,9 +74,8 @@ async fn run(reaper: Reaper) {
     let Kick::Tokio(notify) = &reaper.shared.kick else {
         unreachable!("a tokio driver's shared state has a tokio kick")
     };
-    let mut batch = Vec::with_capacity(256);
     loop {
-        match reaper.shared.submit_and_reap(&mut batch) {
+        match reaper.shared.submit_and_reap() {
             // Closed (or the engine failed): Reaper::drop hands out the rest.
             Err(_) => return,
             Ok(n) if n > 0 => {

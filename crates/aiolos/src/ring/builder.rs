@@ -4,7 +4,9 @@ use super::Ring;
 use crate::buf::IoBufMut;
 use crate::engine::threads::{self, Threads};
 use crate::engine::uring::{Uring, UringOptions};
-use crate::engine::{native::Native, AsyncBuffered, Engine, EngineKind};
+use crate::engine::{
+    native::Native, AsyncBuffered, ChoiceSource, Engine, EngineChoice, EngineKind,
+};
 use crate::error::Error;
 
 /// Builds a [`Ring`].
@@ -24,7 +26,10 @@ impl RingBuilder {
         self
     }
 
-    /// Which engine to use. Without this, [`EngineKind::suggest`] chooses by probing.
+    /// Which engine to use, as named: if it cannot run here, [`RingBuilder::build`] fails
+    /// with the cause. Without this, [`EngineKind::resolve`] chooses: `AIOLOS_ENGINE`, else
+    /// io_uring where it runs, else the thread pool ([`Ring::engine_choice`] says which
+    /// and why).
     pub fn engine(mut self, kind: EngineKind) -> RingBuilder {
         self.engine = Some(kind);
         self
@@ -81,31 +86,64 @@ impl RingBuilder {
     /// other system-call failures, [`Error::InvalidRequest`] for 0 entries or a thread
     /// count outside 1 to 1024.
     pub fn build<B: IoBufMut>(self) -> Result<Ring<B>, Error> {
-        if self.entries == 0 || self.entries > 1 << 20 {
+        self.build_with_payload::<B, u64>()
+    }
+
+    /// Creates a ring whose requests carry a payload of type `T` (given to
+    /// [`Ring::push_with`], handed back in [`Completion::user_data`](super::Completion)).
+    ///
+    /// # Errors
+    /// As [`RingBuilder::build`].
+    pub fn build_with_payload<B: IoBufMut, T>(self) -> Result<Ring<B, T>, Error> {
+        if self.entries == 0 || self.entries > crate::limits::MAX_ENTRIES {
             return Err(Error::InvalidRequest(format!(
                 "ring entries must be between 1 and {}, not {}",
-                1 << 20,
+                crate::limits::MAX_ENTRIES,
                 self.entries
             )));
         }
-        let kind = match self.engine {
-            Some(kind) => kind,
-            None => EngineKind::suggest().kind,
+        let mut choice = EngineKind::resolve(self.engine)?;
+        let engine: Box<dyn Engine> = match self.engine_for(choice.kind) {
+            Ok(engine) => engine,
+            // io_uring that the environment or the default asked for, refused only now (the
+            // probe passed: descriptors or locked memory ran out since): the thread pool,
+            // as the rule says, with the cause.
+            Err(Error::EngineUnavailable { kind, reason })
+                if kind == EngineKind::Uring && choice.source != ChoiceSource::Program =>
+            {
+                choice = EngineChoice {
+                    kind: EngineKind::Threads,
+                    source: choice.source,
+                    reason: format!(
+                        "io_uring could not be set up ({reason}); using the thread pool"
+                    ),
+                    fallback_from: Some((EngineKind::Uring, reason)),
+                };
+                crate::engine::log(&choice.reason);
+                self.engine_for(EngineKind::Threads)?
+            }
+            Err(e) => return Err(e),
         };
-        let engine: Box<dyn Engine> = match kind {
+        let mut ring = Ring::with_engine(engine, self.entries);
+        ring.choice = choice;
+        Ok(ring)
+    }
+
+    fn engine_for(&self, kind: EngineKind) -> Result<Box<dyn Engine>, Error> {
+        Ok(match kind {
             EngineKind::Native => Box::new(Native::new(self.entries)?),
             EngineKind::Threads => {
                 let n = self.threads.unwrap_or_else(threads::default_threads);
-                if !(1..=1024).contains(&n) {
+                if !(1..=crate::limits::MAX_POOL_THREADS).contains(&n) {
                     return Err(Error::InvalidRequest(format!(
-                        "the thread pool needs 1 to 1024 threads, not {n}"
+                        "the thread pool needs 1 to {} threads, not {n}",
+                        crate::limits::MAX_POOL_THREADS
                     )));
                 }
                 Box::new(Threads::new(self.entries, n)?)
             }
             EngineKind::Uring => Box::new(Uring::new(self.entries, self.uring)?),
-        };
-        Ok(Ring::with_engine(engine, self.entries))
+        })
     }
 }
 

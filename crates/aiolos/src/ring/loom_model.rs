@@ -14,20 +14,27 @@
 //! - no thread waits forever (loom fails a model where every thread is blocked);
 //! - every buffer is freed by the end (no leak when draining succeeds).
 
+// The model engine implements the unsafe `Engine::submit` and uses a raw descriptor it never
+// touches.
+#![allow(unsafe_code)]
+
 use super::*;
+use crate::engine::{Cqe, Sqe};
 use crate::engine::{EngineCancel, EngineStats};
+use crate::sys::Errno;
 use crate::Fd;
 use loom::sync::Arc;
 use loom::thread;
 use std::collections::{HashSet, VecDeque};
 use std::os::fd::AsFd;
+use std::time::Duration;
 
 /// Addresses of the buffers alive in one model run (outside the model: plain std).
-type Live = std::sync::Arc<std::sync::Mutex<HashSet<usize>>>;
+pub(super) type Live = std::sync::Arc<std::sync::Mutex<HashSet<usize>>>;
 
 /// A buffer that records its address in `live` while it exists.
 #[derive(Debug)]
-struct Tracked {
+pub(super) struct Tracked {
     data: Vec<u8>,
     live: Live,
 }
@@ -92,7 +99,7 @@ struct KernelState {
 }
 
 /// The model kernel: requests wait in `running` until the kernel thread completes them.
-struct Kernel {
+pub(super) struct Kernel {
     st: Mutex<KernelState>,
     cv: Condvar,
     live: Live,
@@ -143,9 +150,6 @@ struct ModelEngine {
 impl Engine for ModelEngine {
     fn kind(&self) -> EngineKind {
         EngineKind::Threads
-    }
-    fn supports(&self, _op: OpCode) -> bool {
-        true
     }
     unsafe fn submit(&self, sqes: &[Sqe]) -> Result<usize, Errno> {
         let mut st = self.kernel.st.lock().unwrap();
@@ -199,25 +203,25 @@ impl Engine for ModelEngine {
 }
 
 /// The model kernel's thread; `join` tells it nothing more will be submitted.
-struct KernelThread(Arc<Kernel>, thread::JoinHandle<()>);
+pub(super) struct KernelThread(Arc<Kernel>, thread::JoinHandle<()>);
 
 impl KernelThread {
-    fn join(self) {
+    pub(super) fn join(self) {
         self.0.st.lock().unwrap().shutdown = true;
         self.0.cv.notify_all();
         self.1.join().unwrap();
     }
 }
 
-struct Model {
-    ring: Arc<Ring<Tracked>>,
+pub(super) struct Model {
+    pub(super) ring: Arc<Ring<Tracked>>,
     kernel: Arc<Kernel>,
     live: Live,
     fd: Fd,
 }
 
 impl Model {
-    fn new(entries: u32, cancellable: bool) -> Model {
+    pub(super) fn new(entries: u32, cancellable: bool) -> Model {
         let live = Live::default();
         let kernel = Kernel::new(&live, cancellable);
         let engine = ModelEngine {
@@ -233,25 +237,25 @@ impl Model {
         }
     }
 
-    fn read(&self, user_data: u64) -> Op<Tracked> {
+    pub(super) fn read(&self, user_data: u64) -> Op<Tracked> {
         Op::read(&self.fd, Tracked::new(&self.live), 0).user_data(user_data)
     }
 
     /// Pushes a read for each of `ids` and submits them in one batch.
-    fn submit_reads(&self, ids: &[u64]) {
+    pub(super) fn submit_reads(&self, ids: &[u64]) {
         for &id in ids {
             self.ring.push(self.read(id)).map_err(|e| e.error).unwrap();
         }
         self.ring.submit().unwrap();
     }
 
-    fn kernel_thread(&self) -> KernelThread {
+    pub(super) fn kernel_thread(&self) -> KernelThread {
         let kernel = self.kernel.clone();
         KernelThread(self.kernel.clone(), thread::spawn(move || kernel.run()))
     }
 
     /// Drops the ring (which drains it) and checks that every buffer was freed.
-    fn finish(self) {
+    pub(super) fn finish(self) {
         let Model {
             ring, live, kernel, ..
         } = self;
@@ -261,7 +265,7 @@ impl Model {
     }
 }
 
-fn check(f: impl Fn() + Sync + Send + 'static) {
+pub(super) fn check(f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     // Every interleaving with up to this many preemptions (the bugs loom finds in practice
     // need two or three); AIOLOS_LOOM_PREEMPTIONS raises it for a longer search.

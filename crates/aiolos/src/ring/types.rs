@@ -19,15 +19,9 @@ pub struct Token {
 pub(super) static RING_IDS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
 
 impl Token {
+    /// The bits an engine carries for this request (slot index and generation).
     pub(super) fn to_u64(self) -> u64 {
-        (u64::from(self.generation) << 32) | u64::from(self.index)
-    }
-    pub(super) fn from_u64(ring: u32, v: u64) -> Token {
-        Token {
-            ring,
-            index: v as u32,
-            generation: (v >> 32) as u32,
-        }
+        super::table::user_data(self.index, self.generation)
     }
     /// The slot index (stable while the request is outstanding).
     pub fn index(self) -> u32 {
@@ -72,13 +66,17 @@ impl<B> Buffers<B> {
 }
 
 /// One finished request: its result and its buffers.
+///
+/// `T` is the ring's payload type: for the default `Ring<B, u64>` it is the
+/// [`user_data`](crate::Op::user_data) given to the op; for other payload types, the value
+/// given to [`Ring::push_with`](super::Ring::push_with).
 #[derive(Debug)]
 #[must_use = "a completion carries the request's result and its buffers"]
-pub struct Completion<B> {
+pub struct Completion<B, T = u64> {
     /// The request's token.
     pub token: Token,
-    /// The `user_data` given to the op.
-    pub user_data: u64,
+    /// The request's payload: the op's `user_data`, or what `push_with` was given.
+    pub user_data: T,
     /// Bytes transferred (or the poll mask), or the request's own error.
     pub result: io::Result<usize>,
     /// The buffers, always returned.
@@ -86,9 +84,18 @@ pub struct Completion<B> {
     /// Whether [`Ring::cancel`](super::Ring::cancel) was called for this request. The result is still the
     /// kernel's: a request that completed despite the cancel reports its real result.
     pub cancel_requested: bool,
+    /// The result as the engine reported it: bytes, or a negated errno.
+    pub(super) raw: i64,
 }
 
-impl<B> Completion<B> {
+impl<B, T> Completion<B, T> {
+    /// The result exactly as the kernel (or the engine) reported it: bytes transferred or
+    /// a poll mask when non-negative, a negated `errno` otherwise. [`Completion::result`]
+    /// is the same as an [`io::Result`], with errors explained where aiolos can.
+    pub fn raw_result(&self) -> i64 {
+        self.raw
+    }
+
     /// The result and the buffers, by value: `let (n, bufs) = c.into_parts();` then
     /// `n?` and `bufs.into_one()`, without moving out of `c` twice.
     ///
@@ -133,25 +140,28 @@ pub enum CancelOutcome {
     AlreadyComplete,
 }
 
-/// A refused `push`: the error and the op, whose buffers are given back.
+/// A refused `push`: the error, and the op (whose buffers are given back) and payload.
 #[derive(Debug)]
-pub struct PushError<B> {
+pub struct PushError<B, T = ()> {
     /// Why it was refused.
     pub error: Error,
     /// The op, unchanged.
     pub op: Op<B>,
+    /// The payload given to [`Ring::push_with`](super::Ring::push_with) (`()` for
+    /// [`Ring::push`](super::Ring::push), whose payload stays in the op).
+    pub payload: T,
 }
 
-impl<B: fmt::Debug> fmt::Display for PushError<B> {
+impl<B: fmt::Debug, T: fmt::Debug> fmt::Display for PushError<B, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.error, f)
     }
 }
 
-impl<B: fmt::Debug> std::error::Error for PushError<B> {}
+impl<B: fmt::Debug, T: fmt::Debug> std::error::Error for PushError<B, T> {}
 
-impl<B> From<PushError<B>> for io::Error {
-    fn from(e: PushError<B>) -> io::Error {
+impl<B, T> From<PushError<B, T>> for io::Error {
+    fn from(e: PushError<B, T>) -> io::Error {
         e.error.into()
     }
 }

@@ -228,6 +228,20 @@ pub fn poll_once<F: std::future::Future + Unpin>(fut: &mut F) -> bool {
     std::pin::Pin::new(fut).poll(&mut cx).is_ready()
 }
 
+/// Waits until the kernel is done with every request of the driver (or panics after
+/// `limit`); completions nobody takes (forgotten futures) stay outstanding.
+pub fn drain_in_flight(driver: &Driver, limit: std::time::Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while driver.in_flight() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} requests still in flight after {limit:?}",
+            driver.in_flight()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// Waits until the driver has handed out every completion (or panics after `limit`).
 pub fn drain(driver: &Driver, limit: std::time::Duration) {
     let deadline = std::time::Instant::now() + limit;

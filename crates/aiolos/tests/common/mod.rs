@@ -5,6 +5,7 @@ pub mod faultfs;
 pub mod fs;
 pub mod loopdev;
 pub mod quarantine;
+pub mod seccomp;
 pub mod tmpfs;
 
 use aiolos::{EngineKind, Error, IoBufMut, Ring};

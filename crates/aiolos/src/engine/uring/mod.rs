@@ -55,14 +55,20 @@
 //! only the static [`ONE`].
 #![allow(unsafe_code)]
 
-use super::cold::{AsyncBuffered, Budget, ReadPolicy};
+mod buffered_reads;
+mod entry;
+mod setup;
+
 use super::{Cqe, Engine, EngineCancel, EngineKind, EngineStats, Sqe};
 use crate::eventfd;
 use crate::op::OpCode;
 use crate::sys::Errno;
 use crate::sys::IoVec;
+pub use buffered_reads::AsyncBuffered;
+use buffered_reads::{Budget, ReadPolicy};
+use entry::FdKinds;
 use io_uring::{opcode, squeue, types, IoUring};
-use rustix::fs::{FileType, OFlags};
+pub(crate) use setup::UringOptions;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -82,74 +88,6 @@ const MAX_RW: u64 = 0x7fff_f000;
 
 /// What the linked eventfd writes add to the counter.
 static ONE: u64 = 1;
-
-/// Options for an io_uring ring, from [`RingBuilder`](crate::RingBuilder).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct UringOptions {
-    /// `IORING_SETUP_SQPOLL` with this idle time in milliseconds.
-    pub sqpoll_idle_ms: Option<u32>,
-    /// `IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN`: one thread uses the ring.
-    pub single_issuer: bool,
-    /// Whether buffered reads go to io-wq (`IOSQE_ASYNC`).
-    pub async_buffered: AsyncBuffered,
-}
-
-/// Descriptors whose kind the engine has looked up, so that `fstat` and `F_GETFL` run once
-/// per descriptor rather than once per request.
-const FD_CACHE: usize = 32;
-/// Uses of a cached answer before it is looked up again: a descriptor number may be
-/// closed and reused, or `F_SETFL` may change `O_DIRECT`. A stale answer only costs speed
-/// (a punted O_DIRECT read, or a buffered read tried inline), never correctness.
-const FD_RECHECK: u32 = 4096;
-
-/// Which descriptors take buffered reads that the policy may punt: regular files and
-/// block devices opened without O_DIRECT.
-#[derive(Default)]
-struct FdKinds {
-    /// (descriptor, buffered, uses left)
-    entries: Vec<(RawFd, bool, u32)>,
-    next_evict: usize,
-}
-
-impl FdKinds {
-    fn buffered(&mut self, fd: RawFd) -> bool {
-        if let Some(e) = self.entries.iter_mut().find(|e| e.0 == fd) {
-            if e.2 > 0 {
-                e.2 -= 1;
-                return e.1;
-            }
-            e.1 = Self::look_up(fd);
-            e.2 = FD_RECHECK;
-            return e.1;
-        }
-        let buffered = Self::look_up(fd);
-        let entry = (fd, buffered, FD_RECHECK);
-        if self.entries.len() < FD_CACHE {
-            self.entries.push(entry);
-        } else {
-            self.entries[self.next_evict] = entry;
-            self.next_evict = (self.next_evict + 1) % FD_CACHE;
-        }
-        buffered
-    }
-
-    fn look_up(fd: RawFd) -> bool {
-        if fd == -1 {
-            return false;
-        }
-        // SAFETY: `fd` is the descriptor of a request being submitted, which holds it open
-        // (its `Fd`, or `Fd::from_raw`'s contract) for this call; it is not -1.
-        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-        let Ok(st) = rustix::fs::fstat(fd) else {
-            return false;
-        };
-        let kind = FileType::from_raw_mode(st.st_mode);
-        if kind != FileType::RegularFile && kind != FileType::BlockDevice {
-            return false;
-        }
-        rustix::fs::fcntl_getfl(fd).is_ok_and(|fl| !fl.contains(OFlags::DIRECT))
-    }
-}
 
 /// What the submitting side keeps under the `sq` lock.
 struct SqState {
@@ -207,181 +145,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Uring {
-    /// Creates an io_uring for `capacity` outstanding requests.
-    pub(crate) fn new(capacity: u32, opts: UringOptions) -> Result<Uring, crate::Error> {
-        let sq_entries = capacity
-            .saturating_add(SQ_RESERVE)
-            .next_power_of_two()
-            .min(MAX_SQ_ENTRIES);
-        // Up to two completions per request (the request and its eventfd write), plus
-        // wakes and cancels; the kernel clamps, and keeps overflow (IORING_FEAT_NODROP).
-        let cq_entries = capacity
-            .saturating_mul(2)
-            .saturating_add(2 * SQ_RESERVE)
-            .max(2 * sq_entries);
-        let unavailable = |reason: String| crate::Error::EngineUnavailable {
-            kind: EngineKind::Uring,
-            reason,
-        };
-        // Newest flags first; a kernel that does not know one says EINVAL.
-        let attempts = [
-            (opts.single_issuer, true, true),
-            (false, true, true),
-            (false, false, true),
-            (false, false, false),
-        ];
-        let mut last = None;
-        let mut ring = None;
-        let mut deferred = false;
-        for (defer, coop, submit_all) in attempts {
-            let mut b = IoUring::builder();
-            // A fork child does not map the rings (MADV_DONTFORK): nothing it runs can
-            // write into the parent's queues.
-            b.dontfork().setup_clamp().setup_cqsize(cq_entries);
-            if coop {
-                b.setup_coop_taskrun();
-            }
-            if defer {
-                b.setup_single_issuer()
-                    .setup_defer_taskrun()
-                    .setup_taskrun_flag();
-            }
-            if submit_all {
-                b.setup_submit_all();
-            }
-            if let Some(idle) = opts.sqpoll_idle_ms {
-                b.setup_sqpoll(idle);
-            }
-            match b.build(sq_entries) {
-                Ok(r) => {
-                    ring = Some(r);
-                    deferred = defer;
-                    break;
-                }
-                Err(e) if errno_of(&e) == Errno::INVAL => last = Some(errno_of(&e)),
-                Err(e) => return Err(unavailable(super::probe::explain_setup(errno_of(&e)))),
-            }
-        }
-        let Some(ring) = ring else {
-            return Err(unavailable(super::probe::explain_setup(
-                last.unwrap_or(Errno::INVAL),
-            )));
-        };
-        if opts.single_issuer && !deferred {
-            // SINGLE_ISSUER / DEFER_TASKRUN refused (before Linux 6.1): visible, not silent.
-            eprintln!(
-                "aiolos: io_uring refused IORING_SETUP_DEFER_TASKRUN; \
-                 the single-issuer ring runs without it"
-            );
-        }
-        let params = ring.params();
-        if !params.is_feature_ext_arg() || !params.is_feature_nodrop() {
-            return Err(unavailable(
-                "the kernel's io_uring lacks IORING_FEAT_EXT_ARG or IORING_FEAT_NODROP \
-                 (Linux 5.11 or later is needed)"
-                    .into(),
-            ));
-        }
-        let notify = eventfd::new().map_err(|e| crate::Error::Sys("eventfd", e))?;
-        ring.submitter()
-            .register_eventfd(notify.as_raw_fd())
-            .map_err(|e| crate::Error::Sys("io_uring_register (eventfd)", errno_of(&e)))?;
-        Ok(Uring {
-            sqpoll: opts.sqpoll_idle_ms.is_some(),
-            deferred,
-            fork_generation: crate::sys::fork_generation(),
-            ring,
-            sq: Mutex::new(SqState {
-                // With SQPOLL the kernel thread, not the caller, pays for inline reads.
-                policy: ReadPolicy::new(
-                    if opts.sqpoll_idle_ms.is_some() {
-                        AsyncBuffered::Never
-                    } else {
-                        opts.async_buffered
-                    },
-                    Budget::DEFAULT,
-                ),
-                fds: FdKinds::default(),
-            }),
-            cq: Mutex::new(CqState {
-                links: vec![Link::Idle; capacity as usize],
-            }),
-            notify,
-            linked: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
-            woken: AtomicBool::new(false),
-            waiting_for: AtomicUsize::new(0),
-            submit_syscalls: AtomicU64::new(0),
-            reap_syscalls: AtomicU64::new(0),
-            reaped_in_memory: AtomicU64::new(0),
-            punted_reads: AtomicU64::new(0),
-        })
-    }
-
     /// Whether this is a fork child of the process that created the ring.
     fn forked(&self) -> bool {
         crate::sys::fork_generation() != self.fork_generation
-    }
-
-    /// The submission entry for a ring request (without link flags).
-    fn entry(sqe: &Sqe) -> squeue::Entry {
-        let fd = types::Fd(sqe.fd);
-        let prio = sqe.ioprio.unwrap_or(0);
-        let len32 = sqe.len.min(MAX_RW) as u32;
-        let e = match sqe.op {
-            OpCode::Read => opcode::Read::new(fd, sqe.addr as *mut u8, len32)
-                .offset(sqe.offset)
-                .rw_flags(sqe.rw_flags)
-                .ioprio(prio)
-                .build(),
-            OpCode::Write => opcode::Write::new(fd, sqe.addr as *const u8, len32)
-                .offset(sqe.offset)
-                .rw_flags(sqe.rw_flags)
-                .ioprio(prio)
-                .build(),
-            OpCode::Readv => opcode::Readv::new(fd, sqe.addr as *const _, sqe.len as u32)
-                .offset(sqe.offset)
-                .rw_flags(sqe.rw_flags)
-                .ioprio(prio)
-                .build(),
-            OpCode::Writev => opcode::Writev::new(fd, sqe.addr as *const _, sqe.len as u32)
-                .offset(sqe.offset)
-                .rw_flags(sqe.rw_flags)
-                .ioprio(prio)
-                .build(),
-            OpCode::Fsync => opcode::Fsync::new(fd).build(),
-            OpCode::Fdatasync => opcode::Fsync::new(fd)
-                .flags(types::FsyncFlags::DATASYNC)
-                .build(),
-            OpCode::Poll => opcode::PollAdd::new(fd, u32::from(sqe.len as u16)).build(),
-            OpCode::Nop => opcode::Nop::new().build(),
-        };
-        e.user_data(sqe.user_data)
-    }
-
-    /// Bytes a read asks for.
-    ///
-    /// # Safety
-    /// For a readv, `sqe.addr` must point to `sqe.len` valid [`IoVec`]s.
-    unsafe fn read_len(sqe: &Sqe) -> u64 {
-        match sqe.op {
-            OpCode::Readv => {
-                // SAFETY: the caller's contract.
-                let iov = unsafe {
-                    std::slice::from_raw_parts(sqe.addr as *const IoVec, sqe.len as usize)
-                };
-                iov.iter().map(|v| v.len as u64).sum()
-            }
-            _ => sqe.len,
-        }
-    }
-
-    /// The hard-linked write of [`ONE`] to `resfd` for the request in `slot`.
-    fn eventfd_write(resfd: i32, slot: u32) -> squeue::Entry {
-        // Offset -1: "the current position", the only one a stream such as an eventfd takes.
-        opcode::Write::new(types::Fd(resfd), std::ptr::addr_of!(ONE).cast(), 8)
-            .offset(u64::MAX)
-            .build()
-            .user_data(u64::from(slot))
     }
 
     /// Enters the kernel to submit what is in the submission queue. Called with the `sq`
@@ -487,10 +253,6 @@ impl Uring {
 impl Engine for Uring {
     fn kind(&self) -> EngineKind {
         EngineKind::Uring
-    }
-
-    fn supports(&self, _op: OpCode) -> bool {
-        true
     }
 
     unsafe fn submit(&self, sqes: &[Sqe]) -> Result<usize, Errno> {
@@ -702,80 +464,6 @@ impl Engine for Uring {
 }
 
 // These talk to the kernel, which Miri cannot emulate.
+
 #[cfg(all(test, not(miri)))]
-mod tests {
-    use super::*;
-    use std::sync::{mpsc, Arc};
-
-    fn engine() -> Option<Uring> {
-        match Uring::new(8, UringOptions::default()) {
-            Ok(u) => Some(u),
-            Err(e) => {
-                eprintln!("SKIP: io_uring unavailable: {e}");
-                None
-            }
-        }
-    }
-
-    #[test]
-    fn wake_releases_a_reaper_blocked_for_several_completions() {
-        let Some(u) = engine() else { return };
-        let u = Arc::new(u);
-        let (tx, rx) = mpsc::channel();
-        let reaper = {
-            let u = Arc::clone(&u);
-            std::thread::spawn(move || {
-                let mut out = Vec::new();
-                let r = u.reap(&mut out, 3, 8, None);
-                let _ = tx.send((r, out));
-            })
-        };
-        // Wait until the reaper is blocked in the kernel asking for three completions.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while u.waiting_for.load(Ordering::SeqCst) != 3 {
-            assert!(Instant::now() < deadline, "the reaper never blocked");
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        u.wake();
-        let (r, out) = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("wake did not release the reaper");
-        assert_eq!(r, Ok(()));
-        assert!(out.is_empty(), "wake no-ops are not completions: {out:?}");
-        reaper.join().unwrap();
-    }
-
-    #[test]
-    fn a_wake_before_the_reaper_blocks_is_not_lost() {
-        let Some(u) = engine() else { return };
-        u.wake();
-        let start = Instant::now();
-        let mut out = Vec::new();
-        assert_eq!(
-            u.reap(&mut out, 1, 8, Some(Duration::from_secs(10))),
-            Ok(())
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "the reaper slept through a wake"
-        );
-        assert!(out.is_empty());
-    }
-
-    #[test]
-    fn reserved_user_data_never_collides_with_ring_tokens() {
-        // Tokens are generation << 32 | index with generation >= 1 and index < 2^20.
-        for reserved in [WAKE_DATA, CANCEL_DATA] {
-            assert!(
-                reserved & 0xffff_ffff >= 1 << 20,
-                "{reserved:#x} has a token's index"
-            );
-        }
-        let link_of_last_slot = u64::from((1u32 << 20) - 1);
-        assert_eq!(
-            link_of_last_slot >> 32,
-            0,
-            "link user_data has generation 0"
-        );
-    }
-}
+mod tests;

@@ -44,6 +44,7 @@
 //! length it reports, and every engine relies on that when it hands them to the kernel.
 #![allow(unsafe_code)]
 
+pub(crate) mod aligned;
 use std::io;
 
 /// A buffer the kernel may read from (for writes), at an address that stays put while the

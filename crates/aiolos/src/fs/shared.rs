@@ -1,0 +1,150 @@
+//! What every [`Driver`](super::Driver) handle, file and future shares: the ring (whose
+//! slots keep each request's buffers and its task's waker: the fs layer has no table of
+//! its own), and the hand-off with the driver's reaper.
+//!
+//! # Batched submission
+//!
+//! A future's first poll only pushes its request onto the ring's queue and marks a
+//! submission as pending; it makes no system call. The reaper submits everything queued
+//! in one call per pass ([`Ring::drive`]), just before it collects completions, so a burst
+//! of futures that start together (typically those the previous pass woke) costs one
+//! submission. The first push after a pass wakes the reaper if it sleeps: the
+//! completion-thread and manual reapers sleep in `poll(2)` on the ring's notification
+//! descriptor and a wake eventfd (written only while a reaper sleeps there); the tokio
+//! reaper waits on the descriptor and a `tokio::sync::Notify`. A push either sees the
+//! reaper asleep and wakes it, or is seen by the reaper before it sleeps (`handshake.rs`),
+//! so no request stays queued while its reaper sleeps.
+
+use super::erased::ErasedBuf;
+use super::handshake::{self, Handshake, Reaper};
+use crate::error::Error;
+use crate::eventfd;
+use crate::ring::Ring;
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::Duration;
+
+/// How a push wakes a sleeping reaper.
+pub(crate) enum Kick {
+    /// The reaper sleeps in `poll(2)` on the ring's notification descriptor and `fd`.
+    Fd {
+        /// Written by the first push after a pass while the reaper sleeps.
+        fd: OwnedFd,
+    },
+    /// The tokio reaper task waits on this as well as on the notification descriptor.
+    #[cfg(feature = "tokio")]
+    Tokio(::tokio::sync::Notify),
+}
+
+/// The state every handle, future and reaper shares.
+pub(crate) struct Shared {
+    /// Requests of every file on the driver; the payload is unused.
+    pub(crate) ring: Ring<ErasedBuf, ()>,
+    /// Pushers and the sleeping reaper (the completion thread, and any thread in
+    /// [`Driver::run_once`](super::Driver::run_once)) meet here.
+    handshake: Handshake,
+    pub(crate) kick: Kick,
+}
+
+impl Shared {
+    pub(crate) fn new(ring: Ring<ErasedBuf, ()>, kick: Kick) -> Shared {
+        Shared {
+            ring,
+            handshake: Handshake::default(),
+            kick,
+        }
+    }
+
+    /// After a push: marks a submission as pending and, if the push is the first since the
+    /// reaper's last pass and the reaper sleeps, wakes it.
+    pub(crate) fn pushed(&self) {
+        match &self.kick {
+            Kick::Fd { fd } => self.handshake.after_push(|| {
+                let _ = eventfd::signal(fd.as_fd());
+            }),
+            #[cfg(feature = "tokio")]
+            Kick::Tokio(notify) => {
+                // Only the first push of a batch needs to: later ones find it notified.
+                if self.handshake.pushed() {
+                    notify.notify_one();
+                }
+            }
+        }
+    }
+
+    /// Wakes a reaper sleeping in [`Shared::turn`] (or the tokio reaper) unconditionally.
+    fn kick(&self) {
+        match &self.kick {
+            Kick::Fd { fd, .. } => {
+                let _ = eventfd::signal(fd.as_fd());
+            }
+            #[cfg(feature = "tokio")]
+            Kick::Tokio(notify) => notify.notify_one(),
+        }
+    }
+
+    /// Submits everything queued (one system call for the whole batch) and hands the
+    /// completions that are ready to their futures, without blocking. Returns how many.
+    pub(crate) fn submit_and_reap(&self) -> Result<usize, Error> {
+        self.handshake.pass_begins();
+        self.ring.drive(Some(Duration::ZERO))
+    }
+
+    /// Clears the notification descriptor, then does as [`Shared::submit_and_reap`]: a
+    /// completion that lands from here on signals the descriptor again.
+    pub(crate) fn reap_ready(&self) -> Result<usize, Error> {
+        let _ = eventfd::drain(self.ring.notify_fd());
+        self.submit_and_reap()
+    }
+
+    /// One pass of the completion thread or of [`Driver::run_once`](super::Driver::run_once):
+    /// submits what futures queued and hands out what completed; when nothing did, sleeps
+    /// until a completion, a push or `timeout` (forever with `None`), then does the same
+    /// once more.
+    pub(crate) fn turn(&self, timeout: Option<Duration>) -> Result<usize, Error> {
+        // Without the tokio feature `Kick` has one variant and this always matches.
+        #[allow(irrefutable_let_patterns)]
+        let Kick::Fd { fd } = &self.kick
+        else {
+            return self.submit_and_reap();
+        };
+        handshake::turn(&FdReaper { shared: self, fd }, timeout)
+    }
+
+    /// Closes the ring (waiting for what is in flight, whose futures are woken with their
+    /// completions) and wakes a reaper asleep, which finds the ring closed and stops.
+    pub(crate) fn shut_down(&self) {
+        let _ = self.ring.close();
+        self.kick();
+    }
+}
+
+/// The driver's side of [`handshake::turn`]: a reaper that sleeps in `poll(2)` on the
+/// ring's notification descriptor and the wake eventfd `fd`.
+struct FdReaper<'a> {
+    shared: &'a Shared,
+    fd: &'a OwnedFd,
+}
+
+impl Reaper for FdReaper<'_> {
+    fn handshake(&self) -> &Handshake {
+        &self.shared.handshake
+    }
+
+    fn submit_and_reap(&self) -> Result<usize, Error> {
+        self.shared.submit_and_reap()
+    }
+
+    fn reap_ready(&self) -> Result<usize, Error> {
+        self.shared.reap_ready()
+    }
+
+    fn sleep(&self, timeout: Option<Duration>) -> Result<(), Error> {
+        let ready =
+            eventfd::wait_readable([self.shared.ring.notify_fd(), self.fd.as_fd()], timeout)
+                .map_err(|e| Error::Sys("poll", e))?;
+        if ready[1] {
+            let _ = eventfd::drain(self.fd.as_fd());
+        }
+        Ok(())
+    }
+}

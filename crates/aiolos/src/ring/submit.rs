@@ -1,0 +1,162 @@
+//! From the table to the engine: checking an op before it is accepted, turning a queued
+//! slot into the engine's request (raw addresses into the buffers the slot owns), and
+//! submitting every queued request in one call.
+//!
+//! # Safety
+//!
+//! The addresses handed to the engine point into buffers and iovec tables owned by the
+//! slots, which keep them until the engine reports the request complete; `close` and
+//! `Drop` wait for every request in flight, and leak rather than free if they cannot.
+#![allow(unsafe_code)]
+
+use super::table::{Slot, SlotState, State};
+use super::Ring;
+use crate::buf::IoBufMut;
+use crate::engine::Sqe;
+use crate::error::Error;
+use crate::op::{Kind, Op, OpCode};
+use crate::sys::Errno;
+use crate::sys::IoVec;
+
+/// Most buffers one vectored request may carry (`IOV_MAX`).
+pub(super) const MAX_IOVECS: usize = 1024;
+
+/// Refuses an op no engine can express.
+pub(super) fn validate<B>(op: &Op<B>) -> Result<(), Error> {
+    if let Kind::Read { offset, .. }
+    | Kind::Write { offset, .. }
+    | Kind::Readv { offset, .. }
+    | Kind::Writev { offset, .. } = &op.kind
+    {
+        // The kernel's file offsets are signed (loff_t); io_uring would even read
+        // u64::MAX as "the current file position".
+        if *offset > i64::MAX as u64 {
+            return Err(Error::InvalidRequest(format!(
+                "offset {offset} is past the largest file offset (2^63 - 1 = {})",
+                i64::MAX
+            )));
+        }
+    }
+    if let Kind::Readv { bufs, .. } | Kind::Writev { bufs, .. } = &op.kind {
+        if bufs.is_empty() || bufs.len() > MAX_IOVECS {
+            return Err(Error::InvalidRequest(format!(
+                "a vectored request needs 1 to {MAX_IOVECS} buffers (IOV_MAX), not {}",
+                bufs.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The engine's view of a queued slot.
+fn prepare<B: IoBufMut, T>(slot: &mut Slot<B, T>, index: u32) -> Option<Sqe> {
+    let user_data = super::table::user_data(index, slot.generation);
+    let op = slot.op.as_mut()?;
+    let fd = op.fd.as_ref().map_or(-1, |f| f.as_raw());
+    let (code, addr, len, offset) = match &mut op.kind {
+        Kind::Read { buf, offset } => (
+            OpCode::Read,
+            buf.stable_mut_ptr() as u64,
+            buf.bytes_total() as u64,
+            *offset,
+        ),
+        Kind::Write { buf, offset } => (
+            OpCode::Write,
+            buf.stable_ptr() as u64,
+            buf.bytes_init() as u64,
+            *offset,
+        ),
+        Kind::Readv { bufs, offset } => {
+            slot.iovecs.clear();
+            slot.iovecs.extend(bufs.iter_mut().map(|b| IoVec {
+                base: b.stable_mut_ptr() as usize,
+                len: b.bytes_total(),
+            }));
+            let iov = &slot.iovecs;
+            (
+                OpCode::Readv,
+                iov.as_ptr() as u64,
+                iov.len() as u64,
+                *offset,
+            )
+        }
+        Kind::Writev { bufs, offset } => {
+            slot.iovecs.clear();
+            slot.iovecs.extend(bufs.iter().map(|b| IoVec {
+                base: b.stable_ptr() as usize,
+                len: b.bytes_init(),
+            }));
+            let iov = &slot.iovecs;
+            (
+                OpCode::Writev,
+                iov.as_ptr() as u64,
+                iov.len() as u64,
+                *offset,
+            )
+        }
+        Kind::Fsync => (OpCode::Fsync, 0, 0, 0),
+        Kind::Fdatasync => (OpCode::Fdatasync, 0, 0, 0),
+        Kind::Poll { events } => (OpCode::Poll, 0, *events as u16 as u64, 0),
+        Kind::Nop => (OpCode::Nop, 0, 0, 0),
+    };
+    Some(Sqe {
+        user_data,
+        slot: index,
+        op: code,
+        fd,
+        addr,
+        len,
+        offset,
+        rw_flags: op.rw_flags.0,
+        ioprio: op.ioprio,
+        resfd: op.eventfd.as_ref().map(|f| f.as_raw()),
+        borrowed_fds: op.fd.as_ref().is_some_and(|f| f.is_borrowed())
+            || op.eventfd.as_ref().is_some_and(|f| f.is_borrowed()),
+    })
+}
+
+impl<B: IoBufMut, T> Ring<B, T> {
+    /// Submits every queued request: one engine call for the batch, more only when the
+    /// engine takes part of it. A request the engine refuses alone completes with that
+    /// error; what the engine cannot take yet (`EAGAIN`) stays queued. Returns how many
+    /// left the queue (taken, or refused with their own error).
+    pub(super) fn submit_locked(&self, st: &mut State<B, T>) -> usize {
+        if st.queued.is_empty() {
+            return 0;
+        }
+        let mut sqes = std::mem::take(&mut st.sqes);
+        sqes.clear();
+        // Split borrows: read the queue while preparing slots, with no copy of the queue.
+        let State { queued, slots, .. } = &mut *st;
+        for &index in queued.iter() {
+            if let Some(sqe) = prepare(&mut slots[index as usize], index) {
+                sqes.push(sqe);
+            }
+        }
+        let mut done = 0;
+        while done < sqes.len() {
+            // SAFETY: every sqe address points into buffers or iovec tables owned by slots,
+            // which keep them until the engine reports the completion; Drop waits first.
+            match unsafe { self.engine.submit(&sqes[done..]) } {
+                Ok(0) | Err(Errno::AGAIN) => break,
+                Ok(n) => {
+                    for sqe in &sqes[done..done + n] {
+                        st.slots[sqe.slot as usize].state = SlotState::InFlight;
+                    }
+                    st.in_flight += n;
+                    done += n;
+                }
+                Err(e) => {
+                    // The kernel refused this request alone: it completes with that error.
+                    st.finish(sqes[done].slot, -i64::from(e.0));
+                    done += 1;
+                }
+            }
+        }
+        for _ in 0..done {
+            st.queued.pop_front();
+        }
+        st.sqes = sqes;
+        done
+    }
+}
