@@ -7,7 +7,6 @@
 //! - [`fork_generation`]: fork detection without a system call (`pthread_atfork`).
 //! - [`IoVec`]: the kernel's `struct iovec`, as vectored requests hand it to every engine.
 //! - [`Errno`], the error number of every system call the library makes.
-//! - `signal`: the command's Ctrl-C flag, for now (it is to move to the CLI).
 //!
 //! Everything `rustix` wraps (eventfd, poll, `preadv2`/`pwritev2` with `RWF_*` flags,
 //! `fsync`, `fcntl`, `fstat`, `statx` with `STATX_DIOALIGN`, `fstatfs`, the block-size
@@ -28,7 +27,6 @@
 
 pub mod aio;
 pub mod ioprio;
-pub mod signal;
 
 use std::fmt;
 use std::io;
