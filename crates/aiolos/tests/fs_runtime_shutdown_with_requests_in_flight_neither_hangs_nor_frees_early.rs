@@ -53,6 +53,9 @@ fn runtime_shutdown_with_requests_in_flight_neither_hangs_nor_frees_early(kind: 
     let file = open_direct(&d, &path);
     let mut rng = Rng::new(42);
     let mut stalled = 0u64;
+    // Before any request exists: every stall begins after this, so no stalled buffer may
+    // be freed sooner than STALL after it.
+    let submitted = Instant::now();
     rt.block_on(async {
         for i in 0..REQUESTS {
             let (file, buf, off) = match &fault {
@@ -77,7 +80,15 @@ fn runtime_shutdown_with_requests_in_flight_neither_hangs_nor_frees_early(kind: 
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     });
-    let submitted = Instant::now();
+    // Every stalled read must be running in the kernel (or the pool) when the runtime
+    // goes: one still queued was never started, and may be cancelled and freed at once.
+    if let Ok(fs) = &fault {
+        assert!(
+            fs.wait_for_stalls(stalled, Duration::from_secs(30)),
+            "only {} of {stalled} stalled reads reached the file system",
+            fs.stalls_begun()
+        );
+    }
     assert!(
         d.outstanding() >= stalled as usize,
         "only {} of {stalled} stalled reads are in flight",

@@ -17,6 +17,8 @@ pub struct Faults {
 /// A mounted faultfs; `data()` is its one file.
 pub struct FaultFs {
     dir: tempfile::TempDir,
+    /// One byte per stall begun (`FAULTFS_STALL_LOG`).
+    stall_log: tempfile::NamedTempFile,
     child: Option<Child>,
 }
 
@@ -76,6 +78,7 @@ impl FaultFs {
             .prefix("aiolos-faultfs-")
             .tempdir()
             .map_err(|e| e.to_string())?;
+        let stall_log = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
         let (eio_off, eio_len) = f.eio.unwrap_or((0, 0));
         let (st_off, st_len, st_dur) = f.stall.unwrap_or((0, 0, Duration::ZERO));
         let child = Command::new(bin)
@@ -88,11 +91,13 @@ impl FaultFs {
             .env("FAULTFS_STALL_OFF", st_off.to_string())
             .env("FAULTFS_STALL_LEN", st_len.to_string())
             .env("FAULTFS_STALL_MS", st_dur.as_millis().to_string())
+            .env("FAULTFS_STALL_LOG", stall_log.path())
             .stdin(Stdio::null())
             .spawn()
             .map_err(|e| format!("starting faultfs: {e}"))?;
         let mut fs = FaultFs {
             dir,
+            stall_log,
             child: Some(child),
         };
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -113,6 +118,24 @@ impl FaultFs {
     /// The file with the faults.
     pub fn data(&self) -> PathBuf {
         self.dir.path().join("data")
+    }
+
+    /// How many requests have reached the file system in the stalled range (each is
+    /// stalling now or has stalled).
+    pub fn stalls_begun(&self) -> u64 {
+        self.stall_log.as_file().metadata().map_or(0, |m| m.len())
+    }
+
+    /// Waits until `n` stalled requests have reached the file system; false after `limit`.
+    pub fn wait_for_stalls(&self, n: u64, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while self.stalls_begun() < n {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        true
     }
 }
 
