@@ -85,6 +85,8 @@ pub struct Ring<B: IoBufMut = Vec<u8>, T = u64> {
     owner: Option<usize>,
     /// How the engine was chosen.
     choice: EngineChoice,
+    /// How a submitted batch is split into system calls.
+    split: submit::Split,
 }
 
 /// An address unique to the calling thread among live threads (its thread-local marker),
@@ -108,6 +110,7 @@ impl<B: IoBufMut, T> Ring<B, T> {
             id,
             owner,
             choice: EngineChoice::named(kind),
+            split: submit::Split::NONE,
         }
     }
 
