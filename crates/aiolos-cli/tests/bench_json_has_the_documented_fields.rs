@@ -18,6 +18,8 @@ const CONFIG: &[&str] = &[
     "direct",
     "dio_align_bytes",
     "uring_single_issuer",
+    "submit_split",
+    "fadvise",
     "batch_submit",
     "batch_complete",
     "runtime_s",

@@ -37,6 +37,8 @@ pub struct JobSpec {
     pub single_issuer: bool,
     /// io_uring: the policy for buffered reads.
     pub async_buffered: aiolos::AsyncBuffered,
+    /// `RingBuilder::submit_split`, when not the library's default.
+    pub submit_split: Option<(u32, u32)>,
     pub batch_submit: u32,
     pub batch_complete: u32,
     pub fsync_every: u64,
@@ -201,11 +203,15 @@ pub fn run(spec: &JobSpec, stop: &AtomicBool, done: &AtomicU64) -> Result<JobOut
     } else {
         spec.qd as usize
     };
-    let ring: Ring<AlignedBuf> = Ring::builder()
+    let mut builder = Ring::builder()
         .entries(entries)
         .engine(spec.engine)
         .single_issuer(spec.single_issuer)
-        .async_buffered(spec.async_buffered)
+        .async_buffered(spec.async_buffered);
+    if let Some((first, then)) = spec.submit_split {
+        builder = builder.submit_split(first, then);
+    }
+    let ring: Ring<AlignedBuf> = builder
         .build()
         .with_context(|| format!("cannot create a {} ring of {} entries", spec.engine, qd))?;
     let mut bufs = (0..qd)

@@ -178,6 +178,7 @@ fn run_one(
         mem_align: (target.align as usize).max(rustix::param::page_size()),
         single_issuer: !args.shared_ring,
         async_buffered: args.async_buffered,
+        submit_split: args.submit_split,
         batch_submit: args.batch_submit,
         batch_complete: args.batch_complete,
         fsync_every: args.fsync_every,
@@ -252,6 +253,23 @@ fn run_one(
     ))
 }
 
+/// Gives the page cache the run's advice for the whole file, as fio does at open: it holds
+/// for the open file the jobs share, so random advice turns readahead off for them.
+fn advise(target: &target::Target, advice: args::Fadvise) -> Result<()> {
+    use rustix::fs::Advice;
+    let advice = match advice {
+        args::Fadvise::None => return Ok(()),
+        args::Fadvise::Normal => Advice::Normal,
+        args::Fadvise::Random => Advice::Random,
+        args::Fadvise::Sequential => Advice::Sequential,
+    };
+    match rustix::fs::fadvise(&target.fd, 0, None, advice) {
+        // A block device or file system without advice support: nothing to turn off.
+        Ok(()) | Err(rustix::io::Errno::SPIPE) => Ok(()),
+        Err(e) => Err(std::io::Error::from(e)).context("posix_fadvise"),
+    }
+}
+
 /// Runs `aiolos bench`.
 ///
 /// # Errors
@@ -268,6 +286,10 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let qd_max = args.qd.0.iter().copied().max().unwrap_or(1);
     let (engines, mut notes) = engines(&args, job::ring_entries(qd_max))?;
     let target = target::prepare(&args, |align, path| check_block_sizes(&args, align, path))?;
+    let fadvise = args
+        .fadvise
+        .unwrap_or_else(|| args::Fadvise::for_pattern(args.rw));
+    advise(&target, fadvise)?;
     let rounds = args
         .rounds
         .unwrap_or(if args.engine == Some(EngineChoice::All) {
@@ -311,6 +333,8 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             dio_align_bytes: target.align,
             uring_single_issuer: !args.shared_ring,
             uring_async_buffered: args.async_buffered.name(),
+            submit_split: args.submit_split.map(|(a, b)| [a, b]),
+            fadvise: fadvise.name(),
             batch_submit: args.batch_submit,
             batch_complete: args.batch_complete,
             runtime_s: args.runtime.as_secs_f64(),
