@@ -20,6 +20,8 @@ const CONFIG: &[&str] = &[
     "uring_single_issuer",
     "submit_split",
     "fadvise",
+    "fixed_files",
+    "fixed_bufs",
     "batch_submit",
     "batch_complete",
     "runtime_s",

@@ -121,6 +121,16 @@ pub struct BenchArgs {
     /// as fio, random for random patterns and sequential for sequential ones.
     #[arg(long, value_enum)]
     pub fadvise: Option<Fadvise>,
+    /// io_uring: register the file with each job's ring (IORING_REGISTER_FILES), as fio's
+    /// --registerfiles. Other engines run without (and say so in the notes).
+    #[arg(long)]
+    pub fixed_files: bool,
+    /// io_uring: take each job's buffers from a pool registered with its ring
+    /// (IORING_REGISTER_BUFFERS, READ_FIXED/WRITE_FIXED), as fio's --fixedbufs. Needs a
+    /// single --bs. Where registration is refused (RLIMIT_MEMLOCK) the run goes on
+    /// unregistered and says why in the notes.
+    #[arg(long)]
+    pub fixed_bufs: bool,
     /// Completions to wait for before refilling.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_complete: u32,

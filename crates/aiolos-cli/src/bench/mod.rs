@@ -141,6 +141,7 @@ fn run_one(
     qd: u32,
     round: u32,
     progress: bool,
+    notes: &mut Vec<String>,
 ) -> Result<RunResult> {
     let jobs = u64::from(args.jobs);
     let step = args.bs.min;
@@ -179,6 +180,8 @@ fn run_one(
         single_issuer: !args.shared_ring,
         async_buffered: args.async_buffered,
         submit_split: args.submit_split,
+        fixed_files: args.fixed_files,
+        fixed_bufs: args.fixed_bufs,
         batch_submit: args.batch_submit,
         batch_complete: args.batch_complete,
         fsync_every: args.fsync_every,
@@ -244,6 +247,11 @@ fn run_one(
         (outputs, cpu)
     });
     let outputs = outputs.with_context(|| format!("{engine} engine, queue depth {qd}"))?;
+    for note in outputs.iter().flat_map(|o| &o.notes) {
+        if !notes.contains(note) {
+            notes.push(note.clone());
+        }
+    }
     Ok(RunResult::from_jobs(
         engine.name(),
         qd,
@@ -277,6 +285,9 @@ fn advise(target: &target::Target, advice: args::Fadvise) -> Result<()> {
 /// I/O errors and verification failures, each with what to do about it.
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
     crate::interrupt::catch().context("cannot install the Ctrl-C handler")?;
+    if args.fixed_bufs && args.bs.min != args.bs.max {
+        bail!("--fixed-bufs takes a single --bs (its pool holds buffers of one size)");
+    }
     if args.fsync_every > 0 && !args.rw.writes() {
         bail!("--fsync-every needs a workload that writes (--rw write, randwrite or randrw)");
     }
@@ -305,7 +316,9 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     'all: for round in 1..=rounds {
         for &qd in &args.qd.0 {
             for &engine in &engines {
-                runs.push(run_one(&args, &target, engine, qd, round, progress)?);
+                runs.push(run_one(
+                    &args, &target, engine, qd, round, progress, &mut notes,
+                )?);
                 if interrupted() {
                     break 'all;
                 }
@@ -334,6 +347,8 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             uring_single_issuer: !args.shared_ring,
             uring_async_buffered: args.async_buffered.name(),
             submit_split: args.submit_split.map(|(a, b)| [a, b]),
+            fixed_files: args.fixed_files,
+            fixed_bufs: args.fixed_bufs,
             fadvise: fadvise.name(),
             batch_submit: args.batch_submit,
             batch_complete: args.batch_complete,

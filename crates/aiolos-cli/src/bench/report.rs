@@ -55,6 +55,9 @@ pub struct Config {
     pub submit_split: Option<[u32; 2]>,
     /// `--fadvise`: the page-cache advice given for the file.
     pub fadvise: &'static str,
+    /// `--fixed-files`, `--fixed-bufs` (io_uring registration asked for).
+    pub fixed_files: bool,
+    pub fixed_bufs: bool,
     pub batch_submit: u32,
     pub batch_complete: u32,
     pub runtime_s: f64,

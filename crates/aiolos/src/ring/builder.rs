@@ -4,7 +4,7 @@ use super::submit::Split;
 use super::Ring;
 use crate::buf::IoBufMut;
 use crate::engine::threads::{self, Threads};
-use crate::engine::uring::{Uring, UringOptions};
+use crate::engine::uring::{ToRegister, Uring, UringOptions};
 use crate::engine::{
     native::Native, AsyncBuffered, ChoiceSource, Engine, EngineChoice, EngineKind,
 };
@@ -18,6 +18,7 @@ pub struct RingBuilder {
     threads: Option<usize>,
     uring: UringOptions,
     split: Option<Split>,
+    register: ToRegister,
 }
 
 impl RingBuilder {
@@ -104,6 +105,32 @@ impl RingBuilder {
         self
     }
 
+    /// io_uring only: registers these files with the ring (`IORING_REGISTER_FILES`), so
+    /// requests on them skip the per-request file lookup (`IOSQE_FIXED_FILE`). The ring
+    /// keeps each `Fd` (and so its descriptor number) open until it is dropped; requests
+    /// on other descriptors go as usual. Descriptors from
+    /// [`Fd::from_raw`](crate::Fd::from_raw) are not registered (the ring may not keep
+    /// them open). Where the kernel refuses, the ring works unregistered and
+    /// [`Ring::registration`](super::Ring::registration) says why. Other engines ignore
+    /// it (and say so there).
+    pub fn register_files(mut self, files: impl IntoIterator<Item = crate::Fd>) -> RingBuilder {
+        self.register.files = Some(files.into_iter().collect());
+        self
+    }
+
+    /// io_uring only: registers the buffers of `pool` with the ring
+    /// (`IORING_REGISTER_BUFFERS`). Reads and writes into them then go as `READ_FIXED` /
+    /// `WRITE_FIXED`: the kernel pinned the pages once instead of per request. The ring
+    /// keeps the pool's memory alive until it is dropped (after every request has
+    /// completed), so nothing registered is freed while the kernel may use it. Where the
+    /// kernel refuses (`RLIMIT_MEMLOCK` too low for the pool without `CAP_IPC_LOCK`, an old
+    /// kernel), the ring works with plain reads and writes and
+    /// [`Ring::registration`](super::Ring::registration) says why.
+    pub fn register_buffers(mut self, pool: &crate::FixedBufs) -> RingBuilder {
+        self.register.buffers = Some(pool.clone());
+        self
+    }
+
     /// Creates the ring.
     ///
     /// # Errors
@@ -150,7 +177,22 @@ impl RingBuilder {
             }
             Err(e) => return Err(e),
         };
+        let registration = match choice.kind {
+            EngineKind::Uring => engine.registration(),
+            other => {
+                let why = |what: &str| {
+                    Err(format!(
+                        "{other} has no registered {what} (io_uring only); the ring works without"
+                    ))
+                };
+                crate::engine::Registration {
+                    files: self.register.files.as_ref().map(|_| why("files")),
+                    buffers: self.register.buffers.as_ref().map(|_| why("buffers")),
+                }
+            }
+        };
         let mut ring = Ring::with_engine(engine, self.entries);
+        ring.registration = registration;
         ring.split = match choice.kind {
             EngineKind::Threads => Split::NONE,
             EngineKind::Uring if self.uring.sqpoll_idle_ms.is_some() => Split::NONE,
@@ -173,7 +215,7 @@ impl RingBuilder {
                 }
                 Box::new(Threads::new(self.entries, n)?)
             }
-            EngineKind::Uring => Box::new(Uring::new(self.entries, self.uring)?),
+            EngineKind::Uring => Box::new(Uring::new(self.entries, self.uring, &self.register)?),
         })
     }
 }
@@ -187,6 +229,7 @@ impl Ring<Vec<u8>> {
             threads: None,
             uring: UringOptions::default(),
             split: None,
+            register: ToRegister::default(),
         }
     }
 }
