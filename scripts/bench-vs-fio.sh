@@ -9,8 +9,18 @@
 # Parameters (environment): RW=randread BS=4k QD=32 RUNTIME=5 ROUNDS=3 SIZE=1g DIRECT=1
 # WARM=0 (DIRECT=0 only: read the whole file before every run, so each starts with a warm cache)
 # COLD=0 (DIRECT=0 only: drop the file's pages before every run, so each run starts cold)
+# JOBS=1 (aiolos --jobs, fio --numjobs: each job its own ring and thread, fio's jobs grouped)
+# FIXED=0 (1: registered files and buffers, aiolos --fixed-files --fixed-bufs against fio
+#   io_uring --registerfiles --fixedbufs; kernel AIO and psync have no such mode)
+# PSYNC_JOBS=threads engine's pool size (fio psync runs this many synchronous jobs, the
+#   same number of threads as aiolos's thread pool; times JOBS)
+# AIOLOS_BEFORE=path/to/an/older/aiolos (adds its engines as before-*, and the ratios of
+#   each aiolos engine to its own before-* run: a before/after table in the same run)
+# FORMAT=text|md (md: the table as Markdown, as docs/benchmarks.md shows it)
 # FILE=/var/tmp/aiolos-bench-vs-fio.dat (created and filled by aiolos if missing, and then
 # removed at the end unless KEEP=1). AIOLOS=target/release/aiolos (built if missing).
+# Both sides use fio's default page-cache advice (fadvise_hint: random for random patterns;
+# aiolos bench --fadvise has the same default).
 #
 # Needs: fio (apt-get install fio), awk, a Rust toolchain to build aiolos. See
 # docs/benchmarks.md for the output format.
@@ -21,6 +31,9 @@ RW=${RW:-randread} BS=${BS:-4k} QD=${QD:-32} RUNTIME=${RUNTIME:-5} ROUNDS=${ROUN
 SIZE=${SIZE:-1g} DIRECT=${DIRECT:-1} WARM=${WARM:-0} COLD=${COLD:-0} KEEP=${KEEP:-0}
 FILE=${FILE:-/var/tmp/aiolos-bench-vs-fio.dat}
 AIOLOS=${AIOLOS:-target/release/aiolos}
+JOBS=${JOBS:-1} FIXED=${FIXED:-0} FORMAT=${FORMAT:-text} AIOLOS_BEFORE=${AIOLOS_BEFORE:-}
+# The thread pool's default size: min(4, 2 x cores).
+PSYNC_JOBS=${PSYNC_JOBS:-$(n=$(nproc); [ $((2 * n)) -lt 4 ] && echo $((2 * n)) || echo 4)}
 
 command -v fio >/dev/null || { echo "fio is not installed (apt-get install fio)" >&2; exit 1; }
 [ -x "$AIOLOS" ] || cargo build --release -p aiolos-cli >&2
@@ -36,6 +49,7 @@ cleanup() { rm -f "$results"; if [ "$created" = 1 ] && [ "$KEEP" != 1 ]; then rm
 trap cleanup EXIT
 
 buffered=(); [ "$DIRECT" = 1 ] || buffered=(--buffered)
+fixed=(); [ "$FIXED" = 1 ] && fixed=(--fixed-files --fixed-bufs)
 
 # Which aiolos engines run here.
 aiolos_engines=()
@@ -56,14 +70,18 @@ drop_cache() { dd if="$FILE" iflag=nocache count=0 status=none; }
 # One fio run -> "name iops mib_s p50_us p99_us cpu_us_per_io submit_p99_us" (latency: submit
 # to completion; fio does not report how long a submit blocked: 0, printed as "-").
 run_fio() {
-  local engine=$1 depth=$QD invalidate=1
-  [ "$engine" = psync ] && depth=1  # a synchronous engine: one request at a time
+  local engine=$1 depth=$QD invalidate=1 jobs=$JOBS extra=()
+  # A synchronous engine: one request at a time per job, as many jobs as aiolos's pool has
+  # threads (times JOBS).
+  [ "$engine" = psync ] && { depth=1; jobs=$((PSYNC_JOBS * JOBS)); }
+  [ "$engine" = io_uring ] && [ "$FIXED" = 1 ] && extra=(--registerfiles --fixedbufs)
   # fio drops the file's pages before a job unless told not to (--invalidate, default 1).
   [ "$WARM" = 1 ] && invalidate=0
   fio --name=bench --invalidate="$invalidate" --filename="$FILE" --size="$SIZE" --ioengine="$engine" --direct="$DIRECT" \
     --rw="$RW" --bs="$BS" --iodepth="$depth" --runtime="$RUNTIME" --time_based \
-    --norandommap --randrepeat=0 --lat_percentiles=1 --output-format=terse |
-  awk -F';' -v name="fio-$engine" '
+    --numjobs="$jobs" --group_reporting --thread \
+    --norandommap --randrepeat=0 --lat_percentiles=1 --output-format=terse "${extra[@]}" |
+  awk -F';' -v name="fio-$engine" -v jobs="$jobs" '
     function pct(f) { split(f, a, "="); return a[2] }
     $1 == "3" {
       rios = $8; wios = $49; ios = (rios + wios) * ($9 > $50 ? $9 : $50) / 1000
@@ -71,17 +89,19 @@ run_fio() {
       if (rios >= wios) { p50 = pct($24); p99 = pct($30) } else { p50 = pct($65); p99 = pct($71) }
       usr = $88; sys = $89; sub("%", "", usr); sub("%", "", sys)
       secs = ($9 > $50 ? $9 : $50) / 1000
-      cpu = ios > 0 ? (usr + sys) / 100 * secs * 1e6 / ios : 0
+      # With --group_reporting the CPU figures are the mean over the jobs.
+      cpu = ios > 0 ? (usr + sys) / 100 * jobs * secs * 1e6 / ios : 0
       printf "%s %.0f %.1f %.1f %.1f %.2f 0\n", name, rios + wios, kb / 1024, p50, p99, cpu
     }'
 }
 
 # One aiolos run -> the same fields, from its JSON.
 run_aiolos() {
-  local engine=$1
-  "$AIOLOS" bench --engine "$engine" --file "$FILE" --size "$SIZE" --rw "$RW" --bs "$BS" \
-    --qd "$QD" --runtime "$RUNTIME" "${buffered[@]}" --json |
-  awk -v name="aiolos-$engine" '
+  local bin=$1 engine=$2 name=$3 f=()
+  [ "$engine" = uring ] && [ "${name#before-}" = "$name" ] && f=("${fixed[@]}")
+  "$bin" bench --engine "$engine" --file "$FILE" --size "$SIZE" --rw "$RW" --bs "$BS" \
+    --qd "$QD" --runtime "$RUNTIME" --jobs "$JOBS" "${buffered[@]}" "${f[@]}" --json |
+  awk -v name="$name" '
     function val(line) { sub(/.*: */, "", line); sub(/,$/, "", line); return line }
     /"iops":/ && !iops { iops = val($0) }
     /"bw_mib_per_sec":/ && !bw { bw = val($0) }
@@ -95,14 +115,18 @@ run_aiolos() {
 
 names=(fio-io_uring fio-libaio fio-psync)
 for e in "${aiolos_engines[@]}"; do names+=("aiolos-$e"); done
-echo "rw=$RW bs=$BS qd=$QD runtime=${RUNTIME}s size=$SIZE direct=$DIRECT warm=$WARM cold=$COLD rounds=$ROUNDS file=$FILE load=$(cut -d' ' -f1-3 /proc/loadavg)" >&2
+if [ -n "$AIOLOS_BEFORE" ]; then
+  for e in "${aiolos_engines[@]}"; do names+=("before-$e"); done
+fi
+echo "rw=$RW bs=$BS qd=$QD jobs=$JOBS fixed=$FIXED psync_jobs=$((PSYNC_JOBS * JOBS)) runtime=${RUNTIME}s size=$SIZE direct=$DIRECT warm=$WARM cold=$COLD rounds=$ROUNDS file=$FILE load=$(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for round in $(seq 1 "$ROUNDS"); do
   for n in "${names[@]}"; do
     if [ "$DIRECT" != 1 ] && [ "$COLD" = 1 ]; then drop_cache; fi
     if [ "$DIRECT" != 1 ] && [ "$WARM" = 1 ]; then cat "$FILE" >/dev/null; fi
     case $n in
       fio-*) line=$(run_fio "${n#fio-}") ;;
-      aiolos-*) line=$(run_aiolos "${n#aiolos-}") ;;
+      aiolos-*) line=$(run_aiolos "$AIOLOS" "${n#aiolos-}" "$n") ;;
+      before-*) line=$(run_aiolos "$AIOLOS_BEFORE" "${n#before-}" "$n") ;;
     esac
     echo "round $round: $line" >&2
     echo "$line" >>"$results"
@@ -110,7 +134,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 # Medians per name, then ratios of each aiolos engine to its fio counterpart.
-awk -v order="${names[*]}" '
+awk -v order="${names[*]}" -v format="$FORMAT" '
   function median(s,   a, n, i, j, t) {
     n = split(s, a, " ")
     for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
@@ -122,12 +146,23 @@ awk -v order="${names[*]}" '
     peer["aiolos-threads"] = "fio-psync"
     n = split(order, names, " ")
     for (i = 1; i <= n; i++) for (f = 2; f <= 7; f++) m[names[i], f] = median(v[names[i], f])
-    printf "%-15s %10s %9s %8s %9s %10s %12s %8s %8s  %s\n", "engine", "IOPS", "MiB/s", "p50 us", "p99 us", "cpu us/io", "submit p99", "IOPS x", "cpu x", "vs"
+    if (format == "md") {
+      print "| engine | IOPS | MiB/s | p50 µs | p99 µs | CPU µs/I/O | submit p99 µs | IOPS × peer | CPU × peer | peer | IOPS × before | CPU × before |"
+      print "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |"
+    } else {
+      printf "%-15s %10s %9s %8s %9s %10s %12s %8s %8s  %-13s %9s %9s\n", "engine", "IOPS", "MiB/s", "p50 us", "p99 us", "cpu us/io", "submit p99", "IOPS x", "cpu x", "vs", "IOPS xbef", "cpu xbef"
+    }
     for (i = 1; i <= n; i++) {
-      e = names[i]; p = peer[e]; ri = "-"; rc = "-"; vs = ""
+      e = names[i]; p = peer[e]; ri = "-"; rc = "-"; vs = ""; bi = "-"; bc = "-"
       if (p != "" && m[p, 2] > 0) { ri = sprintf("%.2f", m[e, 2] / m[p, 2]); vs = p
         if (m[p, 6] > 0) rc = sprintf("%.2f", m[e, 6] / m[p, 6]) }
+      b = e; sub(/^aiolos-/, "before-", b)
+      if (e ~ /^aiolos-/ && m[b, 2] > 0) { bi = sprintf("%.2f", m[e, 2] / m[b, 2])
+        if (m[b, 6] > 0) bc = sprintf("%.2f", m[e, 6] / m[b, 6]) }
       sp = m[e, 7] > 0 ? sprintf("%.1f", m[e, 7]) : "-"
-      printf "%-15s %10.0f %9.1f %8.1f %9.1f %10.2f %12s %8s %8s  %s\n", e, m[e, 2], m[e, 3], m[e, 4], m[e, 5], m[e, 6], sp, ri, rc, vs
+      if (format == "md")
+        printf "| %s | %.0f | %.1f | %.1f | %.1f | %.2f | %s | %s | %s | %s | %s | %s |\n", e, m[e, 2], m[e, 3], m[e, 4], m[e, 5], m[e, 6], sp, ri, rc, vs, bi, bc
+      else
+        printf "%-15s %10.0f %9.1f %8.1f %9.1f %10.2f %12s %8s %8s  %-13s %9s %9s\n", e, m[e, 2], m[e, 3], m[e, 4], m[e, 5], m[e, 6], sp, ri, rc, vs, bi, bc
     }
   }' "$results"

@@ -48,9 +48,12 @@ mod ring;
 pub mod sys;
 
 pub use buf::aligned::{AlignedBuf, BufPool};
+pub use buf::fixed::{FixedBuf, FixedBufs, MAX_FIXED_BUFS};
 pub use buf::{BufResult, IoBuf, IoBufMut, RawBuf};
 pub use direct::DirectFile;
-pub use engine::{AsyncBuffered, ChoiceSource, EngineChoice, EngineKind, EngineStats, Suggestion};
+pub use engine::{
+    AsyncBuffered, ChoiceSource, EngineChoice, EngineKind, EngineStats, Registration, Suggestion,
+};
 pub use error::Error;
 pub use op::{Fd, Op, OpCode, RwFlags};
 pub use ring::{Buffers, CancelOutcome, Completion, PushError, Ring, RingBuilder, Token};

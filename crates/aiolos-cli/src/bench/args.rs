@@ -44,6 +44,41 @@ impl Rw {
     }
 }
 
+/// Page-cache advice given for the whole file before the runs (`posix_fadvise`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fadvise {
+    /// No advice (the kernel's default readahead).
+    None,
+    /// `POSIX_FADV_NORMAL`.
+    Normal,
+    /// `POSIX_FADV_RANDOM`: readahead off.
+    Random,
+    /// `POSIX_FADV_SEQUENTIAL`: larger readahead.
+    Sequential,
+}
+
+impl Fadvise {
+    /// fio's default (`fadvise_hint=1`): random advice for random patterns, sequential
+    /// for sequential ones.
+    pub fn for_pattern(rw: Rw) -> Fadvise {
+        if rw.random() {
+            Fadvise::Random
+        } else {
+            Fadvise::Sequential
+        }
+    }
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fadvise::None => "none",
+            Fadvise::Normal => "normal",
+            Fadvise::Random => "random",
+            Fadvise::Sequential => "sequential",
+        }
+    }
+}
+
 /// A block size or a range of them (`4k`, `4k-64k`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BsRange {
@@ -75,6 +110,27 @@ pub struct BenchArgs {
     /// Requests pushed before each submit (0: fill every free slot, one submit).
     #[arg(long, default_value_t = 0)]
     pub batch_submit: u32,
+    /// io_uring and kernel AIO: requests per system call within one submit, FIRST,THEN:
+    /// the first call carries at most FIRST, each later one at most THEN (0: no limit;
+    /// 0,0 sends a whole batch in one call). Default: the library's (2,8; see
+    /// `RingBuilder::submit_split`).
+    #[arg(long, value_name = "FIRST,THEN", value_parser = parse_split)]
+    pub submit_split: Option<(u32, u32)>,
+    /// Page-cache advice for the file, as fio's --fadvise_hint: random
+    /// (POSIX_FADV_RANDOM: no readahead), sequential, normal, or none (no call). Default:
+    /// as fio, random for random patterns and sequential for sequential ones.
+    #[arg(long, value_enum)]
+    pub fadvise: Option<Fadvise>,
+    /// io_uring: register the file with each job's ring (IORING_REGISTER_FILES), as fio's
+    /// --registerfiles. Other engines run without (and say so in the notes).
+    #[arg(long)]
+    pub fixed_files: bool,
+    /// io_uring: take each job's buffers from a pool registered with its ring
+    /// (IORING_REGISTER_BUFFERS, READ_FIXED/WRITE_FIXED), as fio's --fixedbufs. Needs a
+    /// single --bs. Where registration is refused (RLIMIT_MEMLOCK) the run goes on
+    /// unregistered and says why in the notes.
+    #[arg(long)]
+    pub fixed_bufs: bool,
     /// Completions to wait for before refilling.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_complete: u32,
@@ -191,6 +247,15 @@ pub fn parse_qd(s: &str) -> Result<u32, String> {
         Ok(n) if (1..=max).contains(&n) => Ok(n),
         _ => Err(format!("{s:?} is not a queue depth (1 to {max})")),
     }
+}
+
+/// Parses `FIRST,THEN` (two counts of requests, 0 for no limit).
+pub fn parse_split(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("{s:?}: expected FIRST,THEN (e.g. 2,8; 0,0 for one call per submit)");
+    let (a, b) = s.split_once(',').ok_or_else(bad)?;
+    let a = a.trim().parse().map_err(|_| bad())?;
+    let b = b.trim().parse().map_err(|_| bad())?;
+    Ok((a, b))
 }
 
 /// Parses `32` or `1,8,32,128`.

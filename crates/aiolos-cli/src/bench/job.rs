@@ -6,9 +6,10 @@
 
 use super::args::{BsRange, Rw};
 use super::stamp;
-use aiolos::{AlignedBuf, EngineKind, Fd, Op, Ring};
+use aiolos::{AlignedBuf, EngineKind, Fd, FixedBuf, FixedBufs, IoBufMut, Op, Ring};
 use anyhow::{anyhow, bail, Context, Result};
 use hdrhistogram::Histogram;
+use std::ops::DerefMut;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -37,6 +38,12 @@ pub struct JobSpec {
     pub single_issuer: bool,
     /// io_uring: the policy for buffered reads.
     pub async_buffered: aiolos::AsyncBuffered,
+    /// `RingBuilder::submit_split`, when not the library's default.
+    pub submit_split: Option<(u32, u32)>,
+    /// io_uring: register the file with the ring (`--fixed-files`).
+    pub fixed_files: bool,
+    /// io_uring: buffers from a pool registered with the ring (`--fixed-bufs`).
+    pub fixed_bufs: bool,
     pub batch_submit: u32,
     pub batch_complete: u32,
     pub fsync_every: u64,
@@ -78,6 +85,8 @@ pub struct JobOutput {
     /// When measuring started and ended for this job.
     pub began: Instant,
     pub ended: Instant,
+    /// What the ring could not register, and why (`--fixed-files`, `--fixed-bufs`).
+    pub notes: Vec<String>,
 }
 
 impl JobOutput {
@@ -99,6 +108,7 @@ impl JobOutput {
             qd_samples: 0,
             began: now,
             ended: now,
+            notes: Vec::new(),
         }
     }
 }
@@ -172,6 +182,23 @@ fn overlaps(reqs: &[Req], off: u64, len: u64) -> bool {
         .any(|r| r.busy && off < r.offset + r.len && r.offset < off + len)
 }
 
+/// What a job needs of its buffers: an I/O buffer that is also a byte slice.
+trait JobBuf: IoBufMut + DerefMut<Target = [u8]> + Sized {
+    fn capacity(&self) -> usize;
+}
+
+impl JobBuf for AlignedBuf {
+    fn capacity(&self) -> usize {
+        AlignedBuf::capacity(self)
+    }
+}
+
+impl JobBuf for FixedBuf {
+    fn capacity(&self) -> usize {
+        FixedBuf::capacity(self)
+    }
+}
+
 /// A buffer of `len` bytes at the job's memory alignment, stamped (as if for offset 0) so
 /// that even a run without `--verify` leaves the bench's stamp wherever it writes.
 fn new_buf(spec: &JobSpec, len: u64, seed: u64) -> Result<AlignedBuf> {
@@ -201,16 +228,61 @@ pub fn run(spec: &JobSpec, stop: &AtomicBool, done: &AtomicU64) -> Result<JobOut
     } else {
         spec.qd as usize
     };
-    let ring: Ring<AlignedBuf> = Ring::builder()
+    let mut builder = Ring::builder()
         .entries(entries)
         .engine(spec.engine)
         .single_issuer(spec.single_issuer)
-        .async_buffered(spec.async_buffered)
+        .async_buffered(spec.async_buffered);
+    if let Some((first, then)) = spec.submit_split {
+        builder = builder.submit_split(first, then);
+    }
+    if spec.fixed_files {
+        builder = builder.register_files([spec.fd.clone()]);
+    }
+    if !spec.fixed_bufs {
+        let bufs = (0..qd)
+            .map(|i| new_buf(spec, spec.bs.max, spec.seed ^ i as u64))
+            .collect::<Result<Vec<_>>>()?;
+        return run_with(
+            spec,
+            builder,
+            bufs,
+            |len| new_buf(spec, len, spec.seed),
+            stop,
+            done,
+        );
+    }
+    // One registered buffer per request in flight, all of the largest size (--fixed-bufs
+    // takes one block size, checked before the runs).
+    let pool = FixedBufs::new(qd, spec.bs.max as usize, spec.mem_align)
+        .context("allocating the registered buffers")?;
+    builder = builder.register_buffers(&pool);
+    let bufs = (0..qd)
+        .map(|i| {
+            let mut b = pool
+                .get()
+                .ok_or_else(|| anyhow!("the buffer pool ran dry"))?;
+            b.resize(spec.bs.max as usize);
+            stamp::stamp(&mut b, 0, spec.seed ^ i as u64);
+            Ok(b)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let more = |_| bail!("--fixed-bufs takes a single --bs");
+    run_with(spec, builder, bufs, more, stop, done)
+}
+
+fn run_with<B: JobBuf>(
+    spec: &JobSpec,
+    builder: aiolos::RingBuilder,
+    mut bufs: Vec<B>,
+    mut new_buf: impl FnMut(u64) -> Result<B>,
+    stop: &AtomicBool,
+    done: &AtomicU64,
+) -> Result<JobOutput> {
+    let qd = bufs.len();
+    let ring: Ring<B> = builder
         .build()
         .with_context(|| format!("cannot create a {} ring of {} entries", spec.engine, qd))?;
-    let mut bufs = (0..qd)
-        .map(|i| new_buf(spec, spec.bs.max, spec.seed ^ i as u64))
-        .collect::<Result<Vec<_>>>()?;
     let mut reqs = vec![Req::default(); qd];
     let mut free: Vec<usize> = (0..qd).rev().collect();
     let mut batch: Vec<usize> = Vec::with_capacity(qd);
@@ -221,7 +293,14 @@ pub fn run(spec: &JobSpec, stop: &AtomicBool, done: &AtomicU64) -> Result<JobOut
     };
     let check_overlap = spec.verify && spec.rw.writes();
     let mut stamp_seed = spec.seed.rotate_left(32);
+    let registration = ring.registration().clone();
+    let notes: Vec<String> = [registration.files, registration.buffers]
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.err())
+        .collect();
     let mut out = JobOutput::new(Instant::now());
+    out.notes.clone_from(&notes);
     let mut measuring = spec.measure_from <= Instant::now();
     let mut punted_before = ring.stats().punted_reads;
     let mut in_flight = 0usize;
@@ -232,6 +311,7 @@ pub fn run(spec: &JobSpec, stop: &AtomicBool, done: &AtomicU64) -> Result<JobOut
         let now = Instant::now();
         if !measuring && now >= spec.measure_from {
             out = JobOutput::new(now);
+            out.notes.clone_from(&notes);
             measuring = true;
             punted_before = ring.stats().punted_reads;
         }
@@ -277,7 +357,7 @@ pub fn run(spec: &JobSpec, stop: &AtomicBool, done: &AtomicU64) -> Result<JobOut
                     let Some(b) = bufs.pop() else { break };
                     b
                 } else {
-                    new_buf(spec, len, spec.seed)?
+                    new_buf(len)?
                 };
                 if write && spec.verify {
                     stamp_seed = stamp_seed.wrapping_add(1);

@@ -141,6 +141,7 @@ fn run_one(
     qd: u32,
     round: u32,
     progress: bool,
+    notes: &mut Vec<String>,
 ) -> Result<RunResult> {
     let jobs = u64::from(args.jobs);
     let step = args.bs.min;
@@ -178,6 +179,9 @@ fn run_one(
         mem_align: (target.align as usize).max(rustix::param::page_size()),
         single_issuer: !args.shared_ring,
         async_buffered: args.async_buffered,
+        submit_split: args.submit_split,
+        fixed_files: args.fixed_files,
+        fixed_bufs: args.fixed_bufs,
         batch_submit: args.batch_submit,
         batch_complete: args.batch_complete,
         fsync_every: args.fsync_every,
@@ -243,6 +247,11 @@ fn run_one(
         (outputs, cpu)
     });
     let outputs = outputs.with_context(|| format!("{engine} engine, queue depth {qd}"))?;
+    for note in outputs.iter().flat_map(|o| &o.notes) {
+        if !notes.contains(note) {
+            notes.push(note.clone());
+        }
+    }
     Ok(RunResult::from_jobs(
         engine.name(),
         qd,
@@ -252,6 +261,23 @@ fn run_one(
     ))
 }
 
+/// Gives the page cache the run's advice for the whole file, as fio does at open: it holds
+/// for the open file the jobs share, so random advice turns readahead off for them.
+fn advise(target: &target::Target, advice: args::Fadvise) -> Result<()> {
+    use rustix::fs::Advice;
+    let advice = match advice {
+        args::Fadvise::None => return Ok(()),
+        args::Fadvise::Normal => Advice::Normal,
+        args::Fadvise::Random => Advice::Random,
+        args::Fadvise::Sequential => Advice::Sequential,
+    };
+    match rustix::fs::fadvise(&target.fd, 0, None, advice) {
+        // A block device or file system without advice support: nothing to turn off.
+        Ok(()) | Err(rustix::io::Errno::SPIPE) => Ok(()),
+        Err(e) => Err(std::io::Error::from(e)).context("posix_fadvise"),
+    }
+}
+
 /// Runs `aiolos bench`.
 ///
 /// # Errors
@@ -259,6 +285,9 @@ fn run_one(
 /// I/O errors and verification failures, each with what to do about it.
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
     crate::interrupt::catch().context("cannot install the Ctrl-C handler")?;
+    if args.fixed_bufs && args.bs.min != args.bs.max {
+        bail!("--fixed-bufs takes a single --bs (its pool holds buffers of one size)");
+    }
     if args.fsync_every > 0 && !args.rw.writes() {
         bail!("--fsync-every needs a workload that writes (--rw write, randwrite or randrw)");
     }
@@ -268,6 +297,10 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let qd_max = args.qd.0.iter().copied().max().unwrap_or(1);
     let (engines, mut notes) = engines(&args, job::ring_entries(qd_max))?;
     let target = target::prepare(&args, |align, path| check_block_sizes(&args, align, path))?;
+    let fadvise = args
+        .fadvise
+        .unwrap_or_else(|| args::Fadvise::for_pattern(args.rw));
+    advise(&target, fadvise)?;
     let rounds = args
         .rounds
         .unwrap_or(if args.engine == Some(EngineChoice::All) {
@@ -283,7 +316,9 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     'all: for round in 1..=rounds {
         for &qd in &args.qd.0 {
             for &engine in &engines {
-                runs.push(run_one(&args, &target, engine, qd, round, progress)?);
+                runs.push(run_one(
+                    &args, &target, engine, qd, round, progress, &mut notes,
+                )?);
                 if interrupted() {
                     break 'all;
                 }
@@ -311,6 +346,10 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             dio_align_bytes: target.align,
             uring_single_issuer: !args.shared_ring,
             uring_async_buffered: args.async_buffered.name(),
+            submit_split: args.submit_split.map(|(a, b)| [a, b]),
+            fixed_files: args.fixed_files,
+            fixed_bufs: args.fixed_bufs,
+            fadvise: fadvise.name(),
             batch_submit: args.batch_submit,
             batch_complete: args.batch_complete,
             runtime_s: args.runtime.as_secs_f64(),

@@ -51,6 +51,13 @@ pub struct Config {
     pub uring_single_issuer: bool,
     /// io_uring: the `--async-buffered` policy (auto, always, never).
     pub uring_async_buffered: &'static str,
+    /// `--submit-split` (null: the library's default).
+    pub submit_split: Option<[u32; 2]>,
+    /// `--fadvise`: the page-cache advice given for the file.
+    pub fadvise: &'static str,
+    /// `--fixed-files`, `--fixed-bufs` (io_uring registration asked for).
+    pub fixed_files: bool,
+    pub fixed_bufs: bool,
     pub batch_submit: u32,
     pub batch_complete: u32,
     pub runtime_s: f64,

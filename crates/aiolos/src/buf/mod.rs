@@ -45,6 +45,7 @@
 #![allow(unsafe_code)]
 
 pub(crate) mod aligned;
+pub(crate) mod fixed;
 use std::io;
 
 /// A buffer the kernel may read from (for writes), at an address that stays put while the

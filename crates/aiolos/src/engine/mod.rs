@@ -131,6 +131,17 @@ pub struct EngineStats {
     pub punted_reads: u64,
 }
 
+/// What a ring asked to register with the kernel (registered files and buffers, io_uring
+/// only), and what came of it: `None` when nothing was asked for, else the count
+/// registered or why nothing was (the ring then works unregistered).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Registration {
+    /// `IORING_REGISTER_FILES`: the files registered, or why not.
+    pub files: Option<Result<usize, String>>,
+    /// `IORING_REGISTER_BUFFERS`: the buffers registered, or why not.
+    pub buffers: Option<Result<usize, String>>,
+}
+
 /// The interface every engine implements. The ring guarantees that at most one thread
 /// calls [`Engine::reap`] at a time and that `submit` calls are serialised.
 pub(crate) trait Engine: Send + Sync {
@@ -164,6 +175,11 @@ pub(crate) trait Engine: Send + Sync {
     fn notify_fd(&self) -> BorrowedFd<'_>;
 
     fn stats(&self) -> EngineStats;
+
+    /// What was registered with the kernel ([`Registration`]).
+    fn registration(&self) -> Registration {
+        Registration::default()
+    }
 
     /// Whether only the thread that created the engine may submit, reap, cancel or wake
     /// (an io_uring set up with `IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN`).

@@ -4,13 +4,20 @@
 //! blocks the submitting thread, buffered or not.
 //!
 //! - `submit` pushes the whole batch onto the job queue under one lock and wakes one
-//!   sleeping worker; a worker that takes a job while more wait wakes the next one. No
-//!   system call is made to submit: [`EngineStats::submit_syscalls`] counts the submits
-//!   that had to wake a sleeping worker (a futex wake), and is 0 while the pool is busy.
-//! - A worker runs one request at a time, appends its completion to the completion queue,
-//!   then signals the request's own eventfd. The ring's notification eventfd is signalled
-//!   once per reap cycle: when the first completion lands after a reap (or when a reap
-//!   leaves completions behind), not once per completion.
+//!   sleeping worker, unless a wake-up is already on its way to every sleeper; a worker
+//!   that takes a job while more wait wakes the next one. No system call is made to
+//!   submit: [`EngineStats::submit_syscalls`] counts the submits that had to wake a
+//!   sleeping worker (a futex wake), and is 0 while the pool is busy.
+//! - A worker runs one request at a time. When it is done it takes the job queue's lock
+//!   once, both to forget the finished request and to take its next one, then appends the
+//!   completion to the completion queue and signals the request's own eventfd (a worker
+//!   with nothing to take publishes its completion before it sleeps).
+//! - A sleeping reaper is woken once, by the completion that meets what it waits for;
+//!   later completions until it runs make no further futex call.
+//! - The ring's notification eventfd is signalled only once somebody has asked for it
+//!   ([`Engine::notify_fd`]), and then once per reap cycle: when the first completion
+//!   lands after a reap (or when a reap leaves completions behind), not once per
+//!   completion. A ring nobody polls makes no `write` for it.
 //! - `reap` sleeps on a condition variable until enough completions are queued, the
 //!   timeout passes or [`Engine::wake`] is called. [`EngineStats::reap_syscalls`] counts
 //!   the reaps that had to sleep; completions taken without sleeping are counted in
@@ -47,7 +54,7 @@ use rustix::io::ReadWriteFlags;
 use std::collections::VecDeque;
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -86,6 +93,8 @@ struct Jobs {
     pinned: Vec<[Option<OwnedFd>; 2]>,
     /// Workers asleep on `jobs_cv`.
     idle: usize,
+    /// Wake-ups sent to sleeping workers that they have not consumed yet.
+    waking: usize,
     exit: bool,
 }
 
@@ -97,6 +106,8 @@ struct Done {
     woken: bool,
     /// The notification eventfd was signalled since the last reap.
     signalled: bool,
+    /// Somebody asked for the notification eventfd: completions signal it from now on.
+    notify_wanted: bool,
 }
 
 struct Shared {
@@ -105,6 +116,8 @@ struct Shared {
     done: Mutex<Done>,
     done_cv: Condvar,
     notify: OwnedFd,
+    /// `Done::notify_wanted`, readable without the lock (it only ever turns true).
+    notify_wanted: AtomicBool,
     /// One eventfd per worker, to interrupt a poll it is running.
     wakers: Box<[OwnedFd]>,
     submit_wakeups: AtomicU64,
@@ -138,6 +151,7 @@ impl Threads {
                 slots: vec![None; capacity as usize],
                 pinned: (0..capacity).map(|_| [None, None]).collect(),
                 idle: 0,
+                waking: 0,
                 exit: false,
             }),
             jobs_cv: Condvar::new(),
@@ -146,9 +160,11 @@ impl Threads {
                 want: 0,
                 woken: false,
                 signalled: false,
+                notify_wanted: false,
             }),
             done_cv: Condvar::new(),
             notify,
+            notify_wanted: AtomicBool::new(false),
             wakers,
             submit_wakeups: AtomicU64::new(0),
             reap_sleeps: AtomicU64::new(0),
@@ -176,24 +192,57 @@ impl Threads {
     }
 }
 
-impl Shared {
-    /// Publishes a completion: the slot is forgotten first (so a reaped slot can be reused
-    /// at once), then the completion is queued, then the eventfds are signalled.
-    fn complete(&self, sqe: &Sqe, res: i64) {
-        // Closed only after the eventfd below has been signalled.
-        let _pinned = {
-            let mut jobs = lock(&self.jobs);
-            let mut pinned = [None, None];
-            if let Some(entry) = jobs.slots.get_mut(sqe.slot as usize) {
-                if entry.is_some_and(|i| i.user_data == sqe.user_data) {
-                    *entry = None;
-                    if let Some(p) = jobs.pinned.get_mut(sqe.slot as usize) {
-                        pinned = std::mem::take(p);
-                    }
+/// Descriptors a request held from submit to completion, closed after its eventfd is
+/// signalled.
+type Pinned = [Option<OwnedFd>; 2];
+
+impl Jobs {
+    /// Forgets a finished request (so its slot can be reused as soon as its completion is
+    /// reaped) and returns the descriptors it pinned.
+    fn forget(&mut self, sqe: &Sqe) -> Pinned {
+        let mut pinned = [None, None];
+        if let Some(entry) = self.slots.get_mut(sqe.slot as usize) {
+            if entry.is_some_and(|i| i.user_data == sqe.user_data) {
+                *entry = None;
+                if let Some(p) = self.pinned.get_mut(sqe.slot as usize) {
+                    pinned = std::mem::take(p);
                 }
             }
-            pinned
-        };
+        }
+        pinned
+    }
+
+    /// Takes the next job for worker `id`, if one is queued, and passes the wake-up on to
+    /// another sleeper when more are queued (the submitter woke only one of us).
+    fn take(&mut self, id: usize, cv: &Condvar) -> Option<Sqe> {
+        let sqe = self.queue.pop_front()?;
+        if let Some(Some(info)) = self.slots.get_mut(sqe.slot as usize) {
+            info.running = true;
+            info.worker = id;
+        }
+        if !self.queue.is_empty() {
+            self.wake_one(cv);
+        }
+        Some(sqe)
+    }
+
+    /// Wakes a sleeping worker, unless every sleeper already has a wake-up on its way
+    /// (std's `notify_one` is a futex call even when it wakes nobody).
+    fn wake_one(&mut self, cv: &Condvar) -> bool {
+        if self.idle > self.waking {
+            self.waking += 1;
+            cv.notify_one();
+            return true;
+        }
+        false
+    }
+}
+
+impl Shared {
+    /// Publishes a completion (the worker has already forgotten the request's slot, so a
+    /// reaped slot can be reused at once): the completion is queued, then the eventfds are
+    /// signalled, then the request's pinned descriptors are closed.
+    fn publish(&self, sqe: &Sqe, res: i64, pinned: Pinned) {
         let signal = {
             let mut done = lock(&self.done);
             done.cqes.push_back(Cqe {
@@ -201,9 +250,11 @@ impl Shared {
                 res,
             });
             if done.want > 0 && done.cqes.len() >= done.want {
+                // One wake-up per sleep: the reaper sets `want` again if it sleeps again.
+                done.want = 0;
                 self.done_cv.notify_one();
             }
-            !std::mem::replace(&mut done.signalled, true)
+            done.notify_wanted && !std::mem::replace(&mut done.signalled, true)
         };
         if signal {
             let _ = eventfd::signal(self.notify.as_fd());
@@ -213,21 +264,20 @@ impl Shared {
         if let Some(fd) = sqe.resfd.and_then(|fd| unsafe { request_fd(fd) }) {
             let _ = eventfd::signal(fd);
         }
+        drop(pinned);
+    }
+
+    /// Completes a request that never ran (cancelled in the queue).
+    fn complete(&self, sqe: &Sqe, res: i64) {
+        let pinned = lock(&self.jobs).forget(sqe);
+        self.publish(sqe, res, pinned);
     }
 
     /// Takes the next job, sleeping while there is none; `None` when told to exit.
     fn next_job(&self, id: usize) -> Option<Sqe> {
         let mut jobs = lock(&self.jobs);
         loop {
-            if let Some(sqe) = jobs.queue.pop_front() {
-                if let Some(Some(info)) = jobs.slots.get_mut(sqe.slot as usize) {
-                    info.running = true;
-                    info.worker = id;
-                }
-                // Pass the wake-up on: the submitter woke only one of us.
-                if !jobs.queue.is_empty() && jobs.idle > 0 {
-                    self.jobs_cv.notify_one();
-                }
+            if let Some(sqe) = jobs.take(id, &self.jobs_cv) {
                 return Some(sqe);
             }
             if jobs.exit {
@@ -236,7 +286,21 @@ impl Shared {
             jobs.idle += 1;
             jobs = self.jobs_cv.wait(jobs).unwrap_or_else(|e| e.into_inner());
             jobs.idle -= 1;
+            // A spurious wake-up may consume none; then a later submit wakes once more.
+            jobs.waking = jobs.waking.saturating_sub(1);
         }
+    }
+
+    /// Forgets `finished` and takes the next job in one acquisition of the queue's lock,
+    /// then publishes `finished`'s completion. Sleeps for a job only after publishing.
+    fn finish_and_next(&self, id: usize, finished: &Sqe, res: i64) -> Option<Sqe> {
+        let (pinned, next) = {
+            let mut jobs = lock(&self.jobs);
+            let pinned = jobs.forget(finished);
+            (pinned, jobs.take(id, &self.jobs_cv))
+        };
+        self.publish(finished, res, pinned);
+        next.or_else(|| self.next_job(id))
     }
 
     /// Whether the running request in `sqe`'s slot should stop (cancel or shutdown).
@@ -255,12 +319,13 @@ fn worker(shared: &Shared, id: usize) {
     let mut prio = Priority::new();
     // The iovec table of the request at hand, reused from one request to the next.
     let mut iov = Vec::new();
-    while let Some(sqe) = shared.next_job(id) {
+    let mut next = shared.next_job(id);
+    while let Some(sqe) = next {
         let res = match prio.apply(sqe.ioprio) {
             Ok(()) => run(shared, id, &sqe, &mut iov),
             Err(e) => -i64::from(e.0),
         };
-        shared.complete(&sqe, res);
+        next = shared.finish_and_next(id, &sqe, res);
     }
 }
 
@@ -526,9 +591,8 @@ impl Engine for Threads {
             }
             jobs.queue.push_back(sqe);
         }
-        if jobs.idle > 0 {
+        if jobs.wake_one(&self.shared.jobs_cv) {
             self.shared.submit_wakeups.fetch_add(1, Ordering::Relaxed);
-            self.shared.jobs_cv.notify_one();
         }
         Ok(sqes.len())
     }
@@ -569,7 +633,7 @@ impl Engine for Threads {
         out.extend(done.cqes.drain(..n));
         // Later completions signal the notification fd again; completions left behind by
         // a short reap keep it readable.
-        let again = !done.cqes.is_empty();
+        let again = !done.cqes.is_empty() && done.notify_wanted;
         done.signalled = again;
         drop(done);
         if again {
@@ -620,11 +684,26 @@ impl Engine for Threads {
         let mut done = lock(&self.shared.done);
         done.woken = true;
         if done.want > 0 {
+            done.want = 0;
             self.shared.done_cv.notify_one();
         }
     }
 
     fn notify_fd(&self) -> BorrowedFd<'_> {
+        if self.shared.notify_wanted.load(Ordering::Relaxed) {
+            return self.shared.notify.as_fd();
+        }
+        let mut done = lock(&self.shared.done);
+        self.shared.notify_wanted.store(true, Ordering::Relaxed);
+        if !done.notify_wanted {
+            // From now on completions signal it; completions already queued must too.
+            done.notify_wanted = true;
+            if !done.cqes.is_empty() {
+                done.signalled = true;
+                let _ = eventfd::signal(self.shared.notify.as_fd());
+            }
+        }
+        drop(done);
         self.shared.notify.as_fd()
     }
 

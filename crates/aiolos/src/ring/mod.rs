@@ -85,6 +85,10 @@ pub struct Ring<B: IoBufMut = Vec<u8>, T = u64> {
     owner: Option<usize>,
     /// How the engine was chosen.
     choice: EngineChoice,
+    /// How a submitted batch is split into system calls.
+    split: submit::Split,
+    /// What was registered with the kernel, or why not.
+    registration: crate::engine::Registration,
 }
 
 /// An address unique to the calling thread among live threads (its thread-local marker),
@@ -108,6 +112,8 @@ impl<B: IoBufMut, T> Ring<B, T> {
             id,
             owner,
             choice: EngineChoice::named(kind),
+            split: submit::Split::NONE,
+            registration: crate::engine::Registration::default(),
         }
     }
 
@@ -125,6 +131,12 @@ impl<B: IoBufMut, T> Ring<B, T> {
     /// How the engine was chosen, and why it is this one (a fallback names its cause).
     pub fn engine_choice(&self) -> &EngineChoice {
         &self.choice
+    }
+
+    /// What [`RingBuilder::register_files`] and [`RingBuilder::register_buffers`]
+    /// registered, or why the kernel (or the engine) would not.
+    pub fn registration(&self) -> &crate::engine::Registration {
+        &self.registration
     }
 
     /// How many requests may be outstanding at once.

@@ -115,9 +115,36 @@ fn prepare<B: IoBufMut, T>(slot: &mut Slot<B, T>, index: u32) -> Option<Sqe> {
     })
 }
 
+/// How a batch is split into system calls ([`RingBuilder::submit_split`]): the first
+/// carries at most `first` requests, each later one at most `then` (0: no limit).
+///
+/// [`RingBuilder::submit_split`]: super::RingBuilder::submit_split
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Split {
+    pub first: usize,
+    pub then: usize,
+}
+
+impl Split {
+    /// One system call for the whole batch.
+    pub const NONE: Split = Split { first: 0, then: 0 };
+    /// The default for the kernel engines (see `RingBuilder::submit_split`).
+    pub const DEFAULT: Split = Split { first: 2, then: 8 };
+
+    /// The most requests the `call`-th system call of a batch carries.
+    fn limit(self, call: usize) -> usize {
+        let n = if call == 0 { self.first } else { self.then };
+        if n == 0 {
+            usize::MAX
+        } else {
+            n
+        }
+    }
+}
+
 impl<B: IoBufMut, T> Ring<B, T> {
-    /// Submits every queued request: one engine call for the batch, more only when the
-    /// engine takes part of it. A request the engine refuses alone completes with that
+    /// Submits every queued request: one engine call per chunk of the batch (see
+    /// [`Split`]), more only when the engine takes part of a chunk. A request the engine refuses alone completes with that
     /// error; what the engine cannot take yet (`EAGAIN`) stays queued. Returns how many
     /// left the queue (taken, or refused with their own error).
     pub(super) fn submit_locked(&self, st: &mut State<B, T>) -> usize {
@@ -134,10 +161,13 @@ impl<B: IoBufMut, T> Ring<B, T> {
             }
         }
         let mut done = 0;
+        let mut calls = 0;
         while done < sqes.len() {
+            let end = sqes.len().min(done.saturating_add(self.split.limit(calls)));
+            calls += 1;
             // SAFETY: every sqe address points into buffers or iovec tables owned by slots,
             // which keep them until the engine reports the completion; Drop waits first.
-            match unsafe { self.engine.submit(&sqes[done..]) } {
+            match unsafe { self.engine.submit(&sqes[done..end]) } {
                 Ok(0) | Err(Errno::AGAIN) => break,
                 Ok(n) => {
                     for sqe in &sqes[done..done + n] {

@@ -67,43 +67,89 @@ impl FdKinds {
     }
 }
 
-impl Uring {
-    /// The submission entry for a ring request (without link flags).
-    pub(super) fn entry(sqe: &Sqe) -> squeue::Entry {
-        let fd = types::Fd(sqe.fd);
+/// Builds the entry for `$sqe` on the descriptor target `$fd` (`types::Fd` or
+/// `types::Fixed`: io-uring's opcodes take either, through a sealed trait), with `$buf`
+/// the registered buffer index of a read or write, if any.
+macro_rules! build_entry {
+    ($fd:expr, $sqe:expr, $buf:expr) => {{
+        let (fd, sqe, buf): (_, &Sqe, Option<u16>) = ($fd, $sqe, $buf);
         let prio = sqe.ioprio.unwrap_or(0);
         let len32 = sqe.len.min(MAX_RW) as u32;
-        let e = match sqe.op {
-            OpCode::Read => opcode::Read::new(fd, sqe.addr as *mut u8, len32)
+        let e = match (sqe.op, buf) {
+            (OpCode::Read, Some(i)) => opcode::ReadFixed::new(fd, sqe.addr as *mut u8, len32, i)
                 .offset(sqe.offset)
                 .rw_flags(sqe.rw_flags)
                 .ioprio(prio)
                 .build(),
-            OpCode::Write => opcode::Write::new(fd, sqe.addr as *const u8, len32)
+            (OpCode::Write, Some(i)) => {
+                opcode::WriteFixed::new(fd, sqe.addr as *const u8, len32, i)
+                    .offset(sqe.offset)
+                    .rw_flags(sqe.rw_flags)
+                    .ioprio(prio)
+                    .build()
+            }
+            (OpCode::Read, None) => opcode::Read::new(fd, sqe.addr as *mut u8, len32)
                 .offset(sqe.offset)
                 .rw_flags(sqe.rw_flags)
                 .ioprio(prio)
                 .build(),
-            OpCode::Readv => opcode::Readv::new(fd, sqe.addr as *const _, sqe.len as u32)
+            (OpCode::Write, None) => opcode::Write::new(fd, sqe.addr as *const u8, len32)
                 .offset(sqe.offset)
                 .rw_flags(sqe.rw_flags)
                 .ioprio(prio)
                 .build(),
-            OpCode::Writev => opcode::Writev::new(fd, sqe.addr as *const _, sqe.len as u32)
+            (OpCode::Readv, _) => opcode::Readv::new(fd, sqe.addr as *const _, sqe.len as u32)
                 .offset(sqe.offset)
                 .rw_flags(sqe.rw_flags)
                 .ioprio(prio)
                 .build(),
-            OpCode::Fsync => opcode::Fsync::new(fd).build(),
-            OpCode::Fdatasync => opcode::Fsync::new(fd)
+            (OpCode::Writev, _) => opcode::Writev::new(fd, sqe.addr as *const _, sqe.len as u32)
+                .offset(sqe.offset)
+                .rw_flags(sqe.rw_flags)
+                .ioprio(prio)
+                .build(),
+            (OpCode::Fsync, _) => opcode::Fsync::new(fd).build(),
+            (OpCode::Fdatasync, _) => opcode::Fsync::new(fd)
                 .flags(types::FsyncFlags::DATASYNC)
                 .build(),
-            OpCode::Poll => opcode::PollAdd::new(fd, u32::from(sqe.len as u16)).build(),
-            OpCode::Nop => opcode::Nop::new().build(),
+            (OpCode::Poll, _) => opcode::PollAdd::new(fd, u32::from(sqe.len as u16)).build(),
+            (OpCode::Nop, _) => opcode::Nop::new().build(),
         };
         e.user_data(sqe.user_data)
+    }};
+}
+
+impl Uring {
+    /// The submission entry for a ring request (without link flags): through the
+    /// registered file table when its descriptor is registered, and as `READ_FIXED` /
+    /// `WRITE_FIXED` when its buffer lies in a registered buffer.
+    pub(super) fn entry(&self, sqe: &Sqe) -> squeue::Entry {
+        let buf = match sqe.op {
+            OpCode::Read | OpCode::Write => self
+                .fixed_bufs
+                .as_ref()
+                .and_then(|r| r.index_of(sqe.addr, sqe.len.min(MAX_RW))),
+            _ => None,
+        };
+        match self.fixed_file(sqe.fd) {
+            Some(i) => build_entry!(types::Fixed(i), sqe, buf),
+            None => build_entry!(types::Fd(sqe.fd), sqe, buf),
+        }
     }
 
+    /// The index of `fd` in the registered file table.
+    fn fixed_file(&self, fd: RawFd) -> Option<u32> {
+        if self.fixed_files.is_empty() {
+            return None;
+        }
+        self.fixed_files
+            .binary_search_by_key(&fd, |&(f, _)| f)
+            .ok()
+            .map(|i| self.fixed_files[i].1)
+    }
+}
+
+impl Uring {
     /// Bytes a read asks for.
     ///
     /// # Safety

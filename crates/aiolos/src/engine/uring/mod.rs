@@ -68,7 +68,7 @@ pub use buffered_reads::AsyncBuffered;
 use buffered_reads::{Budget, ReadPolicy};
 use entry::FdKinds;
 use io_uring::{opcode, squeue, types, IoUring};
-pub(crate) use setup::UringOptions;
+pub(crate) use setup::{ToRegister, UringOptions};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -133,6 +133,15 @@ pub(crate) struct Uring {
     reap_syscalls: AtomicU64,
     reaped_in_memory: AtomicU64,
     punted_reads: AtomicU64,
+    /// Registered files: (descriptor, index in the table), sorted by descriptor. The
+    /// descriptors stay open (`_files`) while the ring lives, so no other file can take
+    /// their numbers.
+    fixed_files: Vec<(RawFd, u32)>,
+    _files: Vec<crate::Fd>,
+    /// The registered buffer pool: kept alive for as long as the ring (and its kernel
+    /// registration) exists.
+    fixed_bufs: Option<std::sync::Arc<crate::buf::fixed::Region>>,
+    registration: super::Registration,
 }
 
 fn errno_of(e: &io::Error) -> Errno {
@@ -269,7 +278,7 @@ impl Engine for Uring {
         let (mut reads, mut bytes) = (0u32, 0u64);
         for s in sqes {
             let room = sq.capacity() - sq.len();
-            let mut entry = Self::entry(s);
+            let mut entry = self.entry(s);
             // Whether this is a buffered read, and if so whether it is punted.
             let mut buffered_read = None;
             if policy.mode() != AsyncBuffered::Never
@@ -460,6 +469,10 @@ impl Engine for Uring {
 
     fn single_thread(&self) -> bool {
         self.deferred
+    }
+
+    fn registration(&self) -> super::Registration {
+        self.registration.clone()
     }
 }
 

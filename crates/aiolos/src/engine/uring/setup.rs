@@ -14,9 +14,21 @@ pub(crate) struct UringOptions {
     pub async_buffered: AsyncBuffered,
 }
 
+/// Files and buffers to register with a new ring (`RingBuilder::register_files`,
+/// `RingBuilder::register_buffers`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ToRegister {
+    pub files: Option<Vec<crate::Fd>>,
+    pub buffers: Option<crate::FixedBufs>,
+}
+
 impl Uring {
     /// Creates an io_uring for `capacity` outstanding requests.
-    pub(crate) fn new(capacity: u32, opts: UringOptions) -> Result<Uring, crate::Error> {
+    pub(crate) fn new(
+        capacity: u32,
+        opts: UringOptions,
+        reg: &ToRegister,
+    ) -> Result<Uring, crate::Error> {
         let sq_entries = capacity
             .saturating_add(SQ_RESERVE)
             .next_power_of_two()
@@ -98,7 +110,23 @@ impl Uring {
         ring.submitter()
             .register_eventfd(notify.as_raw_fd())
             .map_err(|e| crate::Error::Sys("io_uring_register (eventfd)", errno_of(&e)))?;
+        let (fixed_files, files, files_res) = register_files(&ring, reg.files.as_deref());
+        let (fixed_bufs, bufs_res) = register_buffers(&ring, reg.buffers.as_ref());
+        for why in [&files_res, &bufs_res]
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.as_ref().err())
+        {
+            crate::engine::log(why);
+        }
         Ok(Uring {
+            fixed_files,
+            _files: files,
+            fixed_bufs,
+            registration: super::super::Registration {
+                files: files_res,
+                buffers: bufs_res,
+            },
             sqpoll: opts.sqpoll_idle_ms.is_some(),
             deferred,
             fork_generation: crate::sys::fork_generation(),
@@ -127,5 +155,92 @@ impl Uring {
             reaped_in_memory: AtomicU64::new(0),
             punted_reads: AtomicU64::new(0),
         })
+    }
+}
+
+type FileTable = (
+    Vec<(RawFd, u32)>,
+    Vec<crate::Fd>,
+    Option<Result<usize, String>>,
+);
+
+/// Registers the descriptors of `files` (owned ones: a borrowed number may be closed and
+/// reused, and a registration would keep the old file). On refusal the ring goes on with
+/// plain descriptors and the reason is kept.
+fn register_files(ring: &IoUring, files: Option<&[crate::Fd]>) -> FileTable {
+    let Some(files) = files else {
+        return (Vec::new(), Vec::new(), None);
+    };
+    let mut keep: Vec<crate::Fd> = files.iter().filter(|f| !f.is_borrowed()).cloned().collect();
+    keep.sort_by_key(|f| f.as_raw());
+    keep.dedup_by_key(|f| f.as_raw());
+    if keep.is_empty() {
+        let why =
+            "no file registered: only descriptors the ring may keep open (owned `Fd`s) can be";
+        return (Vec::new(), Vec::new(), Some(Err(why.into())));
+    }
+    let raw: Vec<RawFd> = keep.iter().map(|f| f.as_raw()).collect();
+    match ring.submitter().register_files(&raw) {
+        Ok(()) => {
+            let table = raw
+                .iter()
+                .enumerate()
+                .map(|(i, &fd)| (fd, i as u32))
+                .collect();
+            (table, keep, Some(Ok(raw.len())))
+        }
+        Err(e) => (
+            Vec::new(),
+            Vec::new(),
+            Some(Err(format!(
+                "io_uring refused IORING_REGISTER_FILES ({e}); the ring uses plain descriptors"
+            ))),
+        ),
+    }
+}
+
+/// Registers the buffers of `pool`. The kernel pins their pages and charges them to
+/// `RLIMIT_MEMLOCK` (unless the process has `CAP_IPC_LOCK`); on refusal the ring goes on
+/// with plain reads and writes and the reason is kept.
+fn register_buffers(
+    ring: &IoUring,
+    pool: Option<&crate::FixedBufs>,
+) -> (
+    Option<std::sync::Arc<crate::buf::fixed::Region>>,
+    Option<Result<usize, String>>,
+) {
+    let Some(pool) = pool else {
+        return (None, None);
+    };
+    let iov = pool.region().iovecs();
+    // SAFETY: `IoVec` has `struct iovec`'s layout (asserted in `sys`); the table is read
+    // during the call only.
+    let table = unsafe { std::slice::from_raw_parts(iov.as_ptr().cast(), iov.len()) };
+    // SAFETY: the buffers stay allocated while the ring lives: the engine keeps the
+    // pool's region (an Arc) until it is dropped, after the ring has drained.
+    match unsafe { ring.submitter().register_buffers(table) } {
+        Ok(()) => (
+            Some(std::sync::Arc::clone(pool.region())),
+            Some(Ok(iov.len())),
+        ),
+        Err(e) => {
+            let bytes = pool.count() * pool.buf_size();
+            let why = if errno_of(&e) == Errno::NOMEM {
+                let limit = rustix::process::getrlimit(rustix::process::Resource::Memlock)
+                    .current
+                    .map_or("unlimited".to_string(), |l| format!("{l} bytes"));
+                format!(
+                    "io_uring refused IORING_REGISTER_BUFFERS ({e}): the pool's {bytes} bytes \
+                     exceed what RLIMIT_MEMLOCK ({limit}) lets this process pin; raise it \
+                     (ulimit -l) or register fewer buffers. The ring uses plain reads and writes"
+                )
+            } else {
+                format!(
+                    "io_uring refused IORING_REGISTER_BUFFERS ({e}); the ring uses plain reads \
+                     and writes"
+                )
+            };
+            (None, Some(Err(why)))
+        }
     }
 }

@@ -4,7 +4,7 @@ use super::*;
 use std::sync::{mpsc, Arc};
 
 fn engine() -> Option<Uring> {
-    match Uring::new(8, UringOptions::default()) {
+    match Uring::new(8, UringOptions::default(), &Default::default()) {
         Ok(u) => Some(u),
         Err(e) => {
             eprintln!("SKIP: io_uring unavailable: {e}");
