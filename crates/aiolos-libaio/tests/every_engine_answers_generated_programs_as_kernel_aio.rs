@@ -10,7 +10,7 @@
 //! `AIOLOS_DIFF_STRICT=1` they fail too (`AIOLOS_DIFF_STRICT=NAME`: only that one), which
 //! shrinks one to a minimal program.
 //!
-//! Budget: `AIOLOS_DIFF_CASES` programs (default 100) from the seed `AIOLOS_DIFF_SEED`
+//! Budget: `AIOLOS_DIFF_CASES` programs (default 100; 30 on a sanitizer build) from the seed `AIOLOS_DIFF_SEED`
 //! (default fixed, so CI runs the same programs every time; `random` for a new one, which
 //! is printed).
 mod common;
@@ -265,7 +265,13 @@ fn every_engine_answers_generated_programs_as_kernel_aio() {
     }
     eprintln!("differential test: the oracle is {lib}");
 
-    let cases = env_number("AIOLOS_DIFF_CASES", 100) as u32;
+    // Fewer on an AddressSanitizer build of the library (CI's sanitizer step).
+    let default = if common::sanitizer().is_some() {
+        30
+    } else {
+        100
+    };
+    let cases = env_number("AIOLOS_DIFF_CASES", default) as u32;
     let config = Config {
         cases,
         failure_persistence: None,
