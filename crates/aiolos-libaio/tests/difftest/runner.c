@@ -602,6 +602,11 @@ static void do_destroy(char **t, int release)
 		ctxs[c].live = 0;
 		ctxs[c].dangling = 1;
 		ctxs[c].nout = 0;
+		/* Keep the address: a later io_setup could map its ring there, and the old
+		 * handle would then name the new context (on one library and not another).
+		 * Fails harmlessly where the address is still mapped. */
+		(void)mmap((void *)ctxs[c].ctx, PAGE, PROT_NONE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	}
 }
 
