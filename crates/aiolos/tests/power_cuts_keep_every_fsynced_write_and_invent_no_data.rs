@@ -267,8 +267,8 @@ fn one_cut(kind: EngineKind, dev: &mut LoopDev, mnt: &Path, cut: u64) -> (usize,
                 "{kind} cut {cut}: block {b} (written, not synced) holds {}",
                 describe(got)
             ),
-            // Its own bytes with no "W" line for it: the writer's log lost the line (seen
-            // once in about 120 cuts on uring, not explained yet; docs/reliability.md).
+            // Its own bytes with no "W" line for it (seen on uring, not explained yet;
+            // docs/reliability.md).
             // Still data written there by this writer, so allowed, and counted.
             None if got == want.as_slice() => unlogged += 1,
             None => assert!(
