@@ -191,8 +191,9 @@ fuzz_target!(|data: &[u8]| {
                 let mut ptrs: Vec<*mut Iocb> = (0..n)
                     .map(|_| match inp.u8() % 10 {
                         8 => std::ptr::null_mut(),
-                        // SAFETY: the guard page: never dereferenced here.
+                        // The guard page: unreadable, for the library's EFAULT.
                         9 => (w.region + REGION) as *mut Iocb,
+                        // SAFETY: an index below NIOCB, inside the iocb vector.
                         k => unsafe { base.add(k as usize % NIOCB) },
                     })
                     .collect();
@@ -211,8 +212,8 @@ fuzz_target!(|data: &[u8]| {
                 let nr = libc::c_long::from(inp.u8() % 70) - 2;
                 let min = libc::c_long::from(inp.u8() % 4) - 1;
                 let mut ts = Timespec { tv_sec: 0, tv_nsec: libc::c_long::from(inp.u8()) * 1000 };
-                // SAFETY: events has room for 64 events (nr is capped by the check below,
-                // the kernel and the drop-in copy at most nr); ts is a live timespec.
+                // SAFETY: events has room for 64 events and nr is at most 64 (the drop-in
+                // and the kernel write at most nr); ts is a live timespec.
                 let r = unsafe {
                     exports::aiolos_io_getevents_0_4(ctx, min, nr.min(64), events.as_mut_ptr(), &mut ts)
                 };
