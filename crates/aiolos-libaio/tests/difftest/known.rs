@@ -1,0 +1,590 @@
+//! Known differences between our engines and kernel AIO: each named by the contract it
+//! breaks and the issue that tracks it, limited to the engines that show it, and matched by
+//! a narrow classifier of the mismatch (the call, its arguments and both answers), so that
+//! nothing else hides behind it. The test prints how often each was seen and its shortest
+//! program; none fails it. Whoever fixes one removes its entry here (the test then fails if
+//! the difference is still there). `docs/reliability.md` lists them with minimal programs.
+
+use super::program::{Buf, Iocb, Off, Program, Step, Tmo, FDSYNC, FSYNC, NOOP, POLL};
+use super::program::{IOPRIO, PREAD, PREADV, PWRITE, PWRITEV, RESFD};
+use super::trace::{Mismatch, Rule, Trace};
+
+/// A difference between an engine and kernel AIO that is known and tracked.
+pub struct Known {
+    pub name: &'static str,
+    pub contract: &'static str,
+    pub issue: &'static str,
+    pub engines: &'static [&'static str],
+    pub matches: fn(&Program, &Trace, &Mismatch) -> bool,
+}
+
+const EMULATED: &[&str] = &["uring", "threads"];
+
+fn step<'a>(p: &'a Program, m: &Mismatch) -> Option<&'a Step> {
+    match m {
+        Mismatch::Answer { step, .. } => p.steps.get(*step),
+        Mismatch::Contract { step: Some(s), .. } => p.steps.get(*s),
+        _ => None,
+    }
+}
+
+/// The return value in an answer string (`"getev -22"` → -22).
+fn ret(answer: &str) -> Option<i64> {
+    answer.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn answer(m: &Mismatch) -> Option<(Option<i64>, Option<i64>)> {
+    match m {
+        Mismatch::Answer { want, got, .. } => Some((ret(want), ret(got))),
+        _ => None,
+    }
+}
+
+/// The iocbs of a submit step, up to its count, in order.
+fn submitted<'a>(p: &'a Program, s: &Step) -> Vec<Option<&'a Iocb>> {
+    match s {
+        Step::Submit { items, nr, .. } => items
+            .iter()
+            .take((*nr).max(0) as usize)
+            .map(|it| match it {
+                super::program::Item::Iocb(k) => p.iocbs.get(p.k(*k)),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A submit answered by the kernel with `want` and by the engine with `got`, where the
+/// first iocb the two answers disagree on satisfies `pred`.
+fn submit_differs_on(
+    p: &Program,
+    m: &Mismatch,
+    want_err: Option<i64>,
+    pred: fn(&Iocb) -> bool,
+) -> bool {
+    let (Some(s), Some((Some(want), Some(got)))) = (step(p, m), answer(m)) else {
+        return false;
+    };
+    if !matches!(s, Step::Submit { c: 0 | 1, .. }) {
+        return false;
+    }
+    let cbs = submitted(p, s);
+    // The kernel stopped at iocb `want` (or failed on the first); the engine went past it
+    // (or stopped elsewhere): the iocb at the kernel's stopping point decides.
+    let at = if want < 0 { 0 } else { want as usize };
+    let Some(Some(cb)) = cbs.get(at) else {
+        return false;
+    };
+    let kernel_refused = want < 0 || (want as usize) < cbs.len();
+    let engine_took_more = got > want || (want < 0 && got > 0);
+    let err_ok = match want_err {
+        Some(e) => want == e || (want >= 0 && at == want as usize),
+        None => true,
+    };
+    kernel_refused && engine_took_more && err_ok && pred(cb)
+}
+
+/// A submit the engine stopped earlier than the kernel (with `err` when it took none), at
+/// an iocb that satisfies `pred`.
+fn engine_refused(p: &Program, m: &Mismatch, err: i64, pred: fn(&Iocb) -> bool) -> bool {
+    let (Some(s), Some((Some(want), Some(got)))) = (step(p, m), answer(m)) else {
+        return false;
+    };
+    if !matches!(s, Step::Submit { c: 0 | 1, .. }) {
+        return false;
+    }
+    let at = if got < 0 { 0 } else { got as usize };
+    let took_fewer = if got < 0 {
+        want > 0 && got == err
+    } else {
+        want > got
+    };
+    matches!(submitted(p, s).get(at), Some(Some(cb)) if pred(cb)) && took_fewer
+}
+
+/// More events than could be complete, because one is a poll the kernel would have refused
+/// at submit (this test counts such a poll as never firing) failing in its event.
+fn failed_poll_counted(p: &Program, t: &Trace, m: &Mismatch) -> bool {
+    let Mismatch::Contract {
+        step: Some(s),
+        rule: Rule::MoreThanPossible,
+        ..
+    } = m
+    else {
+        return false;
+    };
+    t.steps.get(*s).is_some_and(|o| {
+        o.evs.iter().any(|e| {
+            e.res < 0
+                && usize::try_from(e.k)
+                    .ok()
+                    .and_then(|k| p.iocbs.get(k))
+                    .is_some_and(|cb| cb.op == POLL)
+        })
+    })
+}
+
+/// The iocbs named in a `Lost` detail ("requests [(1, 'p'), (3, 'a')] never completed").
+fn lost_iocbs(detail: &str) -> Vec<usize> {
+    detail
+        .split('(')
+        .skip(1)
+        .filter_map(|s| s.split(',').next()?.trim().parse().ok())
+        .collect()
+}
+
+pub const KNOWN: &[Known] = &[
+    Known {
+        name: "counts_checked_on_the_fast_path",
+        contract: "deliberate: libaio 0.3.113 answers a zero-timeout io_getevents on an empty \
+                   ring with 0 before any check, even for min_nr > nr or a negative count; \
+                   ours checks the counts first and passes the call to the kernel, which returns EINVAL \
+                   (or EFAULT, for a signal mask it cannot read)",
+        issue: "none (by design; docs/reliability.md)",
+        engines: &["native", "uring", "threads"],
+        matches: |p, _, m| {
+            matches!(
+                step(p, m),
+                Some(Step::GetEvents { tmo: Tmo::Zero, min, nr, .. }) if *min < 0 || *nr < 0 || min > nr
+            ) && matches!(answer(m), Some((Some(0), Some(-22 | -14))))
+        },
+    },
+    Known {
+        name: "min_nr_0",
+        contract: "a reap that does not wait (io_getevents with min_nr 0 or a zero timeout, \
+                   or reading the ring from user space) returns every request that is already \
+                   complete: kernel AIO completes buffered file I/O inside io_submit",
+        issue: "#14, contract 1",
+        engines: EMULATED,
+        matches: |p, _, m| match m {
+            Mismatch::Contract {
+                rule: Rule::NonBlockingReapMissesCompleted,
+                ..
+            } => true,
+            // A waiting reap that got its min_nr but not everything already complete.
+            Mismatch::Contract {
+                rule: Rule::BlockingReapShort,
+                detail,
+                ..
+            } => {
+                let got: Option<i64> = detail
+                    .split("returned ")
+                    .nth(1)
+                    .and_then(|s| s.split(' ').next()?.parse().ok());
+                matches!((step(p, m), got), (Some(Step::GetEvents { min, .. }), Some(g)) if g >= *min)
+            }
+            _ => false,
+        },
+    },
+    Known {
+        name: "access_mode_checked_at_submit",
+        contract: "io_submit refuses a write through a descriptor not open for writing (and a \
+                   read through one not open for reading) with EBADF; the emulation accepts \
+                   it and fails the request in its event",
+        issue: "#14, contract 6 (argument checks)",
+        engines: EMULATED,
+        matches: |p, _, m| {
+            let wrong_mode =
+                |cb: &Iocb| matches!(cb.op, PWRITE | PWRITEV) && matches!(cb.fd, "R" | "DIR");
+            submit_differs_on(p, m, Some(-9), wrong_mode)
+                || matches!((step(p, m), answer(m)), (Some(s @ Step::Submit { c: 0 | 1, .. }), Some((Some(-9), Some(-22))))
+                    if matches!(submitted(p, s).first(), Some(Some(cb)) if wrong_mode(cb)))
+        },
+    },
+    Known {
+        name: "event_array_checked_before_any_event",
+        contract: "io_getevents faults (EFAULT) on an unwritable event array only when it has \
+                   an event to copy; with none ready it returns 0. The emulation checks the \
+                   array first and returns EFAULT",
+        issue: "#14, contract 6 (argument checks)",
+        engines: EMULATED,
+        matches: |_, _, m| {
+            matches!(m, Mismatch::Contract { rule: Rule::NullEvents, detail, .. }
+                if detail.starts_with("returned -14 "))
+        },
+    },
+    Known {
+        name: "directory_read_refused_at_submit",
+        contract: "io_submit refuses a read of a directory with EINVAL (it has no read_iter); \
+                   the emulation accepts it and fails the request with EISDIR",
+        issue: "#14, contract 6 (argument checks)",
+        engines: EMULATED,
+        matches: |p, _, m| {
+            submit_differs_on(p, m, Some(-22), |cb| {
+                matches!(cb.op, PREAD | PREADV) && cb.fd == "DIR"
+            })
+        },
+    },
+    Known {
+        name: "io_setup_reads_ctxp_first",
+        contract: "io_setup reads *ctxp before it looks at maxevents: io_setup(0, unreadable) \
+                   is EFAULT; native answers EINVAL",
+        issue: "#14, contract 6 (argument checks)",
+        engines: &["native"],
+        matches: |p, _, m| {
+            matches!(step(p, m), Some(Step::SetupBad { how: "wild", qinit: false, .. }))
+                && answer(m) == Some((Some(-14), Some(-22)))
+        },
+    },
+    Known {
+        name: "negative_length_refused_at_submit",
+        contract: "io_submit refuses an iocb whose aio_nbytes is negative as a ssize_t \
+                   (2^63 or more) with EINVAL; the emulation accepts it",
+        issue: "#14, contract 6 (argument checks)",
+        engines: EMULATED,
+        matches: |p, _, m| {
+            submit_differs_on(p, m, Some(-22), |cb| {
+                matches!(cb.op, PREAD | PWRITE) && cb.len > i64::MAX as u64
+            })
+        },
+    },
+    Known {
+        name: "sigmask_read_before_the_fast_path",
+        contract: "io_pgetevents with a zero timeout on an empty ring returns 0 without reading \
+                   the signal mask (libaio's fast path; native does the same); the emulation \
+                   reads it first and returns EFAULT for an unreadable one",
+        issue: "#14, contract 6 (argument checks)",
+        engines: EMULATED,
+        matches: |p, _, m| {
+            matches!(
+                step(p, m),
+                Some(Step::GetEvents { tmo: Tmo::Zero, mask: Some("wild"), .. })
+            ) && answer(m) == Some((Some(0), Some(-14)))
+        },
+    },
+    Known {
+        name: "unused_fields_of_poll_and_fsync_checked",
+        // Also: such a poll, accepted, fails later in its event, which the reap bounds
+        // (counting on a refused poll never completing) see as one event too many.
+        contract: "io_submit refuses with EINVAL a poll whose aio_offset, aio_nbytes or \
+                   aio_rw_flags is not 0 or whose events do not fit in 16 bits, and an fsync \
+                   or fdatasync whose aio_buf, aio_offset, aio_nbytes or aio_rw_flags is not \
+                   0; the emulation ignores those fields",
+        issue: "#14, contract 6 (argument checks)",
+        engines: EMULATED,
+        matches: |p, t, m| {
+            submit_differs_on(p, m, Some(-22), |cb| {
+                let extra = cb.len != 0 || cb.off != Off::Abs(0) || cb.rwf != 0;
+                match cb.op {
+                    POLL => extra || matches!(cb.buf, Buf::Raw(e) if e > 0xffff),
+                    FSYNC | FDSYNC => extra || cb.buf != Buf::Raw(0),
+                    _ => false,
+                }
+            }) || failed_poll_counted(p, t, m)
+        },
+    },
+    Known {
+        name: "poll_that_could_never_fire_refused",
+        contract: "io_submit refuses with EINVAL a poll on a file that cannot wait (no poll \
+                   method: a regular file, a directory, /dev/null) for events that file is not \
+                   ready for (POLLPRI, or none); the emulation accepts it and it never fires",
+        issue: "#14, contract 6 (argument checks)",
+        engines: EMULATED,
+        matches: |p, _, m| {
+            submit_differs_on(p, m, Some(-22), |cb| {
+                // POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM, and POLLERR | POLLHUP.
+                let ready = 0x1 | 0x4 | 0x40 | 0x100 | 0x8 | 0x10;
+                cb.op == POLL
+                    && matches!(cb.fd, "B" | "D" | "R" | "NUL" | "DIR")
+                    && matches!(cb.buf, Buf::Raw(e) if e & ready == 0)
+            })
+        },
+    },
+    Known {
+        name: "cancel_finds_every_submission_of_an_iocb",
+        contract: "an iocb submitted again while in flight is a second request; io_cancel of \
+                   that iocb finds each of them in turn. The emulation keeps one request per \
+                   iocb address, so a poll submitted twice can be cancelled once and the other \
+                   never completes (until io_destroy)",
+        issue: "#14 (new: not in its list)",
+        engines: EMULATED,
+        matches: |p, t, m| {
+            let lost = match m {
+                Mismatch::Contract { rule: Rule::Lost, detail, .. } => lost_iocbs(detail),
+                Mismatch::Completion { k, want, got } if got.len() < want.len() => vec![*k],
+                _ => return false,
+            };
+            !lost.is_empty()
+                && lost.iter().all(|&k| {
+                    let taken = t.steps.iter().flat_map(|o| &o.acc).filter(|a| a.0 == k).count();
+                    p.iocbs.get(k).is_some_and(|cb| cb.op == POLL) && taken >= 2
+                })
+        },
+    },
+    Known {
+        name: "empty_vector_accepted",
+        contract: "a readv or writev iocb with no iovec (aio_nbytes 0) is accepted and \
+                   completes with res 0; the emulation refuses it at io_submit with EIO",
+        issue: "#14 (new: not in its list)",
+        engines: EMULATED,
+        matches: |p, _, m| {
+            let empty = |cb: &Iocb| matches!(cb.op, PREADV | PWRITEV) && cb.len == 0;
+            engine_refused(p, m, -5, empty)
+                || matches!((step(p, m), answer(m)), (Some(s @ Step::Submit { c: 0 | 1, .. }), Some((Some(w), Some(-5))))
+                    if w < 0 && matches!(submitted(p, s).first(), Some(Some(cb)) if empty(cb)))
+        },
+    },
+    Known {
+        name: "end_past_the_largest_offset_refused_at_submit",
+        contract: "io_submit refuses with EINVAL a read or write whose offset plus length \
+                   passes 2^63 - 1 (rw_verify_area); the emulation accepts it and fails it in \
+                   its event",
+        issue: "#14, contract 6 (argument checks)",
+        engines: EMULATED,
+        matches: |p, _, m| {
+            submit_differs_on(p, m, Some(-22), |cb| {
+                let Off::Abs(o) = cb.off else { return false };
+                let count = match cb.op {
+                    PREAD | PWRITE => cb.len.min(0x7fff_f000),
+                    PREADV | PWRITEV => cb.len.min(1024).saturating_mul(cb.seg),
+                    _ => return false,
+                };
+                o >= 0 && i128::from(o) + i128::from(count) > i128::from(i64::MAX)
+            })
+        },
+    },
+    Known {
+        name: "unknown_aio_flags_ignored",
+        contract: "io_submit ignores aio_flags bits it does not know (only IOCB_FLAG_RESFD \
+                   and IOCB_FLAG_IOPRIO mean anything); the emulation refuses them with EINVAL",
+        issue: "#14, contract 6 (argument checks)",
+        engines: EMULATED,
+        matches: |p, _, m| {
+            let unknown = |cb: &Iocb| cb.flags & !(RESFD | IOPRIO) != 0;
+            engine_refused(p, m, -22, unknown)
+                || matches!((step(p, m), answer(m)), (Some(s @ Step::Submit { c: 0 | 1, .. }), Some((Some(w), Some(-22))))
+                    if w < 0 && matches!(submitted(p, s).first(), Some(Some(cb)) if unknown(cb)))
+        },
+    },
+    Known {
+        name: "resfd_must_be_an_eventfd",
+        contract: "io_submit refuses IOCB_FLAG_RESFD naming a descriptor that is not an \
+                   eventfd (EINVAL) or not open (EBADF); the emulation accepts it and, when \
+                   the request completes, writes the 8-byte eventfd increment into whatever \
+                   that descriptor is (a regular file gets 8 bytes at its file position)",
+        issue: "#14, contract 6 (argument checks); data written to a caller's file",
+        engines: EMULATED,
+        matches: |p, _, m| {
+            let bad = |cb: &Iocb| cb.flags & RESFD != 0 && cb.resfd != "E";
+            submit_differs_on(p, m, Some(-22), bad)
+                || submit_differs_on(p, m, Some(-9), bad)
+                || matches!((step(p, m), answer(m)), (Some(s @ Step::Submit { c: 0 | 1, .. }), Some((Some(w @ (-9 | -22)), Some(g))))
+                    if g < 0 && g != w && matches!(submitted(p, s).first(), Some(Some(cb)) if bad(cb)))
+        },
+    },
+    Known {
+        name: "fsync_without_a_sync_method_refused",
+        contract: "io_submit refuses with EINVAL an fsync or fdatasync of a file that has no \
+                   fsync method (a pipe, /dev/null); the emulation accepts it and fails it in its event",
+        issue: "#14, contract 6 (argument checks)",
+        engines: EMULATED,
+        matches: |p, _, m| {
+            submit_differs_on(p, m, Some(-22), |cb| {
+                matches!(cb.op, FSYNC | FDSYNC) && matches!(cb.fd, "PR" | "PW" | "NUL")
+            })
+        },
+    },
+    Known {
+        name: "io_destroy_completes_what_is_in_flight",
+        contract: "io_destroy waits for every request in flight and lets it finish (a write \
+                   submitted just before is on file afterwards); the thread-pool engine \
+                   cancels requests still queued for its workers, so their writes are lost",
+        issue: "#14 (new: not in its list); data loss",
+        engines: EMULATED,
+        matches: |p, _, m| {
+            matches!(m, Mismatch::End { what: "files (hash, size)", .. })
+                && p.steps.iter().any(|s| {
+                    matches!(s, Step::Destroy { c: 0 | 1, .. } | Step::Setup { qinit: true, .. })
+                })
+        },
+    },
+    Known {
+        name: "noop_refused",
+        contract: "io_submit refuses IOCB_CMD_NOOP (6) with EINVAL, as any opcode the kernel \
+                   does not run; the emulation accepts it and completes it with 0",
+        issue: "#14, contract 6 (argument checks)",
+        engines: EMULATED,
+        matches: |p, _, m| submit_differs_on(p, m, Some(-22), |cb| cb.op == NOOP),
+    },
+    Known {
+        name: "unreachable_buffer_refused_at_submit",
+        contract: "io_submit refuses with EFAULT a read or write whose buffer is not a user \
+                   address (access_ok); the emulation accepts it and fails it in its event",
+        issue: "#14, contract 6 (argument checks)",
+        engines: EMULATED,
+        matches: |p, _, m| {
+            submit_differs_on(p, m, Some(-14), |cb| {
+                matches!(cb.op, PREAD | PWRITE) && cb.buf == Buf::Kernel
+            })
+        },
+    },
+    Known {
+        name: "unknown_rw_flags_refused_at_submit",
+        contract: "io_submit refuses an unknown RWF_* bit with EOPNOTSUPP; the emulation \
+                   accepts it and fails the request in its event",
+        issue: "#14, contract 6 (argument checks)",
+        engines: EMULATED,
+        matches: |p, _, m| submit_differs_on(p, m, Some(-95), |cb| cb.rwf == 0x4000_0000),
+    },
+    Known {
+        name: "maxevents_above_the_limit_is_eagain",
+        contract: "io_setup with maxevents above fs.aio-max-nr but below the kernel's own \
+                   ceiling (about 4 million) is EAGAIN; the emulation answers EINVAL above 2^20",
+        issue: "#14, contracts 4 and 6",
+        engines: EMULATED,
+        matches: |p, _, m| {
+            matches!(step(p, m), Some(Step::Setup { n: "2097152", .. }))
+                && answer(m) == Some((Some(-11), Some(-22)))
+        },
+    },
+    Known {
+        name: "o_direct_misalignment_is_einval",
+        contract: "an O_DIRECT read or write whose buffer, offset or length is not aligned \
+                   completes with EINVAL; the emulation completes it with EIO",
+        issue: "#14 (new: not in its list)",
+        engines: EMULATED,
+        matches: |p, _, m| {
+            matches!(m, Mismatch::Completion { k, want, got }
+                if p.iocbs.get(*k).is_some_and(|cb| cb.fd == "D")
+                    && !want.is_empty() && want.iter().all(|r| r.0 == -22)
+                    && got.iter().all(|r| r.0 == -5))
+        },
+    },
+    Known {
+        name: "rwf_hipri_ignored",
+        contract: "kernel AIO ignores RWF_HIPRI (nobody polls for the completion); io_uring \
+                   refuses it on a ring not set up for polling, so the request fails with \
+                   EINVAL on uring",
+        issue: "#14 (new: not in its list)",
+        engines: &["uring"],
+        matches: |p, _, m| match m {
+            Mismatch::Completion { k, want, got } => {
+                p.iocbs.get(*k).is_some_and(|cb| cb.rwf == 1)
+                    && got.iter().any(|r| r.0 == -22)
+                    && !want.iter().any(|r| r.0 == -22)
+            }
+            // The read that failed left its buffer area unfilled.
+            Mismatch::End { what: "buffer areas", want, got } => want
+                .split_whitespace()
+                .zip(got.split_whitespace())
+                .enumerate()
+                .filter(|(_, (a, b))| a != b)
+                .all(|(k, _)| {
+                    p.iocbs
+                        .get(k)
+                        .is_some_and(|cb| cb.rwf == 1 && matches!(cb.op, PREAD | PREADV))
+                }),
+            // The write that failed left the file as it was.
+            Mismatch::End { what: "files (hash, size)", .. } => p
+                .iocbs
+                .iter()
+                .any(|cb| cb.rwf == 1 && matches!(cb.op, PWRITE | PWRITEV)),
+            _ => false,
+        },
+    },
+    Known {
+        name: "pgetevents_reads_the_mask_first",
+        contract: "io_pgetevents reads the signal mask before it checks the counts and the \
+                   timeout (an unreadable mask is EFAULT whatever else is wrong); the \
+                   emulation checks the counts and the timeout first (EINVAL)",
+        issue: "#14, contract 6 (argument checks)",
+        engines: EMULATED,
+        matches: |p, _, m| {
+            matches!(step(p, m), Some(Step::GetEvents { mask: Some("wild"), .. }))
+                && matches!(answer(m), Some((Some(-14), Some(g))) if g != -14)
+        },
+    },
+    Known {
+        name: "nowait_buffered_write_is_eopnotsupp",
+        contract: "a buffered write with RWF_NOWAIT on ext4 completes with EOPNOTSUPP (the \
+                   file system cannot promise not to block); on io_uring it fails with EAGAIN",
+        issue: "#14 (new: not in its list)",
+        engines: &["uring"],
+        matches: |p, _, m| {
+            matches!(m, Mismatch::Completion { k, want, got }
+                if p.iocbs.get(*k).is_some_and(|cb| cb.rwf == super::program::RWF_NOWAIT)
+                    && want.iter().all(|r| r.0 == -95) && got.iter().any(|r| r.0 == -11))
+        },
+    },
+    Known {
+        name: "submit_zeroes_the_key",
+        contract: "io_submit ignores aio_key and sets it to 0 (KIOCB_KEY), which io_cancel then \
+                   expects; the emulation refuses an iocb whose key is not 0, or leaves the key \
+                   so that io_cancel of it fails with EINVAL (a poll then never completes)",
+        issue: "#14, contract 6 (argument checks)",
+        engines: EMULATED,
+        matches: |p, _, m| {
+            let keyed = |cb: &Iocb| cb.key != 0;
+            engine_refused(p, m, -22, keyed)
+                || matches!((step(p, m), answer(m)), (Some(Step::Cancel { target: Some(k), wild: false, .. }), Some((Some(-115), Some(-22))))
+                    if p.iocbs.get(p.k(*k)).is_some_and(keyed))
+                || matches!(m, Mismatch::Contract { rule: Rule::Lost, detail, .. }
+                    if lost_iocbs(detail).iter().all(|&k| p.iocbs.get(k).is_some_and(|cb| keyed(cb) && cb.op == POLL)))
+        },
+    },
+    Known {
+        name: "invalid_ioprio_refused_at_submit",
+        contract: "io_submit refuses a read or write with IOCB_FLAG_IOPRIO and an invalid \
+                   priority class with EINVAL, and ignores the flag on other commands; the \
+                   emulation accepts the first and fails it later, and fails a poll or fsync \
+                   carrying the flag",
+        issue: "#14, contract 6 (argument checks)",
+        engines: EMULATED,
+        matches: |p, _, m| {
+            let bad = |cb: &Iocb| cb.flags & IOPRIO != 0 && (cb.prio as u16) >> 13 > 3;
+            submit_differs_on(p, m, Some(-22), |cb| {
+                matches!(cb.op, PREAD | PWRITE | PREADV | PWRITEV) && cb.flags & IOPRIO != 0 && (cb.prio as u16) >> 13 > 3
+            }) || matches!(m, Mismatch::Completion { k, want, got }
+                if p.iocbs.get(*k).is_some_and(|cb| bad(cb) && !matches!(cb.op, PREAD | PWRITE | PREADV | PWRITEV))
+                    && got.iter().any(|r| r.0 == -22) && got.len() >= want.len())
+        },
+    },
+    Known {
+        name: "ready_poll_complete_at_submit",
+        contract: "a poll whose events are ready when it is submitted (a regular file is \
+                   always readable) is complete when io_submit returns, so io_cancel of it is \
+                   EINVAL; on the emulation it may still be pending and io_cancel cancels it \
+                   (EINPROGRESS, then res 0 instead of the ready events)",
+        issue: "#14, contract 1",
+        engines: EMULATED,
+        matches: |p, _, m| {
+            let ready_poll = |cb: &Iocb| {
+                // POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM on a file that cannot wait.
+                cb.op == POLL
+                    && matches!(cb.fd, "B" | "D" | "R" | "NUL" | "DIR")
+                    && matches!(cb.buf, Buf::Raw(e) if e & (0x1 | 0x4 | 0x40 | 0x100) != 0)
+            };
+            match m {
+                Mismatch::Answer { .. } => matches!(
+                    (step(p, m), answer(m)),
+                    (Some(Step::Cancel { target: Some(k), wild: false, .. }), Some((Some(-22), Some(-115))))
+                        if p.iocbs.get(p.k(*k)).is_some_and(ready_poll)
+                ),
+                // The cancelled one then completes with 0, not with its events.
+                Mismatch::Completion { k, got, .. } => {
+                    p.iocbs.get(*k).is_some_and(ready_poll) && got.iter().any(|r| r.0 == 0)
+                }
+                _ => false,
+            }
+        },
+    },
+    Known {
+        name: "timeout_validated",
+        contract: "io_getevents does not validate the timespec: a negative tv_sec waits as \
+                   if for ever (the kernel's relative timer never fires early), a tv_nsec of \
+                   10^9 or more adds whole seconds; the emulation returns EINVAL (before it \
+                   reads the signal mask, which the kernel reads first)",
+        issue: "#14, contract 6 (argument checks)",
+        engines: EMULATED,
+        matches: |p, _, m| {
+            matches!(
+                step(p, m),
+                Some(Step::GetEvents {
+                    tmo: Tmo::Neg | Tmo::BadNs,
+                    ..
+                })
+            ) && matches!(answer(m), Some((Some(w), Some(-22))) if w != -22)
+        },
+    },
+];
