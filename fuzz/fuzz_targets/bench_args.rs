@@ -1,15 +1,14 @@
 //! `aiolos bench`'s parsers of sizes, block-size ranges, queue-depth lists and durations,
-//! and its whole argument struct through clap, compiled from the CLI's own source file
-//! (`crates/aiolos-cli/src/bench/args.rs`, private to the binary).
+//! and its whole argument struct through clap (`aiolos_cli::bench::args`, the command's own
+//! code).
 //!
 //! Checked: no panic on any input; what is accepted keeps the documented bounds (a block
-//! size range of 1 byte to 64 MiB with min <= max, queue depths 1 to 65536, durations of at
+//! size range of 1 byte to 64 MiB with min <= max, queue depths 1 to
+//! `aiolos::limits::MAX_ENTRIES`, durations of at
 //! most a year), and a size printed back in bytes parses to itself.
 #![no_main]
 
-#[allow(dead_code)]
-#[path = "../../crates/aiolos-cli/src/bench/args.rs"]
-mod args;
+use aiolos_cli::bench::args;
 
 use clap::Parser;
 use libfuzzer_sys::fuzz_target;
@@ -31,7 +30,8 @@ fuzz_target!(|data: &[u8]| {
         assert!(1 <= r.min && r.min <= r.max && r.max <= 64 << 20, "{s:?} gave {r:?}");
     }
     if let Ok(q) = args::parse_qd_list(s) {
-        assert!(!q.0.is_empty() && q.0.iter().all(|d| (1..=65536).contains(d)), "{s:?}");
+        let max = aiolos::limits::MAX_ENTRIES;
+        assert!(!q.0.is_empty() && q.0.iter().all(|d| (1..=max).contains(d)), "{s:?}");
     }
     if let Ok(d) = args::parse_duration(s) {
         assert!(d.as_secs() <= 86400 * 366 * 3600, "{s:?} gave {d:?}");

@@ -1,6 +1,6 @@
 //! `aiolos cp`'s planning over sparse maps: a source file with data at fuzzer-chosen places
 //! and holes elsewhere (on tmpfs, which reports holes exactly and takes O_DIRECT) is copied
-//! by the command's own code (`crates/aiolos-cli/src/cp.rs`, compiled here), buffered or
+//! by the command's own code (`aiolos_cli::cp`), buffered or
 //! O_DIRECT, with a fuzzer-chosen block size and queue depth.
 //!
 //! Checked: `data_extents` covers every byte that holds data, in order, within the file;
@@ -8,16 +8,7 @@
 //! size.
 #![no_main]
 
-#[allow(dead_code)]
-#[path = "../../crates/aiolos-cli/src/bench/args.rs"]
-mod args;
-/// `cp.rs` names the size parser as `crate::bench::args::parse_size`.
-mod bench {
-    pub(crate) use super::args;
-}
-#[allow(dead_code)]
-#[path = "../../crates/aiolos-cli/src/cp.rs"]
-mod cp;
+use aiolos_cli::cp;
 
 use libfuzzer_sys::fuzz_target;
 use std::os::unix::fs::FileExt;
@@ -59,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
         src.write_all_at(&vec![fill; len as usize], off).unwrap();
         want[off as usize..(off + len) as usize].fill(fill);
     }
-    let extents = cp::data_extents(&src, size);
+    let extents = cp::extents::data_extents(&src, size);
     let mut last = 0;
     for &(s, e) in &extents {
         assert!(last <= s && s < e && e <= size, "extents {extents:?} of a {size}-byte file");
@@ -80,7 +71,7 @@ fuzz_target!(|data: &[u8]| {
         dst: dst_path.clone(),
         qd,
         bs,
-        engine: Some(cp::EngineArg::Threads),
+        engine: Some(aiolos::EngineKind::Threads),
         force: true,
         verify: false,
         buffered,

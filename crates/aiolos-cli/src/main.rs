@@ -2,14 +2,7 @@
 //! reports what the kernel and a file system offer.
 #![deny(unsafe_code)]
 
-mod bench;
-mod cp;
-mod engine;
-mod interrupt;
-mod kernelfs;
-mod probe;
-mod rusage;
-
+use aiolos_cli::{bench, cp, interrupt, probe};
 use clap::{Parser, Subcommand};
 use std::io;
 use std::process::ExitCode;

@@ -21,7 +21,7 @@
 //! two odd-sized pieces, and on the virtio disk this was measured on the copy ran three to
 //! four times slower (docs/cp.md).
 
-mod extents;
+pub mod extents;
 mod files;
 mod pipeline;
 mod plan;
