@@ -13,6 +13,7 @@
 //! read by the kernel; the ring never reuses a slot before its completion is reaped.
 #![allow(unsafe_code)]
 
+use super::helper::{Helper, HELPER_DATA};
 use super::{Cqe, Engine, EngineCancel, EngineKind, EngineStats, Sqe};
 use crate::op::OpCode;
 use crate::sys::aio::{self, AioContext, IoEvent, Iocb};
@@ -29,6 +30,11 @@ const WAKE_DATA: u64 = u64::MAX;
 
 pub(crate) struct Native {
     ctx: AioContext,
+    /// The ring's capacity: iocb `capacity` is the wake poll's, `capacity + 1` the
+    /// helper poll's.
+    capacity: usize,
+    /// Runs what kernel AIO cannot: every path and metadata operation.
+    helper: Helper,
     iocbs: Box<[UnsafeCell<Iocb>]>,
     notify: OwnedFd,
     wake: OwnedFd,
@@ -58,8 +64,8 @@ unsafe impl Sync for Native {}
 impl Native {
     /// Creates a context for `capacity` requests (plus one internal wake request).
     pub(crate) fn new(capacity: u32) -> Result<Native, crate::Error> {
-        let ctx = aio::io_setup(capacity.saturating_add(1))
-            .map_err(|e| crate::Error::io_setup_for(e, capacity.saturating_add(1)))?;
+        let ctx = aio::io_setup(capacity.saturating_add(2))
+            .map_err(|e| crate::Error::io_setup_for(e, capacity.saturating_add(2)))?;
         let make = || -> Result<(OwnedFd, OwnedFd), Errno> {
             Ok((eventfd::eventfd()?, eventfd::eventfd()?))
         };
@@ -70,11 +76,13 @@ impl Native {
                 return Err(crate::Error::Sys("eventfd", e));
             }
         };
-        let iocbs = (0..=capacity)
+        let iocbs = (0..capacity.saturating_add(2))
             .map(|_| UnsafeCell::new(Iocb::default()))
             .collect();
         let engine = Native {
             ctx,
+            capacity: capacity as usize,
+            helper: Helper::new(capacity),
             iocbs,
             notify,
             wake,
@@ -91,7 +99,51 @@ impl Native {
     }
 
     fn wake_slot(&self) -> usize {
-        self.iocbs.len() - 1
+        self.capacity
+    }
+
+    /// Submits the poll on the helper pool's descriptor; its completion signals the
+    /// ring's notification descriptor too.
+    fn arm_helper(&self) -> Result<(), Errno> {
+        let Some(fd) = self.helper.notify_fd() else {
+            return Ok(());
+        };
+        let iocb = self.iocbs[self.capacity + 1].get();
+        // SAFETY: the helper slot is used only here, by the first submit to the pool and
+        // then by the reaper after the previous poll completed.
+        unsafe {
+            *iocb = Iocb {
+                aio_data: HELPER_DATA,
+                aio_lio_opcode: aio::IOCB_CMD_POLL,
+                aio_fildes: fd.as_raw_fd() as u32,
+                aio_buf: POLLIN as u64,
+                aio_flags: aio::IOCB_FLAG_RESFD,
+                aio_resfd: self.notify.as_raw_fd() as u32,
+                ..Iocb::default()
+            };
+        }
+        // SAFETY: the iocb lives in self.iocbs for the engine's lifetime; a poll names no buffer.
+        let n = unsafe { aio::io_submit(self.ctx, &[iocb]) }?;
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(Errno::AGAIN)
+        }
+    }
+
+    /// Whether kernel AIO cannot take `op` (the helper pool runs it).
+    fn pooled(op: OpCode) -> bool {
+        !matches!(
+            op,
+            OpCode::Read
+                | OpCode::Write
+                | OpCode::Readv
+                | OpCode::Writev
+                | OpCode::Fsync
+                | OpCode::Fdatasync
+                | OpCode::Poll
+                | OpCode::Nop
+        )
     }
 
     /// Submits the internal poll on the wake eventfd.
@@ -127,7 +179,8 @@ impl Native {
             OpCode::Fsync => (aio::IOCB_CMD_FSYNC, 0, 0),
             OpCode::Fdatasync => (aio::IOCB_CMD_FDSYNC, 0, 0),
             OpCode::Poll => (aio::IOCB_CMD_POLL, sqe.len, 0),
-            OpCode::Nop => (aio::IOCB_CMD_NOOP, 0, 0),
+            // Never submitted: no-ops complete locally and the rest go to the pool.
+            _ => (aio::IOCB_CMD_NOOP, 0, 0),
         };
         let (resfd, mut flags) = match sqe.resfd {
             Some(fd) => (fd as u32, aio::IOCB_FLAG_RESFD),
@@ -164,6 +217,13 @@ impl Native {
     fn take_events(&self, events: &[IoEvent], out: &mut Vec<Cqe>) -> bool {
         let mut woken = false;
         for ev in events {
+            if ev.data == HELPER_DATA {
+                // Clear and collect, then arm again: a later completion fires it anew.
+                self.helper.take(out, usize::MAX);
+                let _ = self.arm_helper();
+                woken = true;
+                continue;
+            }
             if ev.data == WAKE_DATA {
                 woken = true;
                 let _ = eventfd::eventfd_drain(self.wake.as_fd());
@@ -189,6 +249,19 @@ impl Engine for Native {
     unsafe fn submit(&self, sqes: &[Sqe]) -> Result<usize, Errno> {
         // Kernel AIO has no working no-op command (IOCB_CMD_NOOP is refused), so no-ops
         // complete here; the batch is split at them.
+        let pooled = sqes.iter().take_while(|s| Self::pooled(s.op)).count();
+        if pooled > 0 {
+            for (i, s) in sqes[..pooled].iter().enumerate() {
+                // SAFETY: the caller's contract, forwarded to the pool.
+                match unsafe { self.helper.submit(s) } {
+                    Ok(true) => self.arm_helper()?,
+                    Ok(false) => {}
+                    Err(e) if i == 0 => return Err(e),
+                    Err(_) => return Ok(i),
+                }
+            }
+            return Ok(pooled);
+        }
         let nops = sqes.iter().take_while(|s| s.op == OpCode::Nop).count();
         if nops > 0 {
             let mut local = self.local.lock().unwrap_or_else(|e| e.into_inner());
@@ -203,7 +276,7 @@ impl Engine for Native {
         }
         let end = sqes
             .iter()
-            .position(|s| s.op == OpCode::Nop)
+            .position(|s| s.op == OpCode::Nop || Self::pooled(s.op))
             .unwrap_or(sqes.len());
         let sqes = &sqes[..end];
         let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
@@ -270,6 +343,9 @@ impl Engine for Native {
     }
 
     fn cancel(&self, slot: u32, user_data: u64) -> EngineCancel {
+        if let Some(c) = self.helper.cancel(slot, user_data) {
+            return c;
+        }
         let iocb = self.iocbs[slot as usize].get();
         // SAFETY: reading our own iocb's aio_data: the slot is in flight and only the
         // submitter (serialised with this call by the ring) writes it.

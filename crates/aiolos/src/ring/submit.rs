@@ -14,7 +14,8 @@ use super::Ring;
 use crate::buf::IoBufMut;
 use crate::engine::Sqe;
 use crate::error::Error;
-use crate::op::{Kind, Op, OpCode};
+use crate::op::{BlockingFn, Kind, Op, OpCode};
+use crate::sys::path::{AT_FDCWD, STATX_SIZE};
 use crate::sys::file::IoVec;
 use crate::sys::Errno;
 
@@ -22,7 +23,7 @@ use crate::sys::Errno;
 pub(super) const MAX_IOVECS: usize = 1024;
 
 /// Refuses an op no engine can express.
-pub(super) fn validate<B>(op: &Op<B>) -> Result<(), Error> {
+pub(super) fn validate<B: IoBufMut>(op: &Op<B>) -> Result<(), Error> {
     if let Kind::Read { offset, .. }
     | Kind::Write { offset, .. }
     | Kind::Readv { offset, .. }
@@ -34,6 +35,14 @@ pub(super) fn validate<B>(op: &Op<B>) -> Result<(), Error> {
             return Err(Error::InvalidRequest(format!(
                 "offset {offset} is past the largest file offset (2^63 - 1 = {})",
                 i64::MAX
+            )));
+        }
+    }
+    if let Kind::Statx { buf, .. } = &op.kind {
+        if buf.bytes_total() < STATX_SIZE {
+            return Err(Error::InvalidRequest(format!(
+                "a statx buffer needs room for {STATX_SIZE} bytes, not {}",
+                buf.bytes_total()
             )));
         }
     }
@@ -52,7 +61,11 @@ pub(super) fn validate<B>(op: &Op<B>) -> Result<(), Error> {
 fn prepare<B: IoBufMut, T>(slot: &mut Slot<B, T>, index: u32) -> Option<Sqe> {
     let user_data = super::table::user_data(index, slot.generation);
     let op = slot.op.as_mut()?;
-    let fd = op.fd.as_ref().map_or(-1, |f| f.as_raw());
+    let at = |fd: &Option<crate::op::Fd>| fd.as_ref().map_or(AT_FDCWD, |f| f.as_raw());
+    let mut fd = op.fd.as_ref().map_or(-1, |f| f.as_raw());
+    let mut addr2 = 0u64;
+    let mut flags = op.rw_flags.0;
+    let cs = |c: &std::ffi::CString| c.as_ptr() as u64;
     let (code, addr, len, offset) = match &mut op.kind {
         Kind::Read { buf, offset } => (
             OpCode::Read,
@@ -98,6 +111,63 @@ fn prepare<B: IoBufMut, T>(slot: &mut Slot<B, T>, index: u32) -> Option<Sqe> {
         Kind::Fdatasync => (OpCode::Fdatasync, 0, 0, 0),
         Kind::Poll { events } => (OpCode::Poll, 0, *events as u16 as u64, 0),
         Kind::Nop => (OpCode::Nop, 0, 0, 0),
+        Kind::OpenAt {
+            path, flags: f, mode, ..
+        } => {
+            fd = at(&op.fd);
+            flags = *f;
+            (OpCode::OpenAt, cs(path), u64::from(*mode), 0)
+        }
+        Kind::Statx {
+            path,
+            flags: f,
+            mask,
+            buf,
+        } => {
+            fd = at(&op.fd);
+            flags = *f;
+            addr2 = buf.stable_mut_ptr() as u64;
+            (OpCode::Statx, cs(path), u64::from(*mask), 0)
+        }
+        Kind::UnlinkAt { path, flags: f } => {
+            fd = at(&op.fd);
+            flags = *f;
+            (OpCode::UnlinkAt, cs(path), 0, 0)
+        }
+        Kind::RenameAt { from, to, flags: f } => {
+            fd = at(&op.fd);
+            flags = *f as i32;
+            addr2 = cs(to);
+            (OpCode::RenameAt, cs(from), 0, 0)
+        }
+        Kind::MkdirAt { path, mode } => {
+            fd = at(&op.fd);
+            (OpCode::MkdirAt, cs(path), u64::from(*mode), 0)
+        }
+        Kind::LinkAt { from, to, flags: f } => {
+            fd = at(&op.fd);
+            flags = *f;
+            addr2 = cs(to);
+            (OpCode::LinkAt, cs(from), 0, 0)
+        }
+        Kind::SymlinkAt { target, link } => {
+            fd = at(&op.fd);
+            addr2 = cs(link);
+            (OpCode::SymlinkAt, cs(target), 0, 0)
+        }
+        Kind::Fallocate {
+            offset,
+            len,
+            mode,
+        } => {
+            flags = *mode;
+            (OpCode::Fallocate, 0, *len, *offset)
+        }
+        Kind::Ftruncate { len } => (OpCode::Ftruncate, 0, *len, 0),
+        Kind::Blocking(f) => {
+            let p: *const BlockingFn = &**f;
+            (OpCode::Blocking, p as u64, 0, 0)
+        }
     };
     Some(Sqe {
         user_data,
@@ -105,9 +175,10 @@ fn prepare<B: IoBufMut, T>(slot: &mut Slot<B, T>, index: u32) -> Option<Sqe> {
         op: code,
         fd,
         addr,
+        addr2,
         len,
         offset,
-        rw_flags: op.rw_flags.0,
+        rw_flags: flags,
         ioprio: op.ioprio,
         resfd: op.eventfd.as_ref().map(|f| f.as_raw()),
         borrowed_fds: op.fd.as_ref().is_some_and(|f| f.is_borrowed())

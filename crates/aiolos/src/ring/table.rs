@@ -215,7 +215,12 @@ impl<B: IoBufMut, T> State<B, T> {
     /// Frees a slot (its op goes to `trash`, dropped outside the lock) and lets a task
     /// waiting for space try again.
     pub fn release(&mut self, index: u32) {
-        let op = self.free_slot(index);
+        let res = self.slots[index as usize].result;
+        let mut op = self.free_slot(index);
+        // Nobody takes this completion: a descriptor the request opened is closed with it.
+        if let Some(op) = op.as_mut() {
+            op.adopt_orphan(res);
+        }
         self.trash.extend(op);
     }
 

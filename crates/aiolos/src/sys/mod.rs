@@ -18,6 +18,7 @@ pub mod aio_raw;
 pub mod block;
 pub mod eventfd;
 pub mod file;
+pub mod path;
 pub mod rusage;
 pub mod signal;
 pub mod statx;
@@ -63,6 +64,8 @@ impl Errno {
     pub const MFILE: Errno = Errno(libc::EMFILE);
     /// `ENFILE`: too many open files in the system.
     pub const NFILE: Errno = Errno(libc::ENFILE);
+    /// `EXDEV`: cross-device link.
+    pub const XDEV: Errno = Errno(libc::EXDEV);
     /// `EBUSY`: device or resource busy.
     pub const BUSY: Errno = Errno(libc::EBUSY);
 

@@ -92,6 +92,40 @@ impl Uring {
                 .build(),
             OpCode::Poll => opcode::PollAdd::new(fd, u32::from(sqe.len as u16)).build(),
             OpCode::Nop => opcode::Nop::new().build(),
+            OpCode::OpenAt => opcode::OpenAt::new(fd, sqe.addr as *const _)
+                .flags(sqe.rw_flags)
+                .mode(sqe.len as u32)
+                .build(),
+            OpCode::Statx => opcode::Statx::new(fd, sqe.addr as *const _, sqe.addr2 as *mut _)
+                .flags(sqe.rw_flags)
+                .mask(sqe.len as u32)
+                .build(),
+            OpCode::UnlinkAt => opcode::UnlinkAt::new(fd, sqe.addr as *const _)
+                .flags(sqe.rw_flags)
+                .build(),
+            OpCode::RenameAt => {
+                opcode::RenameAt::new(fd, sqe.addr as *const _, fd, sqe.addr2 as *const _)
+                    .flags(sqe.rw_flags as u32)
+                    .build()
+            }
+            OpCode::MkdirAt => opcode::MkDirAt::new(fd, sqe.addr as *const _)
+                .mode(sqe.len as u32)
+                .build(),
+            OpCode::LinkAt => {
+                opcode::LinkAt::new(fd, sqe.addr as *const _, fd, sqe.addr2 as *const _)
+                    .flags(sqe.rw_flags)
+                    .build()
+            }
+            OpCode::SymlinkAt => {
+                opcode::SymlinkAt::new(fd, sqe.addr as *const _, sqe.addr2 as *const _).build()
+            }
+            OpCode::Fallocate => opcode::Fallocate::new(fd, sqe.len)
+                .offset(sqe.offset)
+                .mode(sqe.rw_flags)
+                .build(),
+            OpCode::Ftruncate => opcode::Ftruncate::new(fd, sqe.len).build(),
+            // Never submitted to the kernel: the engine hands these to its pool.
+            OpCode::Blocking => opcode::Nop::new().build(),
         };
         e.user_data(sqe.user_data)
     }

@@ -99,6 +99,8 @@ impl Uring {
             .register_eventfd(notify.as_raw_fd())
             .map_err(|e| crate::Error::Sys("io_uring_register (eventfd)", errno_of(&e)))?;
         Ok(Uring {
+            kernel_ops: KernelOps::probe(&ring),
+            helper: Helper::new(capacity),
             sqpoll: opts.sqpoll_idle_ms.is_some(),
             deferred,
             fork_generation: crate::sys::fork_generation(),
