@@ -172,7 +172,7 @@ fn aiolos_on_tokio(
             .read(true)
             .direct(direct)
             .driver(&driver)
-            .open(path)
+            .open_blocking(path)
             .expect("open");
         let total = Arc::new(AtomicU64::new(0));
         let deadline = Instant::now() + Duration::from_secs(secs);

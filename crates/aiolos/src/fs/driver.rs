@@ -93,7 +93,7 @@ impl Drop for Handle {
 ///
 /// let driver = Driver::new()?;
 /// let path = tempfile::NamedTempFile::new()?.into_temp_path();
-/// let file = File::options().read(true).write(true).driver(&driver).open(&path)?;
+/// let file = File::options().read(true).write(true).driver(&driver).open_blocking(&path)?;
 /// let aiolos::BufResult(n, _) = driver.block_on(file.write_at(b"hello".to_vec(), 0));
 /// assert_eq!(n?, 5);
 /// # Ok::<(), std::io::Error>(())
@@ -260,9 +260,8 @@ impl Driver {
         DriverBuilder::default()
     }
 
-    /// The process-wide driver (with a completion thread) used by
-    /// [`File::open`](super::File::open), [`File::create`](super::File::create) and the
-    /// whole-file helpers. Created on first use; never closed.
+    /// The process-wide driver (with a completion thread), which
+    /// [`Driver::default_driver`] returns. Created on first use; never closed.
     ///
     /// # Errors
     /// As [`DriverBuilder::build`], on first use.
@@ -272,6 +271,18 @@ impl Driver {
         }
         let d = Driver::new()?;
         Ok(GLOBAL.get_or_init(|| d).clone())
+    }
+
+    /// The driver that [`File::open`](super::File::open), [`OpenOptions`](super::OpenOptions)
+    /// without [`driver`](super::OpenOptions::driver), and the free functions
+    /// ([`read`](super::read), [`metadata`](super::metadata), ...) use: the
+    /// [global driver](Driver::global), whose completion thread serves any runtime (and
+    /// outlives each), so code written for `tokio::fs` works unchanged.
+    ///
+    /// # Errors
+    /// As [`Driver::global`].
+    pub fn default_driver() -> io::Result<Driver> {
+        Driver::global()
     }
 
     /// A tokio-driven driver with default settings (see [`DriverBuilder::build_tokio`]).
@@ -313,8 +324,8 @@ impl Driver {
     ///
     /// # Errors
     /// As [`std::fs::File::open`].
-    pub fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
-        File::options().read(true).driver(self).open(path)
+    pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
+        File::options().read(true).driver(self).open(path).await
     }
 
     /// Submits what futures have queued, then waits up to `timeout` (forever with `None`)
@@ -350,7 +361,7 @@ impl Driver {
     /// use aiolos::fs::Driver;
     ///
     /// let driver = Driver::builder().build_manual()?;
-    /// let file = driver.open("/dev/zero")?;
+    /// let file = driver.block_on(driver.open("/dev/zero"))?;
     /// let aiolos::BufResult(n, buf) = driver.block_on(file.read_at(vec![1u8; 8], 0));
     /// assert_eq!((n?, buf), (8, vec![0u8; 8]));
     /// # Ok::<(), std::io::Error>(())
