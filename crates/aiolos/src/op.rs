@@ -192,23 +192,70 @@ impl std::fmt::Debug for BlockingFn {
 /// What a request does and the buffers it owns.
 #[derive(Debug)]
 pub(crate) enum Kind<B> {
-    Read { buf: B, offset: u64 },
-    Write { buf: B, offset: u64 },
-    Readv { bufs: Vec<B>, offset: u64 },
-    Writev { bufs: Vec<B>, offset: u64 },
+    Read {
+        buf: B,
+        offset: u64,
+    },
+    Write {
+        buf: B,
+        offset: u64,
+    },
+    Readv {
+        bufs: Vec<B>,
+        offset: u64,
+    },
+    Writev {
+        bufs: Vec<B>,
+        offset: u64,
+    },
     Fsync,
     Fdatasync,
-    Poll { events: i16 },
+    Poll {
+        events: i16,
+    },
     Nop,
-    OpenAt { path: CString, flags: i32, mode: u32, orphan: Option<OwnedFd> },
-    Statx { path: CString, flags: i32, mask: u32, buf: B },
-    UnlinkAt { path: CString, flags: i32 },
-    RenameAt { from: CString, to: CString, flags: u32 },
-    MkdirAt { path: CString, mode: u32 },
-    LinkAt { from: CString, to: CString, flags: i32 },
-    SymlinkAt { target: CString, link: CString },
-    Fallocate { offset: u64, len: u64, mode: i32 },
-    Ftruncate { len: u64 },
+    OpenAt {
+        path: CString,
+        flags: i32,
+        mode: u32,
+        orphan: Option<OwnedFd>,
+    },
+    Statx {
+        path: CString,
+        flags: i32,
+        mask: u32,
+        buf: B,
+    },
+    UnlinkAt {
+        path: CString,
+        flags: i32,
+    },
+    RenameAt {
+        from: CString,
+        to: CString,
+        flags: u32,
+    },
+    MkdirAt {
+        path: CString,
+        mode: u32,
+    },
+    LinkAt {
+        from: CString,
+        to: CString,
+        flags: i32,
+    },
+    SymlinkAt {
+        target: CString,
+        link: CString,
+    },
+    Fallocate {
+        offset: u64,
+        len: u64,
+        mode: i32,
+    },
+    Ftruncate {
+        len: u64,
+    },
     /// Boxed twice so that the engine gets a thin pointer that stays put.
     Blocking(Box<BlockingFn>),
 }
@@ -311,7 +358,15 @@ impl<B: IoBufMut> Op<B> {
     /// [`sys::path::parse_statx`](crate::sys::path::parse_statx) reads them.
     #[doc(alias = "IORING_OP_STATX")]
     pub fn statx(dir: Option<Fd>, path: CString, flags: i32, mask: u32, buf: B) -> Op<B> {
-        Op::new(dir, Kind::Statx { path, flags, mask, buf })
+        Op::new(
+            dir,
+            Kind::Statx {
+                path,
+                flags,
+                mask,
+                buf,
+            },
+        )
     }
 
     /// Removes a name (`AT_REMOVEDIR` in `flags`: an empty directory).

@@ -327,10 +327,9 @@ pub(crate) unsafe fn run_other(sqe: &Sqe) -> i64 {
     // function alive for the call, and the ring prepared addr/addr2 for this opcode.
     let r = match sqe.op {
         OpCode::OpenAt => unsafe { path::openat(fd, p, flags, sqe.len as u32) }.map(|fd| fd as i64),
-        OpCode::Statx => unsafe {
-            path::statx(fd, p, flags, sqe.len as u32, sqe.addr2 as *mut u8)
+        OpCode::Statx => {
+            unsafe { path::statx(fd, p, flags, sqe.len as u32, sqe.addr2 as *mut u8) }.map(|()| 0)
         }
-        .map(|()| 0),
         OpCode::UnlinkAt => unsafe { path::unlinkat(fd, p, flags) }.map(|()| 0),
         OpCode::RenameAt => unsafe { path::renameat2(fd, p, fd, p2, flags as u32) }.map(|()| 0),
         OpCode::MkdirAt => unsafe { path::mkdirat(fd, p, sqe.len as u32) }.map(|()| 0),

@@ -196,7 +196,9 @@ impl File {
             Ok(fd) => std::fs::File::from(fd),
             Err(fd) => match crate::sys::file::dup_cloexec(fd.as_raw()) {
                 Ok(d) => std::fs::File::from(d),
-                Err(e) => panic!("aiolos::fs::File::into_std: duplicating the descriptor failed: {e}"),
+                Err(e) => {
+                    panic!("aiolos::fs::File::into_std: duplicating the descriptor failed: {e}")
+                }
             },
         }
     }
@@ -233,8 +235,13 @@ impl File {
     /// # Errors
     /// The kernel's error.
     pub async fn metadata(&self) -> io::Result<Metadata> {
-        fspath::statx(&self.driver, Some(self.fd.clone()), CString::default(), AT_EMPTY_PATH)
-            .await
+        fspath::statx(
+            &self.driver,
+            Some(self.fd.clone()),
+            CString::default(),
+            AT_EMPTY_PATH,
+        )
+        .await
     }
 
     /// Truncates or extends the file to `size` bytes (as `tokio::fs::File::set_len`),

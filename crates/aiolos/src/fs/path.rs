@@ -96,7 +96,12 @@ fn adopt(n: usize) -> OwnedFd {
 }
 
 /// Opens `path` with `O_*` flags (`O_CLOEXEC` is added) on `driver`'s ring.
-pub(crate) async fn open_fd(driver: &Driver, path: &Path, flags: i32, mode: u32) -> io::Result<OwnedFd> {
+pub(crate) async fn open_fd(
+    driver: &Driver,
+    path: &Path,
+    flags: i32,
+    mode: u32,
+) -> io::Result<OwnedFd> {
     let c = cpath(path)?;
     let op = Op::openat(None, c, flags | oflags::CLOEXEC, mode);
     let (r, _) = run(driver, op).await;
@@ -104,9 +109,20 @@ pub(crate) async fn open_fd(driver: &Driver, path: &Path, flags: i32, mode: u32)
 }
 
 /// `statx` of `path` relative to `dir` (or of `dir` itself with an empty path).
-pub(crate) async fn statx(driver: &Driver, dir: Option<Fd>, path: CString, flags: i32) -> io::Result<Metadata> {
+pub(crate) async fn statx(
+    driver: &Driver,
+    dir: Option<Fd>,
+    path: CString,
+    flags: i32,
+) -> io::Result<Metadata> {
     let buf = ErasedBuf::writable(Vec::<u8>::with_capacity(sp::STATX_SIZE), 0);
-    let op = Op::statx(dir, path, flags | sp::AT_STATX_SYNC_AS_STAT, sp::STATX_ALL, buf);
+    let op = Op::statx(
+        dir,
+        path,
+        flags | sp::AT_STATX_SYNC_AS_STAT,
+        sp::STATX_ALL,
+        buf,
+    );
     let (r, mut bufs) = run(driver, op).await;
     r?;
     let buf: Vec<u8> = match bufs.pop() {
@@ -146,7 +162,9 @@ where
     match out {
         Some(r) => r,
         // Refused or cancelled before it ran (a closed ring).
-        None => Err(res.err().unwrap_or_else(|| io::Error::other("the pool did not run the call"))),
+        None => Err(res
+            .err()
+            .unwrap_or_else(|| io::Error::other("the pool did not run the call"))),
     }
 }
 
@@ -161,7 +179,9 @@ fn driver() -> io::Result<Driver> {
 pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
     let path = path.as_ref();
     let file = File::open(path).await?;
-    file.read_to_end_at(0).await.map_err(|e| context(e, "read", path))
+    file.read_to_end_at(0)
+        .await
+        .map_err(|e| context(e, "read", path))
 }
 
 /// Reads a whole file into a `String` (as `tokio::fs::read_to_string`).
@@ -467,7 +487,14 @@ async fn copy_data(d: &Driver, src: &File, dst: &File, len: u64) -> io::Result<u
 /// What `copy_file_range` says when the file systems (or a sandbox) cannot copy in the
 /// kernel, as std's `fs::copy` reads it: then reads and writes do the copy.
 fn in_kernel_copy_refused(e: Errno) -> bool {
-    [Errno::NOSYS, Errno::OPNOTSUPP, Errno::INVAL, Errno::XDEV, Errno::PERM].contains(&e)
+    [
+        Errno::NOSYS,
+        Errno::OPNOTSUPP,
+        Errno::INVAL,
+        Errno::XDEV,
+        Errno::PERM,
+    ]
+    .contains(&e)
 }
 
 /// Reads and writes in 1 MiB chunks, the next read in flight while a write is.
@@ -489,7 +516,10 @@ async fn pipelined_copy(src: &File, dst: &File, _len: u64) -> io::Result<u64> {
 }
 
 /// Polls both futures until both are done.
-pub(crate) async fn join<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A::Output, B::Output) {
+pub(crate) async fn join<A: std::future::Future, B: std::future::Future>(
+    a: A,
+    b: B,
+) -> (A::Output, B::Output) {
     let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
     let (mut ra, mut rb) = (None, None);
     std::future::poll_fn(|cx| {

@@ -178,7 +178,11 @@ impl Stream {
                 // own (the ring owns it until the request completes).
                 let next = at + n as u64;
                 let size = self.want;
-                let op = Op::read(fd, ErasedBuf::writable(Vec::<u8>::with_capacity(size), 0), next);
+                let op = Op::read(
+                    fd,
+                    ErasedBuf::writable(Vec::<u8>::with_capacity(size), 0),
+                    next,
+                );
                 let fut = ReadAt::new(Request::new(driver.shared(), op));
                 // Polled once so that the request is pushed now, not when it is needed.
                 let mut fut = fut;

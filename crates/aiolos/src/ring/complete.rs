@@ -106,6 +106,11 @@ fn mark_init<B: IoBufMut>(bufs: &mut Buffers<B>, mut n: usize) {
 /// offending value) instead of reported bare.
 fn request_error(errno: Errno, fd: Option<i32>, span: Option<(usize, usize, u64)>) -> io::Error {
     if let (Errno::INVAL, Some(fd), Some((addr, len, offset))) = (errno, fd, span) {
+        // Kernel AIO refuses a read of a directory with EINVAL; the other engines (and
+        // read(2)) say EISDIR: say it on every engine.
+        if crate::sys::file::fstat(fd).is_ok_and(|st| st.is_dir()) {
+            return io::Error::from_raw_os_error(Errno::ISDIR.0);
+        }
         if let Some(e) = crate::align::explain_einval(fd, addr, len, offset) {
             return e;
         }

@@ -15,8 +15,8 @@ use crate::buf::IoBufMut;
 use crate::engine::Sqe;
 use crate::error::Error;
 use crate::op::{BlockingFn, Kind, Op, OpCode};
-use crate::sys::path::{AT_FDCWD, STATX_SIZE};
 use crate::sys::file::IoVec;
+use crate::sys::path::{AT_FDCWD, STATX_SIZE};
 use crate::sys::Errno;
 
 /// Most buffers one vectored request may carry (`IOV_MAX`).
@@ -112,7 +112,10 @@ fn prepare<B: IoBufMut, T>(slot: &mut Slot<B, T>, index: u32) -> Option<Sqe> {
         Kind::Poll { events } => (OpCode::Poll, 0, *events as u16 as u64, 0),
         Kind::Nop => (OpCode::Nop, 0, 0, 0),
         Kind::OpenAt {
-            path, flags: f, mode, ..
+            path,
+            flags: f,
+            mode,
+            ..
         } => {
             fd = at(&op.fd);
             flags = *f;
@@ -155,11 +158,7 @@ fn prepare<B: IoBufMut, T>(slot: &mut Slot<B, T>, index: u32) -> Option<Sqe> {
             addr2 = cs(link);
             (OpCode::SymlinkAt, cs(target), 0, 0)
         }
-        Kind::Fallocate {
-            offset,
-            len,
-            mode,
-        } => {
+        Kind::Fallocate { offset, len, mode } => {
             flags = *mode;
             (OpCode::Fallocate, 0, *len, *offset)
         }

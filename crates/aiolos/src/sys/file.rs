@@ -133,6 +133,10 @@ impl FileStat {
     pub fn is_block_device(&self) -> bool {
         self.mode & libc::S_IFMT == libc::S_IFBLK
     }
+    /// Whether this is a directory.
+    pub fn is_dir(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFDIR
+    }
     /// Whether this is a regular file.
     pub fn is_regular(&self) -> bool {
         self.mode & libc::S_IFMT == libc::S_IFREG

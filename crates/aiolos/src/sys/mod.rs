@@ -64,6 +64,8 @@ impl Errno {
     pub const MFILE: Errno = Errno(libc::EMFILE);
     /// `ENFILE`: too many open files in the system.
     pub const NFILE: Errno = Errno(libc::ENFILE);
+    /// `EISDIR`: is a directory.
+    pub const ISDIR: Errno = Errno(libc::EISDIR);
     /// `EXDEV`: cross-device link.
     pub const XDEV: Errno = Errno(libc::EXDEV);
     /// `EBUSY`: device or resource busy.

@@ -62,7 +62,12 @@ fn unit(r: libc::c_long) -> Result<(), Errno> {
 ///
 /// # Errors
 /// The kernel's errno (`ENOENT`, `EACCES`, `EEXIST`, `EISDIR`, `EINVAL`, ...).
-pub unsafe fn openat(dirfd: RawFd, path: *const c_char, flags: i32, mode: u32) -> Result<RawFd, Errno> {
+pub unsafe fn openat(
+    dirfd: RawFd,
+    path: *const c_char,
+    flags: i32,
+    mode: u32,
+) -> Result<RawFd, Errno> {
     // SAFETY: the caller vouches for path; the mode is passed as the variadic argument.
     let fd = cvt_retry(|| unsafe { libc::openat(dirfd, path, flags, mode as libc::c_uint) } as _)?;
     Ok(fd as RawFd)
@@ -169,7 +174,11 @@ pub unsafe fn linkat(
 ///
 /// # Errors
 /// The kernel's errno.
-pub unsafe fn symlinkat(target: *const c_char, newdirfd: RawFd, link: *const c_char) -> Result<(), Errno> {
+pub unsafe fn symlinkat(
+    target: *const c_char,
+    newdirfd: RawFd,
+    link: *const c_char,
+) -> Result<(), Errno> {
     // SAFETY: the caller's contract.
     unit(unsafe { libc::symlinkat(target, newdirfd, link) } as _)
 }
@@ -207,11 +216,18 @@ pub fn fchmod(fd: RawFd, mode: u32) -> Result<(), Errno> {
 /// # Errors
 /// `EXDEV`, `EINVAL`, `EOPNOTSUPP`, `ENOSYS` where the file systems cannot: the caller
 /// then copies with reads and writes.
-pub fn copy_file_range(fd_in: RawFd, off_in: u64, fd_out: RawFd, off_out: u64, len: usize) -> Result<usize, Errno> {
+pub fn copy_file_range(
+    fd_in: RawFd,
+    off_in: u64,
+    fd_out: RawFd,
+    off_out: u64,
+    len: usize,
+) -> Result<usize, Errno> {
     let mut i = off_in as i64;
     let mut o = off_out as i64;
     // SAFETY: the offsets are local variables the kernel updates.
-    let n = cvt_retry(|| unsafe { libc::copy_file_range(fd_in, &mut i, fd_out, &mut o, len, 0) } as _)?;
+    let n =
+        cvt_retry(|| unsafe { libc::copy_file_range(fd_in, &mut i, fd_out, &mut o, len, 0) } as _)?;
     Ok(n as usize)
 }
 

@@ -59,6 +59,7 @@ mod buffered_reads;
 mod entry;
 mod setup;
 
+use super::helper::{self, Helper, HELPER_DATA};
 use super::{Cqe, Engine, EngineCancel, EngineKind, EngineStats, Sqe};
 use crate::op::OpCode;
 use crate::sys::eventfd;
@@ -66,7 +67,6 @@ use crate::sys::file::{self as sysfile, IoVec};
 use crate::sys::Errno;
 pub use buffered_reads::AsyncBuffered;
 use buffered_reads::{Budget, ReadPolicy};
-use super::helper::{self, Helper, HELPER_DATA};
 use entry::FdKinds;
 use io_uring::{opcode, squeue, types, IoUring};
 pub(crate) use setup::UringOptions;
