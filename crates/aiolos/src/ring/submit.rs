@@ -9,6 +9,7 @@
 //! `Drop` wait for every request in flight, and leak rather than free if they cannot.
 #![allow(unsafe_code)]
 
+use super::reap::Guard;
 use super::table::{Slot, SlotState, State};
 use super::Ring;
 use crate::buf::IoBufMut;
@@ -189,44 +190,90 @@ impl<B: IoBufMut, T> Ring<B, T> {
     /// Submits every queued request: one engine call for the batch, more only when the
     /// engine takes part of it. A request the engine refuses alone completes with that
     /// error; what the engine cannot take yet (`EAGAIN`) stays queued. Returns how many
-    /// left the queue (taken, or refused with their own error).
-    pub(super) fn submit_locked(&self, st: &mut State<B, T>) -> usize {
-        if st.queued.is_empty() {
-            return 0;
+    /// left the queue (taken, or refused with their own error), and the lock.
+    ///
+    /// The engine is called **without the table's lock**: an io_uring submission of
+    /// buffered reads copies their data inside the call, and tasks polling their requests,
+    /// or pushing new ones, must not wait for that. Submitted slots are marked in flight
+    /// (and counted) before the lock is released, so a completion reaped meanwhile by
+    /// another thread finds its slot, `close` waits for them, and their buffers stay put.
+    /// One thread submits at a time: a caller that finds another submitting returns at
+    /// once, and the submitting thread takes what was queued meanwhile before it stops.
+    pub(super) fn submit_locked<'a>(&'a self, mut st: Guard<'a, B, T>) -> (Guard<'a, B, T>, usize) {
+        if st.submitting || st.queued.is_empty() {
+            return (st, 0);
         }
-        let mut sqes = std::mem::take(&mut st.sqes);
-        sqes.clear();
-        // Split borrows: read the queue while preparing slots, with no copy of the queue.
-        let State { queued, slots, .. } = &mut *st;
-        for &index in queued.iter() {
-            if let Some(sqe) = prepare(&mut slots[index as usize], index) {
-                sqes.push(sqe);
+        st.submitting = true;
+        let mut total = 0;
+        while !st.queued.is_empty() {
+            let mut sqes = std::mem::take(&mut st.sqes);
+            sqes.clear();
+            // Split borrows: drain the queue while preparing slots.
+            let State { queued, slots, .. } = &mut *st;
+            for index in queued.drain(..) {
+                let slot = &mut slots[index as usize];
+                if let Some(sqe) = prepare(slot, index) {
+                    slot.state = SlotState::InFlight;
+                    sqes.push(sqe);
+                }
             }
-        }
-        let mut done = 0;
-        while done < sqes.len() {
-            // SAFETY: every sqe address points into buffers or iovec tables owned by slots,
-            // which keep them until the engine reports the completion; Drop waits first.
-            match unsafe { self.engine.submit(&sqes[done..]) } {
-                Ok(0) | Err(Errno::AGAIN) => break,
-                Ok(n) => {
-                    for sqe in &sqes[done..done + n] {
-                        st.slots[sqe.slot as usize].state = SlotState::InFlight;
+            st.in_flight += sqes.len();
+            drop(st);
+            let mut done = 0;
+            let mut refused = Vec::new();
+            let mut again = false;
+            while done < sqes.len() {
+                // SAFETY: every sqe address points into buffers or iovec tables owned by
+                // slots that are in flight (no one frees them before their completion is
+                // applied); Drop waits for every request in flight first.
+                match unsafe { self.engine.submit(&sqes[done..]) } {
+                    Ok(0) | Err(Errno::AGAIN) => {
+                        again = true;
+                        break;
                     }
-                    st.in_flight += n;
-                    done += n;
-                }
-                Err(e) => {
-                    // The kernel refused this request alone: it completes with that error.
-                    st.finish(sqes[done].slot, -i64::from(e.0));
-                    done += 1;
+                    Ok(n) => done += n,
+                    Err(e) => {
+                        // The kernel refused this request alone: it completes with that
+                        // error (below, under the lock).
+                        refused.push((sqes[done].slot, e));
+                        done += 1;
+                    }
                 }
             }
+            st = self.lock();
+            for (slot, e) in refused {
+                st.in_flight -= 1;
+                st.finish(slot, -i64::from(e.0));
+            }
+            // Not taken yet: back to the front of the queue, in order (or cancelled, if
+            // the ring was closed meanwhile).
+            for sqe in sqes[done..].iter().rev() {
+                st.in_flight -= 1;
+                st.slots[sqe.slot as usize].state = SlotState::Queued;
+                if st.closed {
+                    st.finish(sqe.slot, -i64::from(Errno::CANCELED.0));
+                } else {
+                    st.queued.push_front(sqe.slot);
+                }
+            }
+            if st.closed {
+                // `close` asked the engine to cancel what was in flight before these
+                // reached it: ask again for those still in flight (polls never end alone).
+                for sqe in &sqes[..done] {
+                    let slot = &st.slots[sqe.slot as usize];
+                    let generation = (sqe.user_data >> 32) as u32;
+                    if slot.state == SlotState::InFlight && slot.generation == generation {
+                        let _ = self.engine.cancel(sqe.slot, sqe.user_data);
+                    }
+                }
+            }
+            total += done;
+            st.sqes = sqes;
+            if again {
+                break;
+            }
         }
-        for _ in 0..done {
-            st.queued.pop_front();
-        }
-        st.sqes = sqes;
-        done
+        st.submitting = false;
+        (st, total)
     }
 }

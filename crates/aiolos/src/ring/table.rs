@@ -102,6 +102,8 @@ pub(super) struct State<B, T> {
     pub applied: u64,
     /// A thread is reaping from the engine (without the lock).
     pub reaping: bool,
+    /// A thread is handing queued requests to the engine (without the lock).
+    pub submitting: bool,
     /// Threads sleeping on the condition variable.
     pub waiters: usize,
     pub closed: bool,
@@ -129,6 +131,7 @@ impl<B: IoBufMut, T> State<B, T> {
             in_flight: 0,
             applied: 0,
             reaping: false,
+            submitting: false,
             waiters: 0,
             closed: false,
             space: Vec::new(),
