@@ -49,6 +49,8 @@ mod meta;
 mod path;
 mod request;
 mod shared;
+// Without a stream feature only the cursor and pending-write parts are used.
+#[cfg_attr(not(any(feature = "tokio", feature = "futures-io")), allow(dead_code))]
 mod stream;
 #[cfg(feature = "tokio")]
 mod tokio;
