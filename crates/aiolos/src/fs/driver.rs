@@ -223,7 +223,12 @@ impl DriverBuilder {
     /// When no ring can be created (see [`RingBuilder::build`](crate::RingBuilder::build))
     /// or the thread cannot be spawned.
     pub fn build(self) -> io::Result<Driver> {
-        let shared = self.shared_with_fd()?;
+        DriverBuilder::thread_on(self.shared_with_fd()?)
+    }
+
+    /// A completion-thread driver on a ring made elsewhere (`build`, and the blocking
+    /// `DirectFile::with_ring`).
+    fn thread_on(shared: Arc<Shared>) -> io::Result<Driver> {
         let for_thread = Arc::clone(&shared);
         let join = std::thread::Builder::new()
             .name("aiolos-fs".into())
@@ -332,6 +337,12 @@ impl Driver {
     #[cfg(feature = "tokio")]
     pub fn tokio() -> io::Result<Driver> {
         DriverBuilder::default().build_tokio()
+    }
+
+    /// A completion-thread driver on `ring`.
+    pub(crate) fn on_ring(ring: Ring<super::erased::ErasedBuf, ()>) -> io::Result<Driver> {
+        let fd = eventfd::eventfd().map_err(|e| Error::Sys("eventfd", e))?;
+        DriverBuilder::thread_on(Arc::new(Shared::new(ring, Kick::Fd { fd })))
     }
 
     /// The shard of the calling thread: its ring, reaper and hand-off.

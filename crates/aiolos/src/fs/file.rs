@@ -672,3 +672,27 @@ impl OpenOptions {
         }
     }
 }
+
+#[cfg(all(test, not(aiolos_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn direct_on_a_file_system_without_o_direct_is_explained_with_the_path() {
+        let mut o = OpenOptions::new();
+        o.read(true).direct(true);
+        let einval = io::Error::from_raw_os_error(crate::sys::Errno::INVAL.0);
+        let e = o.explain(einval, Path::new("/mnt/x/data"));
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        let msg = e.to_string();
+        assert!(
+            msg.contains("/mnt/x/data") && msg.contains("does not support O_DIRECT"),
+            "{msg}"
+        );
+        // Without direct(true), EINVAL is the kernel's, with the path.
+        o.direct(false);
+        let e = o.explain(io::Error::from_raw_os_error(22), Path::new("/mnt/x/data"));
+        assert_eq!(e.raw_os_error(), None);
+        assert!(e.to_string().starts_with("open /mnt/x/data: "), "{e}");
+    }
+}

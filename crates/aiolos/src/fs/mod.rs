@@ -37,6 +37,7 @@
 //! ```
 
 mod dir;
+pub(crate) mod direct;
 mod driver;
 mod erased;
 mod file;
@@ -58,6 +59,7 @@ mod tokio;
 mod tokio_io;
 
 pub use dir::{read_dir, DirBuilder, DirEntry, ReadDir};
+pub use direct::DirectFile;
 pub use driver::{Driver, DriverBuilder};
 pub use file::{File, OpenOptions};
 pub use meta::{FileType, Metadata};
