@@ -174,19 +174,6 @@ pub enum OpCode {
     Fallocate,
     /// Set the file's length (`ftruncate(2)`).
     Ftruncate,
-    /// A function run on the engine's thread pool (the async file system layer's escape
-    /// for calls no engine has as an operation, such as `getdents64`).
-    Blocking,
-}
-
-/// A function a [`OpCode::Blocking`] request runs on a pool thread: its return value is
-/// the request's result (bytes, or a negated errno).
-pub(crate) struct BlockingFn(pub(crate) Box<dyn Fn() -> i64 + Send + Sync>);
-
-impl std::fmt::Debug for BlockingFn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BlockingFn")
-    }
 }
 
 /// What a request does and the buffers it owns.
@@ -256,8 +243,6 @@ pub(crate) enum Kind<B> {
     Ftruncate {
         len: u64,
     },
-    /// Boxed twice so that the engine gets a thin pointer that stays put.
-    Blocking(Box<BlockingFn>),
 }
 
 /// One request: an operation on a descriptor, its buffers and its options.
@@ -411,12 +396,6 @@ impl<B: IoBufMut> Op<B> {
         Op::new(Some(fd.into()), Kind::Ftruncate { len })
     }
 
-    /// Runs `f` on the engine's thread pool (every engine has one for the operations it
-    /// cannot submit to the kernel); its return value is the result.
-    pub(crate) fn blocking(f: impl Fn() -> i64 + Send + Sync + 'static) -> Op<B> {
-        Op::new(None, Kind::Blocking(Box::new(BlockingFn(Box::new(f)))))
-    }
-
     /// Called when nobody will take this request's completion (`res`): a descriptor it
     /// opened is adopted, to be closed with the op.
     pub(crate) fn adopt_orphan(&mut self, res: i64) {
@@ -475,7 +454,6 @@ impl<B: IoBufMut> Op<B> {
             Kind::SymlinkAt { .. } => OpCode::SymlinkAt,
             Kind::Fallocate { .. } => OpCode::Fallocate,
             Kind::Ftruncate { .. } => OpCode::Ftruncate,
-            Kind::Blocking(_) => OpCode::Blocking,
         }
     }
 

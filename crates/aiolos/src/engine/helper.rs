@@ -1,7 +1,6 @@
 //! The thread pool that the io_uring and kernel AIO engines hand the operations they cannot
 //! submit to the kernel: for kernel AIO every path and metadata operation (it has none),
-//! for io_uring those the kernel's opcode probe says are missing, and for both the
-//! `Blocking` requests of the async file system layer (`getdents64`, `readlinkat`, ...).
+//! for io_uring those the kernel's opcode probe says are missing.
 //!
 //! The pool is a [`Threads`] engine of its own, started on first use, so a ring that never
 //! needs it costs no thread. Its completions are merged into the outer engine's: the outer
@@ -20,7 +19,6 @@
 
 use super::threads::Threads;
 use super::{Cqe, Engine, EngineCancel, Sqe};
-use crate::op::OpCode;
 use crate::sys::eventfd;
 use crate::sys::Errno;
 use std::os::fd::BorrowedFd;
@@ -109,9 +107,4 @@ impl Helper {
         }
         out.len() - start
     }
-}
-
-/// Operations only the pool runs, whatever the kernel offers.
-pub(crate) fn pool_only(op: OpCode) -> bool {
-    op == OpCode::Blocking
 }

@@ -303,7 +303,7 @@ fn run(shared: &Shared, id: usize, sqe: &Sqe) -> i64 {
         OpCode::Fdatasync => file::fdatasync(sqe.fd).map(|()| 0),
         OpCode::Poll => poll(shared, id, sqe),
         OpCode::Nop => Ok(0),
-        // SAFETY: submit's contract keeps the paths, statx buffer and function of this
+        // SAFETY: submit's contract keeps the paths and statx buffer of this
         // request alive until its completion is reaped, which is after `complete` below.
         _ => return unsafe { run_other(sqe) },
     };
@@ -313,18 +313,18 @@ fn run(shared: &Shared, id: usize, sqe: &Sqe) -> i64 {
     }
 }
 
-/// Runs a path, metadata or space operation, or a `Blocking` request's function, as the
-/// kernel's io_uring would. Returns the result or a negated errno.
+/// Runs a path, metadata or space operation as the kernel's io_uring would. Returns the
+/// result or a negated errno.
 ///
 /// # Safety
-/// The addresses in `sqe` (paths, statx buffer, function) must be alive for the call.
+/// The addresses in `sqe` (paths, statx buffer) must be alive for the call.
 pub(crate) unsafe fn run_other(sqe: &Sqe) -> i64 {
     use crate::sys::path;
     let (fd, flags) = (sqe.fd, sqe.rw_flags);
     let p = sqe.addr as *const std::ffi::c_char;
     let p2 = sqe.addr2 as *const std::ffi::c_char;
-    // SAFETY (every call below): the caller keeps the request's strings, buffer and
-    // function alive for the call, and the ring prepared addr/addr2 for this opcode.
+    // SAFETY (every call below): the caller keeps the request's strings and buffer alive
+    // for the call, and the ring prepared addr/addr2 for this opcode.
     let r = match sqe.op {
         OpCode::OpenAt => unsafe { path::openat(fd, p, flags, sqe.len as u32) }.map(|fd| fd as i64),
         OpCode::Statx => {
@@ -337,11 +337,6 @@ pub(crate) unsafe fn run_other(sqe: &Sqe) -> i64 {
         OpCode::SymlinkAt => unsafe { path::symlinkat(p, fd, p2) }.map(|()| 0),
         OpCode::Fallocate => path::fallocate(fd, flags, sqe.offset, sqe.len).map(|()| 0),
         OpCode::Ftruncate => path::ftruncate(fd, sqe.len).map(|()| 0),
-        OpCode::Blocking => {
-            let f = sqe.addr as *const crate::op::BlockingFn;
-            // SAFETY: addr is the slot's boxed function (see ring/submit.rs).
-            return unsafe { ((*f).0)() };
-        }
         _ => Err(Errno::INVAL),
     };
     match r {

@@ -1,11 +1,12 @@
 //! Directories: [`read_dir`] with [`ReadDir`] and [`DirEntry`], and [`DirBuilder`] (as
 //! tokio's). Listing a directory has no io_uring operation, so entries are read in
-//! batches on the engine's thread pool (a request on the ring like any other); an entry's
-//! metadata is a `statx` request.
+//! batches on aiolos's blocking pool (`pool.rs`), never on the caller's thread; an entry's
+//! metadata is a `statx` request on the ring.
 
 use super::driver::Driver;
 use super::meta::{FileType, Metadata};
-use super::path::{blocking, context, cpath, mkdir, mkdir_all, statx};
+use super::path::{context, cpath, mkdir, mkdir_all, statx};
+use super::pool;
 use crate::sys::path::AT_SYMLINK_NOFOLLOW;
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -61,7 +62,7 @@ pub async fn read_dir(path: impl AsRef<Path>) -> io::Result<ReadDir> {
     let driver = Driver::default_driver()?;
     let p = path.clone();
     let d = driver.clone();
-    let (dir, ready) = blocking(&driver, move || {
+    let (dir, ready) = pool::run(move || {
         let dir = std::fs::read_dir(p)?;
         Ok(next_batch(dir, &d))
     })
@@ -132,10 +133,9 @@ impl ReadDir {
             let Some(dir) = self.dir.take() else {
                 return Poll::Ready(Ok(None));
             };
-            let driver = self.driver.clone();
+            let d = self.driver.clone();
             self.pending = Some(Box::pin(async move {
-                let d = driver.clone();
-                blocking(&driver, move || Ok(next_batch(dir, &d))).await
+                pool::run(move || Ok(next_batch(dir, &d))).await
             }));
         }
     }

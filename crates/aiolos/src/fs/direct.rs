@@ -15,7 +15,6 @@
 
 use super::driver::Driver;
 use super::file::{File, OpenOptions};
-use super::path::blocking;
 use crate::align::Alignment;
 use crate::buf::aligned::{AlignedBuf, BufPool};
 use crate::buf::BufResult;
@@ -134,13 +133,13 @@ impl DirectFile {
         DirectFile::from_file(file).await
     }
 
-    /// Wraps a [`File`] opened with O_DIRECT; finds its alignment (on the engine's pool).
+    /// Wraps a [`File`] opened with O_DIRECT; finds its alignment (on aiolos's blocking pool).
     ///
     /// # Errors
     /// `InvalidInput` if the file was not opened with O_DIRECT.
     pub async fn from_file(file: File) -> io::Result<DirectFile> {
         let fd = file.fd().clone();
-        let alignment = blocking(file.driver(), move || {
+        let alignment = super::pool::run(move || {
             let flags = crate::sys::file::status_flags(fd.as_raw())?;
             if flags & crate::sys::O_DIRECT == 0 {
                 return Err(io::Error::new(

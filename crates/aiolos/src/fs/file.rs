@@ -255,14 +255,14 @@ impl File {
         fspath::unit(&self.driver, Op::ftruncate(&self.fd, size)).await
     }
 
-    /// Sets the file's permissions (`fchmod`, on the engine's pool).
+    /// Sets the file's permissions (`fchmod`, on aiolos's blocking pool).
     ///
     /// # Errors
     /// The kernel's error.
     pub async fn set_permissions(&self, perm: std::fs::Permissions) -> io::Result<()> {
         let fd = self.fd.clone();
         let mode = std::os::unix::fs::PermissionsExt::mode(&perm);
-        fspath::blocking(&self.driver, move || {
+        super::pool::run(move || {
             crate::sys::path::fchmod(fd.as_raw(), mode).map_err(io::Error::from)
         })
         .await

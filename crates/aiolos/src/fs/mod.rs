@@ -48,6 +48,7 @@ mod handshake;
 mod loom_model;
 mod meta;
 mod path;
+mod pool;
 mod request;
 mod shared;
 // Without a stream feature only the cursor and pending-write parts are used.

@@ -1,6 +1,6 @@
 //! The free functions of `tokio::fs` (`read`, `write`, `metadata`, `rename`, ...), each a
 //! request on the driver's ring: an io_uring opcode where the kernel has it, else the
-//! engine's thread pool; never a blocking call on the caller's thread.
+//! pool; never a blocking call on the caller's thread.
 //!
 //! # Safety
 //!
@@ -11,6 +11,7 @@
 use super::driver::Driver;
 use super::erased::ErasedBuf;
 use super::meta::Metadata;
+use super::pool;
 use super::request::Raw;
 use super::File;
 use crate::buf::BufResult;
@@ -22,7 +23,6 @@ use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 /// An error that names what was done and to which path; its kind is the cause's kind, and
 /// [`std::error::Error::source`] is the cause (with its OS error number).
@@ -132,40 +132,6 @@ pub(crate) async fn statx(
     sp::parse_statx(&buf)
         .map(Metadata::from_statx)
         .ok_or_else(|| io::Error::other("statx filled too few bytes"))
-}
-
-/// Runs `f` on the engine's thread pool (through the ring, so it is cancelled and waited
-/// for like any request) and returns what it returned.
-pub(crate) async fn blocking<R, F>(driver: &Driver, f: F) -> io::Result<R>
-where
-    R: Send + 'static,
-    F: FnOnce() -> io::Result<R> + Send + 'static,
-{
-    type Cell<F, R> = Mutex<(Option<F>, Option<io::Result<R>>)>;
-    let cell: Arc<Cell<F, R>> = Arc::new(Mutex::new((Some(f), None)));
-    let job = Arc::clone(&cell);
-    let op = Op::blocking(move || {
-        let mut g = job.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(f) = g.0.take() else {
-            return -i64::from(Errno::CANCELED.0);
-        };
-        let r = f();
-        let code = match &r {
-            Ok(_) => 0,
-            Err(e) => -i64::from(e.raw_os_error().unwrap_or(Errno::INVAL.0)),
-        };
-        g.1 = Some(r);
-        code
-    });
-    let (res, _) = run(driver, op).await;
-    let out = cell.lock().unwrap_or_else(|e| e.into_inner()).1.take();
-    match out {
-        Some(r) => r,
-        // Refused or cancelled before it ran (a closed ring).
-        None => Err(res
-            .err()
-            .unwrap_or_else(|| io::Error::other("the pool did not run the call"))),
-    }
 }
 
 fn driver() -> io::Result<Driver> {
@@ -305,14 +271,14 @@ pub async fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
 }
 
 /// Removes a directory and everything in it (as `tokio::fs::remove_dir_all`), on the
-/// engine's thread pool with std's implementation (which guards against symlink races).
+/// pool with std's implementation (which guards against symlink races).
 ///
 /// # Errors
 /// The first error, naming the path.
 pub async fn remove_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
     let path = path.as_ref().to_path_buf();
     let p = path.clone();
-    blocking(&driver()?, move || std::fs::remove_dir_all(p))
+    pool::run(move || std::fs::remove_dir_all(p))
         .await
         .map_err(|e| context(e, "remove_dir_all", &path))
 }
@@ -376,39 +342,39 @@ pub async fn symlink(original: impl AsRef<Path>, link: impl AsRef<Path>) -> io::
         .map_err(|e| context(e, "symlink", link))
 }
 
-/// What a symbolic link points to (as `tokio::fs::read_link`), read on the engine's pool.
+/// What a symbolic link points to (as `tokio::fs::read_link`), read on the pool.
 ///
 /// # Errors
 /// The kernel's error (`InvalidInput` for a path that is not a link), naming the path.
 pub async fn read_link(path: impl AsRef<Path>) -> io::Result<PathBuf> {
     let path = path.as_ref().to_path_buf();
     let p = path.clone();
-    blocking(&driver()?, move || std::fs::read_link(p))
+    pool::run(move || std::fs::read_link(p))
         .await
         .map_err(|e| context(e, "read_link", &path))
 }
 
 /// The absolute path with every link resolved (as `tokio::fs::canonicalize`), on the
-/// engine's pool.
+/// pool.
 ///
 /// # Errors
 /// The kernel's error, naming the path.
 pub async fn canonicalize(path: impl AsRef<Path>) -> io::Result<PathBuf> {
     let path = path.as_ref().to_path_buf();
     let p = path.clone();
-    blocking(&driver()?, move || std::fs::canonicalize(p))
+    pool::run(move || std::fs::canonicalize(p))
         .await
         .map_err(|e| context(e, "canonicalize", &path))
 }
 
-/// Sets a path's permissions (as `tokio::fs::set_permissions`), on the engine's pool.
+/// Sets a path's permissions (as `tokio::fs::set_permissions`), on the pool.
 ///
 /// # Errors
 /// The kernel's error, naming the path.
 pub async fn set_permissions(path: impl AsRef<Path>, perm: std::fs::Permissions) -> io::Result<()> {
     let path = path.as_ref().to_path_buf();
     let p = path.clone();
-    blocking(&driver()?, move || std::fs::set_permissions(p, perm))
+    pool::run(move || std::fs::set_permissions(p, perm))
         .await
         .map_err(|e| context(e, "set_permissions", &path))
 }
@@ -428,7 +394,7 @@ pub async fn try_exists(path: impl AsRef<Path>) -> io::Result<bool> {
 
 /// Copies a file's contents and permissions to another, creating or truncating it (as
 /// `tokio::fs::copy`); returns the bytes copied. The copy is made in the kernel with
-/// `copy_file_range` (a reflink where the file system can) on the engine's pool; where the
+/// `copy_file_range` (a reflink where the file system can) on aiolos's pool; where the
 /// file systems refuse it, with reads and writes on the ring, two in flight.
 ///
 /// # Errors
@@ -457,15 +423,15 @@ pub async fn copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<u6
     dst.set_permissions(meta.permissions())
         .await
         .map_err(|e| context(e, "copy", to))?;
-    copy_data(&d, &src, &dst, meta.len())
+    copy_data(&src, &dst, meta.len())
         .await
         .map_err(|e| context(e, "copy", to))
 }
 
 /// Copies `src` to `dst` from offset 0: in the kernel where it can, else through buffers.
-async fn copy_data(d: &Driver, src: &File, dst: &File, len: u64) -> io::Result<u64> {
+async fn copy_data(src: &File, dst: &File, len: u64) -> io::Result<u64> {
     let (i, o) = (src.fd().clone(), dst.fd().clone());
-    let offloaded = blocking(d, move || {
+    let offloaded = pool::run(move || {
         let mut done = 0u64;
         loop {
             match sp::copy_file_range(i.as_raw(), done, o.as_raw(), done, 1 << 30) {

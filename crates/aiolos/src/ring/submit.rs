@@ -15,7 +15,7 @@ use super::Ring;
 use crate::buf::IoBufMut;
 use crate::engine::Sqe;
 use crate::error::Error;
-use crate::op::{BlockingFn, Kind, Op, OpCode};
+use crate::op::{Kind, Op, OpCode};
 use crate::sys::file::IoVec;
 use crate::sys::path::{AT_FDCWD, STATX_SIZE};
 use crate::sys::Errno;
@@ -164,10 +164,6 @@ fn prepare<B: IoBufMut, T>(slot: &mut Slot<B, T>, index: u32) -> Option<Sqe> {
             (OpCode::Fallocate, 0, *len, *offset)
         }
         Kind::Ftruncate { len } => (OpCode::Ftruncate, 0, *len, 0),
-        Kind::Blocking(f) => {
-            let p: *const BlockingFn = &**f;
-            (OpCode::Blocking, p as u64, 0, 0)
-        }
     };
     Some(Sqe {
         user_data,

@@ -124,8 +124,6 @@ impl Uring {
                 .mode(sqe.rw_flags)
                 .build(),
             OpCode::Ftruncate => opcode::Ftruncate::new(fd, sqe.len).build(),
-            // Never submitted to the kernel: the engine hands these to its pool.
-            OpCode::Blocking => opcode::Nop::new().build(),
         };
         e.user_data(sqe.user_data)
     }

@@ -59,7 +59,7 @@ mod buffered_reads;
 mod entry;
 mod setup;
 
-use super::helper::{self, Helper, HELPER_DATA};
+use super::helper::{Helper, HELPER_DATA};
 use super::{Cqe, Engine, EngineCancel, EngineKind, EngineStats, Sqe};
 use crate::op::OpCode;
 use crate::sys::eventfd;
@@ -145,9 +145,6 @@ impl KernelOps {
 
     /// Whether the kernel takes `op` (reads, writes, syncs, polls and no-ops always).
     fn has(self, op: OpCode) -> bool {
-        if helper::pool_only(op) {
-            return false;
-        }
         match Self::PROBED.iter().position(|(o, _)| *o == op) {
             Some(i) => self.0 & (1 << i) != 0,
             None => true,
