@@ -11,8 +11,9 @@
 //! its descriptor where it is dropped, as with `tokio::fs`), `fstat`/`newfstatat` and
 //! `fcntl` (the io_uring engine's per-descriptor lookup of O_DIRECT), `io_uring_enter`.
 //!
-//! The global driver and the engine's pool are started on the test's main thread first:
-//! threads inherit a seccomp filter from the thread that creates them.
+//! aiolos's blocking pool is started on the test's main thread first (threads inherit a
+//! seccomp filter from the thread that creates them). The futures run on the runtime's
+//! default driver (its own tokio driver) and on an explicit tokio driver.
 
 use std::os::unix::fs::PermissionsExt;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
@@ -147,7 +148,7 @@ fn fs_futures_make_no_blocking_file_system_call_on_a_runtime_worker() {
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .expect("scratch dir");
     let base = dir.path().to_path_buf();
-    // Started here, unfiltered: the driver's completion thread and the engine's pool.
+    // Started here, unfiltered: the global driver and aiolos's blocking pool.
     let global = aiolos::fs::Driver::default_driver().expect("default driver");
     assert_eq!(global.engine_kind(), aiolos::EngineKind::Uring);
     global

@@ -320,14 +320,31 @@ impl Driver {
 
     /// The driver that [`File::open`](super::File::open), [`OpenOptions`](super::OpenOptions)
     /// without [`driver`](super::OpenOptions::driver), and the free functions
-    /// ([`read`](super::read), [`metadata`](super::metadata), ...) use: the
-    /// [global driver](Driver::global), whose completion thread serves any runtime (and
-    /// outlives each), so code written for `tokio::fs` works unchanged.
+    /// ([`read`](super::read), [`metadata`](super::metadata), ...) use, so that code
+    /// written for `tokio::fs` works unchanged:
+    ///
+    /// - inside a tokio runtime with I/O enabled (feature `tokio`): that runtime's own
+    ///   tokio driver ([`DriverBuilder::build_tokio`], one ring per core), made on first
+    ///   use and kept until the runtime shuts down. Its reapers are tasks of the runtime,
+    ///   so completions wake tasks from the runtime's own workers, with no thread of
+    ///   aiolos's in between. A file opened there fails (`BrokenPipe`) once that runtime
+    ///   is gone, as work given to a runtime's blocking pool does;
+    /// - anywhere else: the [global driver](Driver::global), whose completion thread serves
+    ///   any executor, or none.
     ///
     /// # Errors
     /// As [`Driver::global`].
     pub fn default_driver() -> io::Result<Driver> {
+        #[cfg(feature = "tokio")]
+        if let Some(d) = super::tokio::runtime_driver() {
+            return Ok(d);
+        }
         Driver::global()
+    }
+
+    /// Whether the driver has shut down (its runtime is gone, or it was dropped).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.handle.shards.iter().any(|s| s.is_closed())
     }
 
     /// A tokio-driven driver with default settings (see [`DriverBuilder::build_tokio`]).
