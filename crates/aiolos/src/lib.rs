@@ -24,3 +24,9 @@ pub use engine::{AsyncBuffered, ChoiceSource, EngineChoice, EngineKind, EngineSt
 pub use error::Error;
 pub use op::{Fd, Op, OpCode, RwFlags};
 pub use ring::{Buffers, CancelOutcome, Completion, PushError, Ring, RingBuilder, Token};
+
+/// The code blocks of `docs/async.md`, compiled and run as doctests so the guide's
+/// examples keep working.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/async.md")]
+pub struct AsyncGuide;
