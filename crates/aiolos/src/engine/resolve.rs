@@ -109,7 +109,7 @@ pub(crate) fn default_choice() -> EngineChoice {
 
 impl EngineKind {
     /// Chooses the engine: `explicit` if given, else `AIOLOS_ENGINE`, else io_uring where
-    /// it can run here and the thread pool where it cannot (see the [module](self)).
+    /// it can run here and the thread pool where it cannot (see the module's documentation).
     ///
     /// # Errors
     /// [`Error::InvalidRequest`] when `AIOLOS_ENGINE` names no engine.

@@ -323,17 +323,25 @@ pub(crate) unsafe fn run_other(sqe: &Sqe) -> i64 {
     let (fd, flags) = (sqe.fd, sqe.rw_flags);
     let p = sqe.addr as *const std::ffi::c_char;
     let p2 = sqe.addr2 as *const std::ffi::c_char;
-    // SAFETY (every call below): the caller keeps the request's strings and buffer alive
-    // for the call, and the ring prepared addr/addr2 for this opcode.
+    let mode = sqe.len as u32;
     let r = match sqe.op {
-        OpCode::OpenAt => unsafe { path::openat(fd, p, flags, sqe.len as u32) }.map(|fd| fd as i64),
+        // SAFETY: the caller keeps the request's path alive for the call.
+        OpCode::OpenAt => unsafe { path::openat(fd, p, flags, mode) }.map(|fd| fd as i64),
         OpCode::Statx => {
-            unsafe { path::statx(fd, p, flags, sqe.len as u32, sqe.addr2 as *mut u8) }.map(|()| 0)
+            let buf = sqe.addr2 as *mut u8;
+            // SAFETY: the caller keeps the path and the statx buffer (addr2, at least
+            // STATX_SIZE bytes: the ring checked) alive for the call.
+            unsafe { path::statx(fd, p, flags, mode, buf) }.map(|()| 0)
         }
+        // SAFETY: the caller keeps the path alive for the call.
         OpCode::UnlinkAt => unsafe { path::unlinkat(fd, p, flags) }.map(|()| 0),
+        // SAFETY: the caller keeps both paths alive for the call.
         OpCode::RenameAt => unsafe { path::renameat2(fd, p, fd, p2, flags as u32) }.map(|()| 0),
-        OpCode::MkdirAt => unsafe { path::mkdirat(fd, p, sqe.len as u32) }.map(|()| 0),
+        // SAFETY: the caller keeps the path alive for the call.
+        OpCode::MkdirAt => unsafe { path::mkdirat(fd, p, mode) }.map(|()| 0),
+        // SAFETY: the caller keeps both paths alive for the call.
         OpCode::LinkAt => unsafe { path::linkat(fd, p, fd, p2, flags) }.map(|()| 0),
+        // SAFETY: the caller keeps the target and the link path alive for the call.
         OpCode::SymlinkAt => unsafe { path::symlinkat(p, fd, p2) }.map(|()| 0),
         OpCode::Fallocate => path::fallocate(fd, flags, sqe.offset, sqe.len).map(|()| 0),
         OpCode::Ftruncate => path::ftruncate(fd, sqe.len).map(|()| 0),

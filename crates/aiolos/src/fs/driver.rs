@@ -324,7 +324,7 @@ impl Driver {
     /// written for `tokio::fs` works unchanged:
     ///
     /// - inside a tokio runtime with I/O enabled (feature `tokio`): that runtime's own
-    ///   tokio driver ([`DriverBuilder::build_tokio`], one ring per core), made on first
+    ///   tokio driver (`DriverBuilder::build_tokio`, one ring per core), made on first
     ///   use and kept until the runtime shuts down. Its reapers are tasks of the runtime,
     ///   so completions wake tasks from the runtime's own workers, with no thread of
     ///   aiolos's in between. A file opened there fails (`BrokenPipe`) once that runtime
@@ -343,6 +343,7 @@ impl Driver {
     }
 
     /// Whether the driver has shut down (its runtime is gone, or it was dropped).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn is_closed(&self) -> bool {
         self.handle.shards.iter().any(|s| s.is_closed())
     }

@@ -55,7 +55,7 @@ pub struct File {
     fd: Fd,
     driver: Driver,
     /// The cursor and buffers of the stream interface.
-    pub(crate) stream: Mutex<Stream>,
+    pub(crate) stream: Mutex<Box<Stream>>,
 }
 
 impl Clone for File {
@@ -67,7 +67,7 @@ impl Clone for File {
         File {
             fd: self.fd.clone(),
             driver: self.driver.clone(),
-            stream: Mutex::new(Stream::at(pos)),
+            stream: Mutex::new(Box::new(Stream::at(pos))),
         }
     }
 }
@@ -159,7 +159,7 @@ impl File {
         File {
             fd: Fd::from(fd),
             driver: driver.clone(),
-            stream: Mutex::new(Stream::at(0)),
+            stream: Mutex::new(Box::new(Stream::at(0))),
         }
     }
 
@@ -170,7 +170,7 @@ impl File {
         (&self.fd, &self.driver, s)
     }
 
-    pub(crate) fn lock_stream(&self) -> MutexGuard<'_, Stream> {
+    pub(crate) fn lock_stream(&self) -> MutexGuard<'_, Box<Stream>> {
         self.stream.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -226,7 +226,7 @@ impl File {
     pub async fn try_clone(&self) -> io::Result<File> {
         let fd = crate::sys::file::dup_cloexec(self.fd.as_raw())?;
         let f = File::from_fd(fd, &self.driver);
-        *f.lock_stream() = Stream::at(self.lock_stream().position());
+        **f.lock_stream() = Stream::at(self.lock_stream().position());
         Ok(f)
     }
 

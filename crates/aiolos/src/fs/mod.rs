@@ -1,8 +1,8 @@
 //! async/await file I/O on a [`Ring`](crate::Ring), for any executor and for tokio.
 //!
 //! [`File`] has positional reads and writes that take their buffers by value and give
-//! them back in a [`BufResult`] when they complete. Buffers may be of any type that
-//! implements [`IoBufMut`](crate::IoBufMut) (reads) or [`IoBuf`] (writes).
+//! them back in a [`BufResult`](crate::BufResult) when they complete. Buffers may be of any type that
+//! implements [`IoBufMut`](crate::IoBufMut) (reads) or [`IoBuf`](crate::IoBuf) (writes).
 //!
 //! Futures complete when their [`Driver`] reaps the ring: by default a completion thread
 //! (so any executor works, or none: [`Driver::block_on`]); with the `tokio` feature, a task

@@ -86,6 +86,7 @@ impl Shared {
     }
 
     /// Whether the driver has shut down.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(std::sync::atomic::Ordering::Acquire)
     }
