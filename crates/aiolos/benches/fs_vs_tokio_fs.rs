@@ -20,7 +20,8 @@
 //! `EngineKind::suggest` picks); `--buffered`, `--direct` or `--small` runs only that part;
 //! `--case` runs one random-read case alone (for profiling).
 //! `AIOLOS_BENCH_FILE_MB` (default 1024) sets the file size, `AIOLOS_BENCH_SECS`
-//! (default 3) the time per case, `AIOLOS_BENCH_WORKERS` the tokio worker threads
+//! (default 3) the time per case, `AIOLOS_BENCH_ROUNDS` (default 1) how many interleaved
+//! rounds of every case to run (each case reports its median round), `AIOLOS_BENCH_WORKERS` the tokio worker threads
 //! (default: one per core). Prints IOPS, CPU time per I/O (user + system, whole process,
 //! from /proc/self/stat) and the ratios.
 
@@ -384,15 +385,50 @@ fn case(
     })
 }
 
+/// `AIOLOS_BENCH_ROUNDS` (default 1) rounds of every case, interleaved (each round runs
+/// every case once, in order), so that a change in the machine's load falls on all of them;
+/// each case reports its median round (by IOPS).
+fn rounds() -> usize {
+    env("AIOLOS_BENCH_ROUNDS", 1).max(1) as usize
+}
+
+/// Runs each case `rounds()` times, interleaved; the median sample of each, in order.
+fn interleaved(cases: &[&dyn Fn() -> Sample]) -> Vec<Sample> {
+    let mut runs: Vec<Vec<Sample>> = vec![Vec::new(); cases.len()];
+    for _ in 0..rounds() {
+        for (c, out) in cases.iter().zip(runs.iter_mut()) {
+            out.push(c());
+        }
+    }
+    runs.into_iter()
+        .map(|mut v| {
+            v.sort_by(|a, b| a.iops().total_cmp(&b.iops()));
+            v[v.len() / 2]
+        })
+        .collect()
+}
+
 fn random_reads(path: &Path, direct: bool, blocks: u64, secs: u64, engine: EngineKind) {
-    let ring = blocking_ring(path, direct, blocks, secs, engine);
-    let mt = aiolos_on_tokio(path, direct, blocks, secs, engine, false);
-    let ct = aiolos_on_tokio(path, direct, blocks, secs, engine, true);
-    let def = aiolos_default(path, direct, blocks, secs);
-    let spawn = tokio_blocking(path, direct, blocks, secs);
-    let tfs = (!direct).then(|| tokio_fs_reads(path, blocks, secs, false));
-    let turing =
-        (!direct && cfg!(tokio_unstable)).then(|| tokio_fs_reads(path, blocks, secs, true));
+    let buffered = !direct;
+    let uring = buffered && cfg!(tokio_unstable);
+    let ring = || blocking_ring(path, direct, blocks, secs, engine);
+    let mt = || aiolos_on_tokio(path, direct, blocks, secs, engine, false);
+    let ct = || aiolos_on_tokio(path, direct, blocks, secs, engine, true);
+    let def = || aiolos_default(path, direct, blocks, secs);
+    let spawn = || tokio_blocking(path, direct, blocks, secs);
+    let tfs = || tokio_fs_reads(path, blocks, secs, false);
+    let tur = || tokio_fs_reads(path, blocks, secs, true);
+    let mut cases: Vec<&dyn Fn() -> Sample> = vec![&ring, &mt, &ct, &def, &spawn];
+    if buffered {
+        cases.push(&tfs);
+    }
+    if uring {
+        cases.push(&tur);
+    }
+    let r = interleaved(&cases);
+    let (ring, mt, ct, def, spawn) = (r[0], r[1], r[2], r[3], r[4]);
+    let tfs = buffered.then(|| r[5]);
+    let turing = uring.then(|| r[6]);
     row(
         &format!("aiolos::fs, tokio driver, multi-thread ({engine})"),
         &mt,
@@ -427,6 +463,7 @@ fn random_reads(path: &Path, direct: bool, blocks: u64, secs: u64, engine: Engin
     };
     ratio("ratio aiolos multi-thread / blocking Ring", &mt, &ring);
     ratio("ratio aiolos current-thread / blocking Ring", &ct, &ring);
+    ratio("ratio aiolos default driver / blocking Ring", &def, &ring);
     ratio("ratio aiolos multi-thread / best tokio::fs", &mt, &best);
     ratio("ratio aiolos default driver / best tokio::fs", &def, &best);
     if let Some(u) = &turing {
@@ -495,67 +532,77 @@ fn small(secs: u64, engine: EngineKind) {
             .build_tokio()
             .expect("driver")
     });
-    let dd = d.clone();
-    let a_read = over_files(&rt, &reads, secs, move |p| {
-        let d = dd.clone();
-        async move {
-            let f = File::options()
-                .read(true)
-                .driver(&d)
-                .open(p)
-                .await
-                .expect("open");
+    let urt = cfg!(tokio_unstable).then(|| runtime(false, true));
+    let a_read = || {
+        let d = d.clone();
+        over_files(&rt, &reads, secs, move |p| {
+            let d = d.clone();
+            async move {
+                let f = File::options()
+                    .read(true)
+                    .driver(&d)
+                    .open(p)
+                    .await
+                    .expect("open");
+                let BufResult(r, _) = f.read_at(Vec::with_capacity(BLOCK), 0).await;
+                assert_eq!(r.expect("read"), BLOCK);
+            }
+        })
+    };
+    let a_read_def = || {
+        over_files(&rt, &reads, secs, |p| async move {
+            let f = File::open(p).await.expect("open");
             let BufResult(r, _) = f.read_at(Vec::with_capacity(BLOCK), 0).await;
             assert_eq!(r.expect("read"), BLOCK);
-        }
-    });
-    let a_read_def = over_files(&rt, &reads, secs, |p| async move {
-        let f = File::open(p).await.expect("open");
-        let BufResult(r, _) = f.read_at(Vec::with_capacity(BLOCK), 0).await;
-        assert_eq!(r.expect("read"), BLOCK);
-    });
-    let t_read = over_files(&rt, &reads, secs, |p| async move {
-        let mut f = tokio::fs::File::open(p).await.expect("open");
-        let mut buf = vec![0u8; BLOCK];
-        f.read_exact(&mut buf).await.expect("read");
-    });
-    let dd = d.clone();
-    let a_write = over_files(&rt, &writes, secs, move |p| {
-        let d = dd.clone();
-        async move {
-            let f = File::options()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .driver(&d)
-                .open(p)
-                .await
-                .expect("create");
-            let BufResult(r, _) = f.write_all_at(vec![7u8; BLOCK], 0).await;
-            r.expect("write");
-            f.sync_all().await.expect("fsync");
-        }
-    });
-    let t_write = over_files(&rt, &writes, secs, |p| async move {
-        let mut f = tokio::fs::File::create(p).await.expect("create");
-        f.write_all(&[7u8; BLOCK]).await.expect("write");
-        f.sync_all().await.expect("fsync");
-    });
-    drop(rt);
-    let u = cfg!(tokio_unstable).then(|| {
-        let rt = runtime(false, true);
-        let r = over_files(&rt, &reads, secs, |p| async move {
+        })
+    };
+    let t_read_on = |rt: &tokio::runtime::Runtime| {
+        over_files(rt, &reads, secs, |p| async move {
             let mut f = tokio::fs::File::open(p).await.expect("open");
             let mut buf = vec![0u8; BLOCK];
             f.read_exact(&mut buf).await.expect("read");
-        });
-        let w = over_files(&rt, &writes, secs, |p| async move {
+        })
+    };
+    let a_write = || {
+        let d = d.clone();
+        over_files(&rt, &writes, secs, move |p| {
+            let d = d.clone();
+            async move {
+                let f = File::options()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .driver(&d)
+                    .open(p)
+                    .await
+                    .expect("create");
+                let BufResult(r, _) = f.write_all_at(vec![7u8; BLOCK], 0).await;
+                r.expect("write");
+                f.sync_all().await.expect("fsync");
+            }
+        })
+    };
+    let t_write_on = |rt: &tokio::runtime::Runtime| {
+        over_files(rt, &writes, secs, |p| async move {
             let mut f = tokio::fs::File::create(p).await.expect("create");
             f.write_all(&[7u8; BLOCK]).await.expect("write");
             f.sync_all().await.expect("fsync");
-        });
-        (r, w)
-    });
+        })
+    };
+    let t_read = || t_read_on(&rt);
+    let t_write = || t_write_on(&rt);
+    let u_read = || t_read_on(urt.as_ref().unwrap_or(&rt));
+    let u_write = || t_write_on(urt.as_ref().unwrap_or(&rt));
+    let mut cases: Vec<&dyn Fn() -> Sample> =
+        vec![&a_read, &a_read_def, &t_read, &a_write, &t_write];
+    if urt.is_some() {
+        cases.push(&u_read);
+        cases.push(&u_write);
+    }
+    let r = interleaved(&cases);
+    let (a_read, a_read_def, t_read, a_write, t_write) = (r[0], r[1], r[2], r[3], r[4]);
+    let u = urt.is_some().then(|| (r[5], r[6]));
+    drop(d);
     row(
         "open + read 4 KiB + close: aiolos::fs, tokio driver",
         &a_read,
