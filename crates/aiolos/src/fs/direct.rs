@@ -299,13 +299,10 @@ impl DirectFile {
         let mut span = AlignedBuf::zeroed((c1 - c0) as usize, self.buf_align());
         let head = (c0 < offset).then_some(c0);
         let tail = (c1 > end && (head.is_none() || c1 - block != c0)).then_some(c1 - block);
-        let read = |at: Option<u64>| {
-            let blk = self.blocks.get();
-            async move {
-                match at {
-                    Some(at) => Some((at, self.file.read_at(blk, at).await)),
-                    None => None,
-                }
+        let read = |at: Option<u64>| async move {
+            match at {
+                Some(at) => Some((at, self.file.read_at(self.blocks.get(), at).await)),
+                None => None,
             }
         };
         let (h, t) = super::path::join(read(head), read(tail)).await;

@@ -40,6 +40,32 @@ enum Seek {
     Size(i64, SizeFuture),
 }
 
+/// A read sent ahead: in flight, or already done (a request refused at its first poll).
+enum Ahead {
+    Flight(ReadAt<Vec<u8>>),
+    Done(BufResult<usize, Vec<u8>>),
+}
+
+impl Ahead {
+    /// Polls a read just made once, so that it is pushed now rather than when needed.
+    fn send(mut fut: ReadAt<Vec<u8>>, cx: &mut Context<'_>) -> Ahead {
+        match Pin::new(&mut fut).poll(cx) {
+            Poll::Ready(r) => Ahead::Done(r),
+            Poll::Pending => Ahead::Flight(fut),
+        }
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<BufResult<usize, Vec<u8>>> {
+        match self {
+            Ahead::Flight(f) => Pin::new(f).poll(cx),
+            Ahead::Done(r) => {
+                let r = std::mem::replace(r, BufResult(Ok(0), Vec::new()));
+                Poll::Ready(r)
+            }
+        }
+    }
+}
+
 struct Writing {
     fut: WriteAt<Vec<u8>>,
     /// File offset of the buffer's first byte.
@@ -58,8 +84,8 @@ pub(crate) struct Stream {
     rbuf: Vec<u8>,
     rbuf_at: u64,
     rconsumed: usize,
-    /// A read in flight: (offset, size asked, future).
-    ahead: Option<(u64, usize, ReadAt<Vec<u8>>)>,
+    /// A read in flight: (offset, size asked, future or its result).
+    ahead: Option<(u64, usize, Ahead)>,
     /// Bytes gathering to be written at `wnext_at` once the write in flight is done.
     wnext: Vec<u8>,
     wnext_at: u64,
@@ -124,14 +150,14 @@ impl Stream {
         self.want = n.clamp(MIN_READ.min(self.max_buf), self.max_buf.max(1));
     }
 
-    fn start_read(&mut self, fd: &Fd, driver: &Driver, at: u64) {
+    fn start_read(&mut self, fd: &Fd, driver: &Driver, at: u64, cx: &mut Context<'_>) {
         let size = self.want;
         let mut buf = std::mem::take(&mut self.rbuf);
         buf.clear();
         buf.reserve_exact(size);
         let op = Op::read(fd, ErasedBuf::writable(buf, 0), at);
         let fut = ReadAt::new(Request::new(driver.shared(), op));
-        self.ahead = Some((at, size, fut));
+        self.ahead = Some((at, size, Ahead::send(fut, cx)));
     }
 
     /// Data at the cursor: a non-empty slice, or an empty one at the end of the file.
@@ -149,7 +175,7 @@ impl Stream {
             ready!(self.poll_flush(fd, driver, cx))?;
             let Some((at, asked, fut)) = self.ahead.as_mut() else {
                 let pos = self.pos;
-                self.start_read(fd, driver, pos);
+                self.start_read(fd, driver, pos, cx);
                 continue;
             };
             if *at != self.pos {
@@ -157,7 +183,7 @@ impl Stream {
                 continue;
             }
             let (at, asked) = (*at, *asked);
-            let BufResult(r, buf) = ready!(Pin::new(fut).poll(cx));
+            let BufResult(r, buf) = ready!(fut.poll(cx));
             self.ahead = None;
             self.rbuf = buf;
             self.rbuf_at = at;
@@ -184,10 +210,7 @@ impl Stream {
                     next,
                 );
                 let fut = ReadAt::new(Request::new(driver.shared(), op));
-                // Polled once so that the request is pushed now, not when it is needed.
-                let mut fut = fut;
-                let _ = Pin::new(&mut fut).poll(cx);
-                self.ahead = Some((next, size, fut));
+                self.ahead = Some((next, size, Ahead::send(fut, cx)));
             }
         }
     }
