@@ -1,13 +1,26 @@
-//! async/await file I/O on a [`Ring`](crate::Ring), for any executor and for tokio.
+//! async/await file I/O on a [`Ring`](crate::Ring), for any executor and for tokio: the
+//! API of `tokio::fs` (change `use tokio::fs;` to `use aiolos::fs;`), with no blocking call
+//! on the caller's thread.
 //!
-//! [`File`] has positional reads and writes that take their buffers by value and give
-//! them back in a [`BufResult`](crate::BufResult) when they complete. Buffers may be of any type that
-//! implements [`IoBufMut`](crate::IoBufMut) (reads) or [`IoBuf`](crate::IoBuf) (writes).
+//! Every function and type of `tokio::fs` is here, with its name, signature and error kinds:
+//! [`read`], [`write`](write()), [`metadata`], [`read_dir`], [`rename`], [`copy`], ... and [`File`],
+//! [`OpenOptions`], [`DirBuilder`]. Each is a request on the driver's ring (an io_uring
+//! opcode where the kernel has it, else the engine's thread pool) or, for the few calls no
+//! engine has (`getdents64`, `readlinkat`, ...), a job on aiolos's own blocking pool. With
+//! the `tokio` feature [`File`] is an `AsyncRead`/`AsyncWrite`/`AsyncSeek` stream (with
+//! `futures-io`, the `futures` traits). [`DirectFile`] is async O_DIRECT at any offset and
+//! length.
 //!
-//! Futures complete when their [`Driver`] reaps the ring: by default a completion thread
-//! (so any executor works, or none: [`Driver::block_on`]); with the `tokio` feature, a task
-//! on the tokio runtime that watches the ring's notification descriptor
-//! (`Driver::tokio`); or the program itself ([`Driver::run_once`]).
+//! The fast path stays positional: [`File::read_at`] and friends take their buffers by
+//! value and give them back in a [`BufResult`](crate::BufResult) when they complete. Buffers
+//! may be of any type that implements [`IoBufMut`](crate::IoBufMut) (reads) or
+//! [`IoBuf`](crate::IoBuf) (writes).
+//!
+//! Futures complete when their [`Driver`] reaps its rings: inside a tokio runtime (feature
+//! `tokio`), by default a task of that runtime per ring, watching the ring's notification
+//! descriptor; elsewhere a completion thread (so any executor works, or none:
+//! [`Driver::block_on`]); or the program itself ([`Driver::run_once`]). See
+//! [`Driver::default_driver`].
 //!
 //! # Cancellation and drop safety
 //!
