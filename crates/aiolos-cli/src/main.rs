@@ -2,10 +2,13 @@
 //! reports what the kernel and a file system offer.
 #![deny(unsafe_code)]
 
-mod aligned;
 mod bench;
 mod cp;
+mod engine;
+mod interrupt;
+mod kernelfs;
 mod probe;
+mod rusage;
 
 use clap::{Parser, Subcommand};
 use std::io;
@@ -44,10 +47,19 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+fn is_interrupted(e: &anyhow::Error) -> bool {
+    e.chain()
+        .any(|c| c.downcast_ref::<interrupt::Interrupted>().is_some())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        Err(e) if is_interrupted(&e) => {
+            eprintln!("aiolos: {e:#}");
+            ExitCode::from(interrupt::EXIT_STATUS)
+        }
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("aiolos: error: {e:#}");

@@ -47,9 +47,9 @@ fn c3_an_inverted_block_size_range_is_a_usage_error() {
 }
 
 #[test]
-fn c4_queue_depths_outside_1_to_65536_are_usage_errors() {
-    for qd in ["0", "100000", "8,,16"] {
-        usage(&["--qd", qd], &["--qd", "1 to 65536"]);
+fn c4_queue_depths_outside_1_to_the_rings_limit_are_usage_errors() {
+    for qd in ["0", "1048577", "8,,16"] {
+        usage(&["--qd", qd], &["--qd", "1 to 1048576"]);
     }
     usage(&["--qd=-1"], &["--qd"]);
 }

@@ -1,5 +1,6 @@
 //! `aiolos probe --json` parses, and names the O_DIRECT alignment of the path: on a loop
-//! device created with 4096-byte sectors, 4096.
+//! device created with 4096-byte sectors, 4096. On `/proc`, which holds no regular files,
+//! it says so and shows no alignment; io_uring's operations are summarised, not listed.
 
 mod common;
 
@@ -77,4 +78,40 @@ fn probe_on_a_4k_sector_loop_device_reports_4096() {
     assert_eq!(v["path"]["o_direct"], true, "{v}");
     assert_eq!(v["path"]["alignment"]["offset"], 4096, "{v}");
     assert_eq!(v["path"]["logical_block_size"], 4096, "{v}");
+}
+
+#[test]
+fn probe_of_proc_says_it_holds_no_regular_files_and_shows_no_alignment() {
+    let out = bin().args(["probe", "/proc"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "O_DIRECT       no: proc is the kernel's own file system and holds no regular files"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("alignment"), "{text}");
+    assert!(!text.contains("probe failed"), "{text}");
+    assert!(
+        !text.contains(".aiolos-probe"),
+        "the scratch path shows: {text}"
+    );
+    let v = probe_json(Path::new("/proc"));
+    assert_eq!(v["path"]["regular_files"], false, "{v}");
+    assert_eq!(v["path"]["o_direct"], false, "{v}");
+    assert!(v["path"]["alignment"].is_null(), "{v}");
+}
+
+#[test]
+fn probe_summarises_the_io_uring_operations_on_one_short_line() {
+    let out = bin().arg("probe").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let Some(ops) = text.lines().find(|l| l.trim_start().starts_with("ops ")) else {
+        eprintln!("SKIP: no io_uring here:\n{text}");
+        return;
+    };
+    assert!(ops.contains("supported (file I/O "), "{ops}");
+    assert!(ops.len() < 110, "one short line: {ops}");
+    assert!(!ops.contains("sendmsg"), "names are for --json: {ops}");
 }

@@ -38,5 +38,25 @@ for page in "$@"; do
 	done
 	unset IFS
 done
+# aiolos(1) names every long option of the command: each `#[arg(long ...)]` field of the
+# CLI's sources must appear as \-\-name in the page.
+cli="$here/../../aiolos-cli/src"
+case " $* " in
+*" aiolos.1 "*)
+	if [ -d "$cli" ]; then
+		for opt in $(find "$cli" -name '*.rs' -exec awk '
+			/#\[arg\(/ && /long/ { want = 1; next }
+			want && /pub [a-z_]+:/ { sub(/.*pub /, ""); sub(/:.*/, ""); gsub(/_/, "-"); print; want = 0 }
+		' {} + | sort -u); do
+			pat=$(printf '%s' "$opt" | sed 's/-/\\\\-/g')
+			if ! grep -q "\\\\-\\\\-$pat" aiolos.1; then
+				echo "aiolos.1: the option --$opt of the command is not described"
+				failed=1
+			fi
+		done
+	fi
+	;;
+esac
+
 [ "$failed" -eq 0 ] && echo "man pages: $# checked, no warnings"
 exit "$failed"

@@ -2,8 +2,8 @@
 //! pointer array, iocbs, iovec arrays, `*timeout`, `*ctxp`, the event array).
 //!
 //! In the library these go through the kernel (`process_vm_readv`/`writev` on this
-//! process, in `aiolos::sys::aio_raw`), so an unmapped or read-only address is `EFAULT`,
-//! never a crash.
+//! process, in this module's `kernel`), so an unmapped or read-only address is `EFAULT`,
+//! never a crash. `rustix` has neither call; they are made through `libc`.
 //!
 //! Miri cannot run those system calls. Under Miri only (`cfg(miri)`, which no build of the
 //! library has), the same functions copy directly, after the checks that do not need the
@@ -13,10 +13,11 @@
 //!
 //! # Safety
 //!
-//! Outside Miri: none (the kernel validates every address). Under Miri: the direct copies
-//! rely on the test's pointers naming readable (or writable) memory of the given length,
-//! which Miri itself checks.
-#![cfg_attr(miri, allow(unsafe_code))]
+//! Outside Miri: the kernel validates every caller address; the local side of each call
+//! is a Rust slice, valid for its length until the call returns. Under Miri: the direct
+//! copies rely on the test's pointers naming readable (or writable) memory of the given
+//! length, which Miri itself checks.
+#![allow(unsafe_code)]
 
 use aiolos::sys::Errno;
 
@@ -28,7 +29,7 @@ use aiolos::sys::Errno;
 pub fn load(src: *const u8, dst: &mut [u8]) -> Result<usize, Errno> {
     #[cfg(not(miri))]
     {
-        aiolos::sys::aio_raw::load_checked(src, dst)
+        kernel::load(src, dst)
     }
     #[cfg(miri)]
     {
@@ -53,7 +54,7 @@ pub fn load(src: *const u8, dst: &mut [u8]) -> Result<usize, Errno> {
 pub fn load_vectored(srcs: &[(usize, usize)], dst: &mut [u8]) -> Result<usize, Errno> {
     #[cfg(not(miri))]
     {
-        aiolos::sys::aio_raw::load_vectored_checked(srcs, dst)
+        kernel::load_vectored(srcs, dst)
     }
     #[cfg(miri)]
     {
@@ -92,7 +93,7 @@ pub fn load_vectored(srcs: &[(usize, usize)], dst: &mut [u8]) -> Result<usize, E
 pub fn store(dst: *mut u8, src: &[u8]) -> Result<(), Errno> {
     #[cfg(not(miri))]
     {
-        aiolos::sys::aio_raw::store_checked(dst, src)
+        kernel::store(dst, src)
     }
     #[cfg(miri)]
     {
@@ -120,4 +121,141 @@ pub fn store_u64(dst: *mut u64, value: u64) -> Result<(), Errno> {
 #[cfg(miri)]
 fn in_first_page(addr: usize) -> bool {
     addr < 4096
+}
+
+/// `process_vm_readv`/`writev` on this process: caller memory read and written by the
+/// kernel, which checks every address.
+#[cfg(not(miri))]
+mod kernel {
+    use aiolos::sys::Errno;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A `-1`-plus-`errno` return as a result.
+    fn cvt(ret: isize) -> Result<isize, Errno> {
+        if ret == -1 {
+            Err(Errno::last())
+        } else {
+            Ok(ret)
+        }
+    }
+
+    /// This process's id for `process_vm_readv`/`writev`, cached per fork generation: glibc no
+    /// longer caches `getpid`, and these calls run several times per request in the C ABI.
+    fn self_pid() -> libc::pid_t {
+        static CACHE: AtomicU64 = AtomicU64::new(u64::MAX);
+        let generation = aiolos::sys::fork_generation() & 0xffff_ffff;
+        let cached = CACHE.load(Ordering::Relaxed);
+        if cached != u64::MAX && cached >> 32 == generation {
+            return cached as u32 as libc::pid_t;
+        }
+        let pid = rustix::process::Pid::as_raw(Some(rustix::process::getpid()));
+        CACHE.store(generation << 32 | u64::from(pid as u32), Ordering::Relaxed);
+        pid
+    }
+
+    /// Stores `src` at a caller's address through the kernel (`process_vm_writev` on this
+    /// process), so that an unwritable address gives `EFAULT` instead of a fault.
+    ///
+    /// # Errors
+    /// `EFAULT` when the whole range is not writable; `EPERM`/`ENOSYS` under a seccomp filter
+    /// that denies the call.
+    ///
+    /// # References
+    /// `process_vm_writev(2)`.
+    #[doc(alias = "process_vm_writev")]
+    pub(super) fn store(dst: *mut u8, src: &[u8]) -> Result<(), Errno> {
+        if src.is_empty() {
+            return Ok(());
+        }
+        let local = libc::iovec {
+            iov_base: src.as_ptr() as *mut libc::c_void,
+            iov_len: src.len(),
+        };
+        let remote = libc::iovec {
+            iov_base: dst.cast(),
+            iov_len: src.len(),
+        };
+        // SAFETY: local names src, readable for its length until the call returns; the kernel
+        // validates the remote address against this process's mappings.
+        let n = cvt(unsafe { libc::process_vm_writev(self_pid(), &local, 1, &remote, 1, 0) })?;
+        if n as usize == src.len() {
+            Ok(())
+        } else {
+            Err(Errno::FAULT)
+        }
+    }
+
+    /// Reads `dst.len()` bytes from a caller's address through the kernel
+    /// (`process_vm_readv` on this process), so that an unmapped address gives `EFAULT`
+    /// instead of a fault. Returns how many bytes were readable from the start (a short count
+    /// stops at the first unreadable page).
+    ///
+    /// # Errors
+    /// `EFAULT` when not even the first byte is readable; `EPERM`/`ENOSYS` where a seccomp
+    /// filter denies the call.
+    ///
+    /// # References
+    /// `process_vm_readv(2)`.
+    #[doc(alias = "process_vm_readv")]
+    pub(super) fn load(src: *const u8, dst: &mut [u8]) -> Result<usize, Errno> {
+        if dst.is_empty() {
+            return Ok(0);
+        }
+        let local = libc::iovec {
+            iov_base: dst.as_mut_ptr().cast(),
+            iov_len: dst.len(),
+        };
+        let remote = libc::iovec {
+            iov_base: src as *mut libc::c_void,
+            iov_len: dst.len(),
+        };
+        // SAFETY: local names dst, writable for its length; the kernel validates the remote
+        // address against this process's mappings.
+        let n = cvt(unsafe { libc::process_vm_readv(self_pid(), &local, 1, &remote, 1, 0) })?;
+        Ok(n as usize)
+    }
+
+    /// Reads several caller ranges (`(address, length)`, at most 1024) into `dst`, one after
+    /// the other, with one `process_vm_readv`. Returns how many bytes were read; the kernel
+    /// stops at the first range it cannot read, so the count says which ranges arrived whole.
+    ///
+    /// # Errors
+    /// `EFAULT` when not even the first byte is readable; `EINVAL` for more than 1024 ranges
+    /// or a `dst` shorter than their total; `EPERM`/`ENOSYS` where a seccomp filter denies the
+    /// call.
+    pub(super) fn load_vectored(srcs: &[(usize, usize)], dst: &mut [u8]) -> Result<usize, Errno> {
+        let total = srcs
+            .iter()
+            .try_fold(0usize, |t, &(_, len)| t.checked_add(len));
+        if srcs.len() > 1024 || total.is_none_or(|t| t > dst.len()) {
+            return Err(Errno::INVAL);
+        }
+        if srcs.is_empty() || total == Some(0) {
+            return Ok(0);
+        }
+        let local = libc::iovec {
+            iov_base: dst.as_mut_ptr().cast(),
+            iov_len: total.unwrap_or(0),
+        };
+        let remote: Vec<libc::iovec> = srcs
+            .iter()
+            .map(|&(addr, len)| libc::iovec {
+                iov_base: addr as *mut libc::c_void,
+                iov_len: len,
+            })
+            .collect();
+        // SAFETY: local names the first `total` bytes of dst, writable; the kernel validates
+        // every remote range against this process's mappings.
+        let n = cvt(unsafe {
+            libc::process_vm_readv(
+                self_pid(),
+                &local,
+                1,
+                remote.as_ptr(),
+                remote.len() as libc::c_ulong,
+                0,
+            )
+        })?;
+        Ok(n as usize)
+    }
 }

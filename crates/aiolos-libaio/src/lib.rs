@@ -15,6 +15,8 @@
 //!   is only read while it is known to be mapped.
 //! - [`native`]: the `native` engine: the kernel's own AIO context, passed through.
 //! - [`stack`]: which caller pointers the library may read itself without risking a fault.
+//! - [`fds`]: descriptor numbers from iocbs, which may be closed or -1, and eventfds.
+//! - [`sigmask`]: `io_pgetevents`'s signal mask on the emulated engines (`ppoll`).
 //!
 //! - [`dispatch`]: routes each call to the engine serving its context.
 //! - [`emulated`] and [`userring`]: the `uring` and `threads` engines, whose
@@ -32,8 +34,10 @@ pub mod dispatch;
 pub mod emulated;
 pub mod engine;
 pub mod exports;
+pub mod fds;
 pub mod ffi;
 pub mod native;
+pub mod sigmask;
 pub mod stack;
 #[cfg(test)]
 mod test_support;

@@ -19,8 +19,8 @@
 use crate::abi::{ctx_id, plausible, IoContext, IoEvent, Iocb, Sigset, Timespec, ZERO_TIMEOUT};
 use crate::context::{self, Kind};
 use crate::stack::on_live_stack;
-use aiolos::sys::aio::{ring_has_events, AioContext};
-use aiolos::sys::{aio_raw, Errno};
+use aiolos::sys::aio::{raw, ring_has_events, AioContext};
+use aiolos::sys::Errno;
 use std::ffi::{c_int, c_long};
 
 /// `io_setup`: creates a kernel context for `maxevents` requests and stores it in `*ctxp`,
@@ -40,7 +40,7 @@ pub unsafe fn setup(maxevents: c_int, ctxp: *mut IoContext) -> Result<c_int, Err
         return Err(Errno::INVAL);
     }
     // SAFETY: the kernel validates ctxp (copy_from_user/copy_to_user).
-    unsafe { aio_raw::io_setup(maxevents as u32, ctxp.cast::<u64>()) }?;
+    unsafe { raw::io_setup(maxevents as u32, ctxp.cast::<u64>()) }?;
     // SAFETY: the kernel has just written the context id through ctxp, so it is a valid,
     // aligned, writable io_context_t.
     let id = ctx_id(unsafe { ctxp.read() });
@@ -55,7 +55,7 @@ pub unsafe fn setup(maxevents: c_int, ctxp: *mut IoContext) -> Result<c_int, Err
 pub fn destroy(ctx: IoContext) -> Result<c_int, Errno> {
     let id = ctx_id(ctx);
     context::unregister(id);
-    aio_raw::io_destroy(id)?;
+    raw::io_destroy(id)?;
     Ok(0)
 }
 
@@ -68,7 +68,7 @@ pub fn destroy(ctx: IoContext) -> Result<c_int, Errno> {
 /// The kernel's, when it took none: `EINVAL`, `EFAULT`, `EBADF`, `EAGAIN`.
 pub unsafe fn submit(ctx: IoContext, nr: c_long, ios: *mut *mut Iocb) -> Result<c_int, Errno> {
     // SAFETY: forwarded contract; the kernel validates the pointers.
-    let n = unsafe { aio_raw::io_submit(ctx_id(ctx), nr, ios) }?;
+    let n = unsafe { raw::io_submit(ctx_id(ctx), nr, ios) }?;
     Ok(crate::ffi::count(n))
 }
 
@@ -81,7 +81,7 @@ pub unsafe fn submit(ctx: IoContext, nr: c_long, ios: *mut *mut Iocb) -> Result<
 /// None beyond the kernel's check of `iocb` (`EFAULT`); the kernel ignores `evt`.
 pub unsafe fn cancel(ctx: IoContext, iocb: *mut Iocb, evt: *mut IoEvent) -> Result<c_int, Errno> {
     // SAFETY: the kernel validates both pointers.
-    unsafe { aio_raw::io_cancel(ctx_id(ctx), iocb, evt) }?;
+    unsafe { raw::io_cancel(ctx_id(ctx), iocb, evt) }?;
     Ok(0)
 }
 
@@ -142,7 +142,7 @@ pub unsafe fn getevents(
         return Ok(0);
     }
     // SAFETY: the kernel validates events and timeout; no Rust reference aliases them.
-    let n = unsafe { aio_raw::io_getevents(id, min_nr, nr, events, timeout) }?;
+    let n = unsafe { raw::io_getevents(id, min_nr, nr, events, timeout) }?;
     Ok(crate::ffi::count(n))
 }
 
@@ -168,6 +168,6 @@ pub unsafe fn pgetevents(
         return Ok(0);
     }
     // SAFETY: the kernel validates events, timeout and sigmask.
-    let n = unsafe { aio_raw::io_pgetevents(id, min_nr, nr, events, timeout, sigmask) }?;
+    let n = unsafe { raw::io_pgetevents(id, min_nr, nr, events, timeout, sigmask) }?;
     Ok(crate::ffi::count(n))
 }

@@ -27,12 +27,17 @@
 //! # References
 //! `statx(2)` (`STATX_DIOALIGN`), `open(2)` (the O_DIRECT notes), `ioctl_blk(2)`.
 
-use crate::sys::statx::{self, FsType};
+mod fs_type;
+
+pub use fs_type::FsType;
+
 use crate::sys::{self, Errno};
+use crate::Fd;
+use rustix::fs::{AtFlags, FileType, OFlags, Stat, StatxFlags};
 use std::fmt;
 use std::fs::OpenOptions;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -163,7 +168,7 @@ impl Alignment {
     /// # Errors
     /// Only when the descriptor is unusable (`fstat` fails).
     pub fn discover(file: impl AsFd) -> io::Result<AlignmentReport> {
-        discover_fd(file.as_fd().as_raw_fd())
+        discover_fd(file.as_fd())
     }
 
     /// Rounds `n` up to a multiple of the offset alignment.
@@ -313,9 +318,14 @@ impl From<AlignmentError> for io::Error {
 /// Explains an `EINVAL` completion of a read or write: when `fd` is open with O_DIRECT and
 /// the request broke the file's alignment, the error that says so; otherwise `None` (the
 /// `EINVAL` had another cause, and the caller keeps the kernel's error).
-pub(crate) fn explain_einval(fd: RawFd, addr: usize, len: usize, offset: u64) -> Option<io::Error> {
-    let flags = sys::file::status_flags(fd).ok()?;
-    if flags & sys::O_DIRECT == 0 {
+pub(crate) fn explain_einval(fd: &Fd, addr: usize, len: usize, offset: u64) -> Option<io::Error> {
+    // -1 names no file (and no `BorrowedFd` may hold it): there is nothing to explain.
+    if fd.as_raw() == -1 {
+        return None;
+    }
+    let fd = fd.as_fd();
+    let flags = rustix::fs::fcntl_getfl(fd).ok()?;
+    if !flags.contains(OFlags::DIRECT) {
         return None;
     }
     let alignment = discover_fd(fd).ok()?.alignment;
@@ -361,14 +371,19 @@ pub fn direct_io_supported(path: &Path) -> io::Result<bool> {
     }
 }
 
-fn discover_fd(fd: RawFd) -> io::Result<AlignmentReport> {
-    let st = sys::file::fstat(fd)?;
-    let fs_type = statx::fstatfs(fd).ok().map(|s| s.fs_type);
+fn discover_fd(fd: BorrowedFd<'_>) -> io::Result<AlignmentReport> {
+    let st = rustix::fs::fstat(fd)?;
+    let fs_type = rustix::fs::fstatfs(fd)
+        .ok()
+        .map(|s| FsType::from_f_type(s.f_type as u64));
     let block_device = block_device_fd(fd, &st);
     let mut direct_io = None;
-    if let Ok(sx) = statx::fstatx(fd, statx::STATX_DIOALIGN) {
-        if sx.has_dioalign() {
-            let (mem, off) = (sx.dio_mem_align as usize, sx.dio_offset_align as usize);
+    if let Ok(sx) = rustix::fs::statx(fd, c"", AtFlags::EMPTY_PATH, StatxFlags::DIOALIGN) {
+        if StatxFlags::from_bits_retain(sx.stx_mask).contains(StatxFlags::DIOALIGN) {
+            let (mem, off) = (
+                sx.stx_dio_mem_align as usize,
+                sx.stx_dio_offset_align as usize,
+            );
             direct_io = Some(off != 0);
             if let Some(alignment) = Alignment::new(mem, off) {
                 return Ok(AlignmentReport {
@@ -406,23 +421,23 @@ fn discover_fd(fd: RawFd) -> io::Result<AlignmentReport> {
 /// # Errors
 /// When `fstat` fails.
 pub fn block_device(file: impl AsFd) -> io::Result<Option<BlockDevice>> {
-    let fd = file.as_fd().as_raw_fd();
-    let st = sys::file::fstat(fd)?;
+    let fd = file.as_fd();
+    let st = rustix::fs::fstat(fd)?;
     Ok(block_device_fd(fd, &st))
 }
 
-fn block_device_fd(fd: RawFd, st: &sys::file::FileStat) -> Option<BlockDevice> {
-    if st.is_block_device() {
-        let (major, minor) = dev_split(st.rdev);
-        let logical_block_size = sys::block::logical_block_size(fd).ok()?;
+fn block_device_fd(fd: BorrowedFd<'_>, st: &Stat) -> Option<BlockDevice> {
+    if FileType::from_raw_mode(st.st_mode) == FileType::BlockDevice {
+        let (major, minor) = dev_split(st.st_rdev);
+        let logical_block_size = rustix::fs::ioctl_blksszget(fd).ok()?;
         return Some(BlockDevice {
             major,
             minor,
             logical_block_size,
-            physical_block_size: sys::block::physical_block_size(fd).ok(),
+            physical_block_size: rustix::fs::ioctl_blkpbszget(fd).ok(),
         });
     }
-    let (major, minor) = dev_split(st.dev);
+    let (major, minor) = dev_split(st.st_dev);
     let logical_block_size = sysfs_queue_value(major, minor, "logical_block_size")?;
     Some(BlockDevice {
         major,
@@ -432,11 +447,9 @@ fn block_device_fd(fd: RawFd, st: &sys::file::FileStat) -> Option<BlockDevice> {
     })
 }
 
-/// Splits a `dev_t` the way glibc's `major()`/`minor()` do.
+/// Splits a `dev_t` into its major and minor numbers.
 fn dev_split(dev: u64) -> (u32, u32) {
-    let major = ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0x0000_0fff);
-    let minor = ((dev >> 12) & 0xffff_ff00) | (dev & 0x0000_00ff);
-    (major as u32, minor as u32)
+    (rustix::fs::major(dev), rustix::fs::minor(dev))
 }
 
 /// Reads `/sys/dev/block/MAJ:MIN/queue/NAME`; a partition has no `queue` of its own, so

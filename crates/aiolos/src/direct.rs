@@ -122,8 +122,8 @@ impl DirectFile {
     }
 
     fn on(file: File, driver: Driver) -> io::Result<DirectFile> {
-        let flags = sys::file::status_flags(file.as_raw_fd())?;
-        if flags & sys::O_DIRECT == 0 {
+        let flags = rustix::fs::fcntl_getfl(&file)?;
+        if !flags.contains(rustix::fs::OFlags::DIRECT) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "DirectFile needs a file opened with O_DIRECT (OpenOptionsExt::custom_flags)",

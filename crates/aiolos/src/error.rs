@@ -123,7 +123,7 @@ impl fmt::Display for Error {
                 aio_max_nr,
             } if *errno == Errno::AGAIN => write!(
                 f,
-                "io_setup({requested}) failed: {errno}: the system-wide limit of kernel AIO \
+                "io_setup for {requested} entries failed: {errno}: the system-wide limit of kernel AIO \
                  events is reached (fs.aio-nr = {}, fs.aio-max-nr = {}); ask for fewer \
                  entries, close other AIO contexts, or raise the limit with \
                  `sysctl fs.aio-max-nr=<n>`",
@@ -132,7 +132,7 @@ impl fmt::Display for Error {
             ),
             Error::IoSetup {
                 errno, requested, ..
-            } => write!(f, "io_setup({requested}) failed: {errno}"),
+            } => write!(f, "io_setup for {requested} entries failed: {errno}"),
             Error::EngineUnavailable { kind, reason } => {
                 write!(f, "the {kind} engine is unavailable: {reason}")
             }

@@ -27,6 +27,7 @@
 
 use crate::buf::IoBufMut;
 use std::ffi::CString;
+use rustix::io::ReadWriteFlags;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
@@ -113,6 +114,25 @@ impl From<&Fd> for Fd {
     }
 }
 
+/// Poll readiness bits, as in `poll(2)`: what [`Op::poll`] waits for, and what its
+/// completion reports.
+pub mod events {
+    use rustix::event::PollFlags;
+
+    /// Readable.
+    pub const POLLIN: i16 = PollFlags::IN.bits() as i16;
+    /// Writable.
+    pub const POLLOUT: i16 = PollFlags::OUT.bits() as i16;
+    /// Urgent data.
+    pub const POLLPRI: i16 = PollFlags::PRI.bits() as i16;
+    /// Error condition.
+    pub const POLLERR: i16 = PollFlags::ERR.bits() as i16;
+    /// Hang-up.
+    pub const POLLHUP: i16 = PollFlags::HUP.bits() as i16;
+    /// Invalid descriptor.
+    pub const POLLNVAL: i16 = PollFlags::NVAL.bits() as i16;
+}
+
 /// Per-request `RWF_*` flags for reads and writes (`preadv2(2)`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RwFlags(pub i32);
@@ -121,13 +141,13 @@ impl RwFlags {
     /// No flags.
     pub const NONE: RwFlags = RwFlags(0);
     /// `RWF_NOWAIT`: fail with `EAGAIN` rather than block (page cache miss, lock).
-    pub const NOWAIT: RwFlags = RwFlags(crate::sys::aio::RWF_NOWAIT);
+    pub const NOWAIT: RwFlags = RwFlags(ReadWriteFlags::NOWAIT.bits() as i32);
     /// `RWF_DSYNC`: this write is durable (data) when it completes.
-    pub const DSYNC: RwFlags = RwFlags(crate::sys::aio::RWF_DSYNC);
+    pub const DSYNC: RwFlags = RwFlags(ReadWriteFlags::DSYNC.bits() as i32);
     /// `RWF_SYNC`: this write is durable (data and metadata) when it completes.
-    pub const SYNC: RwFlags = RwFlags(crate::sys::aio::RWF_SYNC);
+    pub const SYNC: RwFlags = RwFlags(ReadWriteFlags::SYNC.bits() as i32);
     /// `RWF_HIPRI`: polled completion on devices that support it.
-    pub const HIPRI: RwFlags = RwFlags(crate::sys::aio::RWF_HIPRI);
+    pub const HIPRI: RwFlags = RwFlags(ReadWriteFlags::HIPRI.bits() as i32);
 }
 
 impl std::ops::BitOr for RwFlags {
@@ -308,8 +328,8 @@ impl<B: IoBufMut> Op<B> {
         Op::new(Some(fd.into()), Kind::Fdatasync)
     }
 
-    /// Completes when the descriptor has any of `events` (`POLLIN`, ...); the result is the
-    /// ready mask.
+    /// Completes when the descriptor has any of `events` ([`events::POLLIN`], ...); the
+    /// result is the ready mask.
     #[doc(alias = "IOCB_CMD_POLL")]
     pub fn poll(fd: impl Into<Fd>, events: i16) -> Op<B> {
         Op::new(Some(fd.into()), Kind::Poll { events })

@@ -1,9 +1,10 @@
 //! On the ext4 file system that holds the build, discovery reports what statx reports,
 //! and that equals the logical block size of the device under it.
 mod common;
+use aiolos::align::FsType;
 use aiolos::align::{self, Alignment, AlignmentSource};
-use aiolos::sys::statx::{self, FsType};
 use common::*;
+use rustix::fs::{AtFlags, StatxFlags};
 
 #[test]
 fn discovery_on_ext4_returns_the_statx_dio_alignment() {
@@ -19,20 +20,16 @@ fn discovery_on_ext4_returns_the_statx_dio_alignment() {
         );
         return;
     }
-    let sx = statx::fstatx(
-        std::os::fd::AsRawFd::as_raw_fd(&file),
-        statx::STATX_DIOALIGN,
-    )
-    .unwrap();
-    if !sx.has_dioalign() {
+    let sx = rustix::fs::statx(&file, c"", AtFlags::EMPTY_PATH, StatxFlags::DIOALIGN).unwrap();
+    if !StatxFlags::from_bits_retain(sx.stx_mask).contains(StatxFlags::DIOALIGN) {
         eprintln!("SKIP: this kernel does not report STATX_DIOALIGN (Linux < 6.1)");
         assert_eq!(report.source, AlignmentSource::BlockDevice);
         return;
     }
     assert_eq!(report.source, AlignmentSource::Statx);
     assert_eq!(report.direct_io, Some(true));
-    assert_eq!(report.alignment.mem(), sx.dio_mem_align as usize);
-    assert_eq!(report.alignment.offset(), sx.dio_offset_align as usize);
+    assert_eq!(report.alignment.mem(), sx.stx_dio_mem_align as usize);
+    assert_eq!(report.alignment.offset(), sx.stx_dio_offset_align as usize);
     let dev = report
         .block_device
         .expect("ext4 lives on a block device, found via sysfs");

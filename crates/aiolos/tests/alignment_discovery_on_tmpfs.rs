@@ -1,7 +1,7 @@
 //! On tmpfs (no block device), discovery says so, and its O_DIRECT verdict matches what
 //! the kernel actually does.
+use aiolos::align::FsType;
 use aiolos::align::{self, Alignment, AlignmentSource};
-use aiolos::sys::statx::FsType;
 use std::fs::OpenOptions;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 

@@ -2,8 +2,8 @@
 //! device and through ext4 on it), the kernel really refuses misaligned O_DIRECT I/O with
 //! EINVAL, and aiolos explains that refusal naming 4096.
 mod common;
+use aiolos::align::FsType;
 use aiolos::align::{Alignment, AlignmentSource, Misaligned};
-use aiolos::sys::statx::FsType;
 use aiolos::{AlignedBuf, EngineKind, Op, Ring};
 use common::loopdev::LoopDev;
 use std::fs::{File, OpenOptions};

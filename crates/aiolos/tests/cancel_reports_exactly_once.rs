@@ -1,9 +1,7 @@
 //! Cancel never loses or duplicates a completion, whatever state the request is in.
 mod common;
-use aiolos::sys::eventfd::{events::POLLIN, poll};
 use aiolos::{CancelOutcome, EngineKind, Error, Op};
 use common::*;
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 fn cancel_of_a_queued_request_completes_it_once_with_ecanceled(kind: EngineKind) {
@@ -49,8 +47,7 @@ fn cancel_of_a_completed_request_reports_it_once(kind: EngineKind) {
     // Let it complete inside the ring without handing it out: wait for the notification
     // (a thread-pool worker may not even have started it when submit returns).
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let notify = ring.notify_fd().as_raw_fd();
-    while poll(&[(notify, POLLIN)], Some(Duration::from_millis(100))).unwrap()[0] == 0 {
+    while !common::eventfd::readable(ring.notify_fd(), Duration::from_millis(100)) {
         assert!(
             std::time::Instant::now() < deadline,
             "no completion notified"
@@ -85,9 +82,7 @@ fn cancel_of_an_in_flight_poll_completes_it_once(kind: EngineKind) {
     };
     let (r, _w) = std::io::pipe().unwrap();
     let r: aiolos::Fd = std::os::fd::OwnedFd::from(r).into();
-    let t = ring
-        .push(Op::poll(&r, aiolos::sys::eventfd::events::POLLIN))
-        .unwrap();
+    let t = ring.push(Op::poll(&r, aiolos::op::events::POLLIN)).unwrap();
     ring.submit().unwrap();
     assert!(ring
         .wait(0, 8, Some(Duration::from_millis(20)))

@@ -13,9 +13,7 @@ fn a_thread_blocked_in_wait_is_woken_by_close(kind: EngineKind) {
     let ring = Arc::new(ring);
     let (r, _w) = std::io::pipe().unwrap();
     let r: aiolos::Fd = std::os::fd::OwnedFd::from(r).into();
-    let t = ring
-        .push(Op::poll(&r, aiolos::sys::eventfd::events::POLLIN))
-        .unwrap();
+    let t = ring.push(Op::poll(&r, aiolos::op::events::POLLIN)).unwrap();
     ring.submit().unwrap();
     let waiters: Vec<_> = (0..3)
         .map(|_| {

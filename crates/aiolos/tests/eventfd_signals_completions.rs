@@ -1,17 +1,16 @@
 //! A request's own eventfd, and the ring's notification descriptor, become readable when
 //! requests complete, without anyone waiting on the ring.
 mod common;
-use aiolos::sys::eventfd::{eventfd, eventfd_drain, events::POLLIN, poll};
 use aiolos::{EngineKind, Op};
+use common::eventfd::{eventfd, eventfd_drain, readable};
 use common::*;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-fn wait_readable(fd: i32) -> bool {
+fn wait_readable(fd: impl AsFd) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        let r = poll(&[(fd, POLLIN)], Some(Duration::from_millis(100))).unwrap();
-        if r[0] & POLLIN != 0 {
+        if readable(&fd, Duration::from_millis(100)) {
             return true;
         }
     }
@@ -26,7 +25,7 @@ fn a_requests_own_eventfd_is_signalled_once_per_request(kind: EngineKind) {
     let path = dir.path().join("f");
     patterned_file(&path, 8192);
     let file: aiolos::Fd = open_rw(&path, false).into();
-    let efd: aiolos::Fd = eventfd().unwrap().into();
+    let efd: aiolos::Fd = eventfd().into();
     for i in 0..3u64 {
         ring.push(Op::read(&file, Vec::with_capacity(100), i * 100).eventfd(&efd))
             .unwrap();
@@ -35,8 +34,8 @@ fn a_requests_own_eventfd_is_signalled_once_per_request(kind: EngineKind) {
     let mut total = 0;
     let deadline = Instant::now() + Duration::from_secs(10);
     while total < 3 && Instant::now() < deadline {
-        assert!(wait_readable(efd.as_raw()), "eventfd never became readable");
-        total += eventfd_drain(efd.as_fd()).unwrap();
+        assert!(wait_readable(&efd), "eventfd never became readable");
+        total += eventfd_drain(&efd);
     }
     assert_eq!(total, 3, "one signal per completed request");
     assert_eq!(
@@ -58,7 +57,7 @@ fn the_ring_notification_fd_becomes_readable_when_completions_are_ready(kind: En
     ring.push(Op::read(&file, Vec::with_capacity(100), 0))
         .unwrap();
     ring.submit().unwrap();
-    assert!(wait_readable(ring.notify_fd().as_raw_fd()));
+    assert!(wait_readable(ring.notify_fd()));
     let mut got = ring.poll_completions(8).unwrap();
     if got.is_empty() {
         got = ring.wait(1, 8, Some(Duration::from_secs(5))).unwrap();

@@ -82,7 +82,7 @@ fn poll_completes_when_a_pipe_becomes_readable(kind: EngineKind) {
     };
     let (r, mut w) = std::io::pipe().unwrap();
     let r: aiolos::Fd = std::os::fd::OwnedFd::from(r).into();
-    ring.push(Op::poll(&r, aiolos::sys::eventfd::events::POLLIN).user_data(9))
+    ring.push(Op::poll(&r, aiolos::op::events::POLLIN).user_data(9))
         .unwrap();
     ring.submit().unwrap();
     let early = ring.wait(0, 8, Some(Duration::ZERO)).unwrap();
@@ -91,10 +91,7 @@ fn poll_completes_when_a_pipe_becomes_readable(kind: EngineKind) {
     let done = ring.wait(1, 1, Some(Duration::from_secs(10))).unwrap();
     assert_eq!(done[0].user_data, 9);
     let mask = bytes(&done[0]) as i16;
-    assert!(
-        mask & aiolos::sys::eventfd::events::POLLIN != 0,
-        "mask {mask:#x}"
-    );
+    assert!(mask & aiolos::op::events::POLLIN != 0, "mask {mask:#x}");
 }
 
 on_every_engine!(

@@ -1,7 +1,6 @@
 //! On the thread pool, buffered reads of a file whose pages were dropped from the cache
 //! (so they go to the device) return the file's bytes, short only at the end of file.
 mod common;
-use aiolos::sys::file::drop_page_cache;
 use aiolos::{EngineKind, Fd, Op, Ring};
 use common::*;
 use std::time::Duration;
@@ -19,7 +18,7 @@ fn buffered_reads_of_a_cold_file_return_its_bytes() {
     let path = dir.path().join("cold");
     patterned_file(&path, LEN);
     let file: Fd = open_rw(&path, false).into();
-    drop_page_cache(file.as_raw()).expect("posix_fadvise(DONTNEED)");
+    drop_page_cache(&file);
 
     let chunks = LEN.div_ceil(CHUNK);
     for i in 0..chunks {

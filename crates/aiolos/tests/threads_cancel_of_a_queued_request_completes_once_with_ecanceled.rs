@@ -2,7 +2,7 @@
 //! a poll that never becomes ready) is cancelled: it completes exactly once, with
 //! `ECANCELED`, and its buffer comes back untouched.
 mod common;
-use aiolos::sys::eventfd::events::POLLIN;
+use aiolos::op::events::POLLIN;
 use aiolos::{CancelOutcome, EngineKind, Fd, Op, Ring};
 use common::*;
 use std::io::Write;

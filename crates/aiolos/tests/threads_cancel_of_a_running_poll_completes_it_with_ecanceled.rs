@@ -1,7 +1,7 @@
 //! On the thread pool, a poll a worker is already waiting in is cancelled: the worker is
 //! woken, the poll completes once with `ECANCELED`, and the worker serves new requests.
 mod common;
-use aiolos::sys::eventfd::events::POLLIN;
+use aiolos::op::events::POLLIN;
 use aiolos::{CancelOutcome, EngineKind, Fd, Op, Ring};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;

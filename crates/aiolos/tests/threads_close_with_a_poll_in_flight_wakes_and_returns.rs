@@ -1,7 +1,7 @@
 //! On the thread pool, closing or dropping a ring while a worker waits in a poll that
 //! would never become ready wakes that worker, completes the poll, and returns.
 mod common;
-use aiolos::sys::eventfd::events::POLLIN;
+use aiolos::op::events::POLLIN;
 use aiolos::{EngineKind, Error, Fd, Op, Ring};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;

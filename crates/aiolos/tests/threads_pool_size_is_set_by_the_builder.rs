@@ -1,6 +1,6 @@
 //! `RingBuilder::threads(n)` sets how many requests the thread pool runs at once.
 mod common;
-use aiolos::sys::eventfd::events::POLLIN;
+use aiolos::op::events::POLLIN;
 use aiolos::{CancelOutcome, EngineKind, Error, Op, Ring};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;

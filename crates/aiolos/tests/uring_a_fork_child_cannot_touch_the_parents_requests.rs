@@ -32,7 +32,7 @@ fn closing_the_ring_in_a_fork_child_leaves_the_parents_poll_pending() {
     };
     let (r, mut w) = std::io::pipe().unwrap();
     let r: aiolos::Fd = std::os::fd::OwnedFd::from(r).into();
-    ring.push(Op::poll(&r, aiolos::sys::eventfd::events::POLLIN).user_data(9))
+    ring.push(Op::poll(&r, aiolos::op::events::POLLIN).user_data(9))
         .unwrap();
     ring.submit().unwrap();
     let code = fork_and_run(|| i32::from(ring.close().is_err()));
@@ -46,5 +46,5 @@ fn closing_the_ring_in_a_fork_child_leaves_the_parents_poll_pending() {
     let done = ring.wait(1, 8, Some(Duration::from_secs(10))).unwrap();
     assert_eq!(done[0].user_data, 9);
     let mask = *done[0].result.as_ref().expect("the poll was not cancelled");
-    assert_ne!(mask as i16 & aiolos::sys::eventfd::events::POLLIN, 0);
+    assert_ne!(mask as i16 & aiolos::op::events::POLLIN, 0);
 }

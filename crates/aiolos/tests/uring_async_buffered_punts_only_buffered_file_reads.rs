@@ -5,7 +5,6 @@ mod common;
 use aiolos::{AsyncBuffered, EngineKind, Error, Op, Ring};
 use common::*;
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 fn uring(policy: AsyncBuffered) -> Option<Ring<Vec<u8>>> {
@@ -59,7 +58,7 @@ fn cold_file(dir: &std::path::Path, len: usize) -> aiolos::Fd {
     let path = dir.join("cold");
     patterned_file(&path, len);
     let file = open_rw(&path, false);
-    aiolos::sys::file::drop_page_cache(file.as_raw_fd()).unwrap();
+    common::drop_page_cache(&file);
     file.into()
 }
 
@@ -95,7 +94,7 @@ fn auto_reads_of_a_cold_file_return_its_data_whatever_it_decides() {
     // Several batches, so that the policy sees inline submits and may turn cold.
     for _ in 0..4 {
         read_all_and_check(&ring, &file, 4 << 20, 128 * 1024);
-        aiolos::sys::file::drop_page_cache(file.as_raw()).unwrap();
+        common::drop_page_cache(&file);
     }
     // Each 32-read batch is punted as a whole or not at all.
     assert_eq!(ring.stats().punted_reads % 32, 0);

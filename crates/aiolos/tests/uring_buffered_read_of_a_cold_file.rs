@@ -15,8 +15,7 @@ fn buffered_reads_of_a_cold_file_return_its_data() {
     let len = 4 << 20;
     patterned_file(&path, len);
     let file = open_rw(&path, false);
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
-    aiolos::sys::file::drop_page_cache(fd).unwrap();
+    drop_page_cache(&file);
     let file: aiolos::Fd = file.into();
     let chunk = 256 * 1024;
     for i in 0..(len / chunk) as u64 {

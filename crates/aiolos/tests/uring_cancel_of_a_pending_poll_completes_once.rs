@@ -13,7 +13,7 @@ fn cancel_of_an_in_flight_poll_on_a_pipe_completes_it_once_with_ecanceled() {
     let (r, _w) = std::io::pipe().unwrap();
     let r: aiolos::Fd = std::os::fd::OwnedFd::from(r).into();
     let t = ring
-        .push(Op::poll(&r, aiolos::sys::eventfd::events::POLLIN).user_data(5))
+        .push(Op::poll(&r, aiolos::op::events::POLLIN).user_data(5))
         .unwrap();
     ring.submit().unwrap();
     assert!(
@@ -48,9 +48,9 @@ fn a_cancelled_poll_with_an_eventfd_still_signals_it_before_completing() {
     };
     let (r, _w) = std::io::pipe().unwrap();
     let r: aiolos::Fd = std::os::fd::OwnedFd::from(r).into();
-    let efd: aiolos::Fd = aiolos::sys::eventfd::eventfd().unwrap().into();
+    let efd: aiolos::Fd = common::eventfd::eventfd().into();
     let t = ring
-        .push(Op::poll(&r, aiolos::sys::eventfd::events::POLLIN).eventfd(&efd))
+        .push(Op::poll(&r, aiolos::op::events::POLLIN).eventfd(&efd))
         .unwrap();
     ring.submit().unwrap();
     assert_eq!(ring.cancel(t).unwrap(), CancelOutcome::Requested);
@@ -60,6 +60,6 @@ fn a_cancelled_poll_with_an_eventfd_still_signals_it_before_completing() {
         Some(125)
     );
     // The completion is handed back only after the linked eventfd write ran.
-    let n = aiolos::sys::eventfd::eventfd_drain(std::os::fd::AsFd::as_fd(&efd)).unwrap();
+    let n = common::eventfd::eventfd_drain(&efd);
     assert_eq!(n, 1);
 }

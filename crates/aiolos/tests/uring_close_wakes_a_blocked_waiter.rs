@@ -15,7 +15,7 @@ fn a_waiter_blocked_without_timeout_returns_when_another_thread_closes_the_ring(
     let r: aiolos::Fd = std::os::fd::OwnedFd::from(r).into();
     // Four polls that never become ready on their own; the waiter wants all four.
     for i in 0..4 {
-        ring.push(Op::poll(&r, aiolos::sys::eventfd::events::POLLIN).user_data(i))
+        ring.push(Op::poll(&r, aiolos::op::events::POLLIN).user_data(i))
             .unwrap();
     }
     ring.submit().unwrap();

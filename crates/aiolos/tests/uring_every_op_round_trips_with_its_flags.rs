@@ -67,18 +67,14 @@ fn every_op_round_trips_on_io_uring() {
 
     let (pr, mut pw) = std::io::pipe().unwrap();
     let pr: aiolos::Fd = std::os::fd::OwnedFd::from(pr).into();
-    ring.push(Op::poll(&pr, aiolos::sys::eventfd::events::POLLIN))
+    ring.push(Op::poll(&pr, aiolos::op::events::POLLIN))
         .unwrap();
     ring.submit().unwrap();
     assert!(ring.wait(0, 1, Some(Duration::ZERO)).unwrap().is_empty());
     pw.write_all(b"x").unwrap();
     let done = ring.wait(1, 1, Some(Duration::from_secs(10))).unwrap();
     let mask = bytes(&done[0]) as i16;
-    assert_ne!(
-        mask & aiolos::sys::eventfd::events::POLLIN,
-        0,
-        "poll reports POLLIN"
-    );
+    assert_ne!(mask & aiolos::op::events::POLLIN, 0, "poll reports POLLIN");
 }
 
 #[test]

@@ -2,10 +2,9 @@
 //! cancels and closes on the thread that built it, and refuses the calls that enter the
 //! kernel from any other thread with `Error::WrongThread`.
 mod common;
-use aiolos::sys::eventfd::{events::POLLIN, poll};
+use aiolos::op::events::POLLIN;
 use aiolos::{CancelOutcome, EngineKind, Error, Op, Ring};
 use common::*;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 fn single_issuer_ring(entries: u32) -> Option<Ring<Vec<u8>>> {
@@ -62,7 +61,6 @@ fn the_notification_fd_fires_and_poll_completions_collects_deferred_completions(
     let path = dir.path().join("f");
     patterned_file(&path, 8192);
     let file: aiolos::Fd = open_rw(&path, false).into();
-    let notify = ring.notify_fd().as_raw_fd();
     assert!(ring.poll_completions(8).unwrap().is_empty());
     ring.push(Op::read(&file, Vec::with_capacity(100), 0))
         .unwrap();
@@ -76,7 +74,7 @@ fn the_notification_fd_fires_and_poll_completions_collects_deferred_completions(
             Instant::now() < deadline,
             "the completion was never collected"
         );
-        if poll(&[(notify, POLLIN)], Some(Duration::from_millis(100))).unwrap()[0] & POLLIN != 0 {
+        if common::eventfd::readable(ring.notify_fd(), Duration::from_millis(100)) {
             got = ring.poll_completions(8).unwrap();
         }
     }

@@ -49,14 +49,7 @@ fn completions_already_in_the_queue_are_reaped_without_a_system_call() {
     ring.submit().unwrap();
     // No-ops complete during the submit call; wait until the notification fd says so.
     let deadline = Instant::now() + Duration::from_secs(10);
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&ring.notify_fd());
-    while aiolos::sys::eventfd::poll(
-        &[(fd, aiolos::sys::eventfd::events::POLLIN)],
-        Some(Duration::from_millis(100)),
-    )
-    .unwrap()[0]
-        == 0
-    {
+    while !common::eventfd::readable(ring.notify_fd(), Duration::from_millis(100)) {
         assert!(Instant::now() < deadline, "no completion was signalled");
     }
     let before = ring.stats();

@@ -1,6 +1,7 @@
 //! The options of `aiolos bench` and the parsers for their values (sizes, ranges, lists,
 //! durations).
 
+use crate::engine::EngineChoice;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -43,19 +44,6 @@ impl Rw {
     }
 }
 
-/// Which engine(s) to run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum EngineArg {
-    /// io_uring.
-    Uring,
-    /// Kernel AIO.
-    Native,
-    /// The thread pool.
-    Threads,
-    /// Every engine available here, interleaved over `--rounds`.
-    All,
-}
-
 /// A block size or a range of them (`4k`, `4k-64k`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BsRange {
@@ -69,9 +57,9 @@ pub struct BsRange {
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
     /// Engine: uring, native (kernel AIO), threads, or all (interleaved, with ratios).
-    /// Default: the first that works here, in that order.
-    #[arg(long, value_enum)]
-    pub engine: Option<EngineArg>,
+    /// Default: the one aiolos suggests here (io_uring, else the thread pool; see probe).
+    #[arg(long, value_name = "ENGINE", value_parser = crate::engine::parse_engine_choice)]
+    pub engine: Option<EngineChoice>,
     /// Access pattern.
     #[arg(long, value_enum, default_value = "randread")]
     pub rw: Rw,
@@ -102,8 +90,8 @@ pub struct BenchArgs {
     /// Bytes of the file to use (default: 1g for the temporary file, else the whole file).
     #[arg(long, value_parser = parse_size)]
     pub size: Option<u64>,
-    /// How long each run measures (10s, 500ms, 2m; a bare number is seconds).
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    /// How long each run measures (10s, 500ms, 2m; a bare number is seconds); more than 0.
+    #[arg(long, default_value = "10s", value_parser = parse_runtime)]
     pub runtime: Duration,
     /// Warm-up before measuring, not counted.
     #[arg(long, default_value = "0s", value_parser = parse_duration)]
@@ -111,7 +99,8 @@ pub struct BenchArgs {
     /// File or block device to use instead of a temporary file.
     #[arg(long)]
     pub file: Option<PathBuf>,
-    /// Allow writing to a block device (destroys its contents).
+    /// Allow writing to a block device, or to an existing --file that the bench did not
+    /// create (destroys their contents).
     #[arg(long)]
     pub force: bool,
     /// io_uring: build each job's ring as a shared ring (any thread may use it) instead of
@@ -194,15 +183,19 @@ pub fn parse_bs(s: &str) -> Result<BsRange, String> {
     Ok(BsRange { min, max })
 }
 
+/// Parses a queue depth: 1 to [`aiolos::limits::MAX_ENTRIES`], the ring's own limit, in
+/// every command.
+pub fn parse_qd(s: &str) -> Result<u32, String> {
+    let max = aiolos::limits::MAX_ENTRIES;
+    match s.trim().parse::<u32>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not a queue depth (1 to {max})")),
+    }
+}
+
 /// Parses `32` or `1,8,32,128`.
 pub fn parse_qd_list(s: &str) -> Result<QdList, String> {
-    let v = s
-        .split(',')
-        .map(|p| match p.trim().parse::<u32>() {
-            Ok(n) if (1..=65536).contains(&n) => Ok(n),
-            _ => Err(format!("{p:?} is not a queue depth (1 to 65536)")),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let v = s.split(',').map(parse_qd).collect::<Result<Vec<_>, _>>()?;
     Ok(QdList(v))
 }
 
@@ -227,6 +220,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("{s:?} is out of range"));
     }
     Ok(Duration::from_secs_f64(v * mult))
+}
+
+/// Parses `--runtime`: a duration of more than 0 (a run of 0 s measures nothing).
+pub fn parse_runtime(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!(
+            "{s:?}: a run must last more than 0 s to measure anything (examples: 10s, 500ms)"
+        ));
+    }
+    Ok(d)
 }
 
 fn parse_async_buffered(s: &str) -> Result<aiolos::AsyncBuffered, String> {
@@ -272,6 +276,8 @@ mod tests {
         assert_eq!(parse_qd_list("1,8,32"), Ok(QdList(vec![1, 8, 32])));
         assert!(parse_qd_list("0").is_err());
         assert!(parse_qd_list("8,x").is_err());
+        assert_eq!(parse_qd("1048576"), Ok(aiolos::limits::MAX_ENTRIES));
+        assert!(parse_qd("1048577").unwrap_err().contains("1 to 1048576"));
     }
 
     #[test]
@@ -280,5 +286,8 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("-1").is_err());
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_runtime("0").unwrap_err().contains("more than 0"));
+        assert!(parse_runtime("0ms").is_err());
     }
 }

@@ -1,11 +1,12 @@
 //! One job: a thread with its own ring keeping `qd` requests in flight on its slice of the
-//! file, timing each request and each submit. No allocation per request: buffers and
-//! request records are recycled.
+//! file, timing each request and each submit. No allocation per request at a fixed block
+//! size: buffers and request records are recycled. A read fills its whole buffer, so with a
+//! range of block sizes (`--bs 4k-64k`) a request of another size than the largest gets a
+//! buffer of its own size (one allocation per such request).
 
 use super::args::{BsRange, Rw};
 use super::stamp;
-use crate::aligned::AlignedBuf;
-use aiolos::{EngineKind, Fd, Op, Ring};
+use aiolos::{AlignedBuf, EngineKind, Fd, Op, Ring};
 use anyhow::{anyhow, bail, Context, Result};
 use hdrhistogram::Histogram;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -171,24 +172,44 @@ fn overlaps(reqs: &[Req], off: u64, len: u64) -> bool {
         .any(|r| r.busy && off < r.offset + r.len && r.offset < off + len)
 }
 
+/// A buffer of `len` bytes at the job's memory alignment, stamped (as if for offset 0) so
+/// that even a run without `--verify` leaves the bench's stamp wherever it writes.
+fn new_buf(spec: &JobSpec, len: u64, seed: u64) -> Result<AlignedBuf> {
+    let mut b = AlignedBuf::try_zeroed(len as usize, spec.mem_align).map_err(|e| {
+        anyhow!(
+            "cannot allocate a {len}-byte buffer at alignment {}: {e}",
+            spec.mem_align
+        )
+    })?;
+    stamp::stamp(&mut b, 0, seed);
+    Ok(b)
+}
+
+/// The ring entries a job at queue depth `qd` needs: one more than `qd`, for an fsync,
+/// within the ring's limit.
+pub fn ring_entries(qd: u32) -> u32 {
+    qd.saturating_add(1).min(aiolos::limits::MAX_ENTRIES)
+}
+
 /// Runs one job until `spec.until` or `stop`. `done` counts completions for the progress
 /// line.
 pub fn run(spec: &JobSpec, stop: &AtomicBool, done: &AtomicU64) -> Result<JobOutput> {
-    let qd = spec.qd as usize;
-    // One slot more than the queue depth for an fsync.
+    let entries = ring_entries(spec.qd);
+    // At the ring's largest size the fsync's slot comes out of the queue depth.
+    let qd = if spec.fsync_every > 0 {
+        spec.qd.min(entries - 1).max(1) as usize
+    } else {
+        spec.qd as usize
+    };
     let ring: Ring<AlignedBuf> = Ring::builder()
-        .entries(spec.qd + 1)
+        .entries(entries)
         .engine(spec.engine)
         .single_issuer(spec.single_issuer)
         .async_buffered(spec.async_buffered)
         .build()
         .with_context(|| format!("cannot create a {} ring of {} entries", spec.engine, qd))?;
     let mut bufs = (0..qd)
-        .map(|i| {
-            let mut b = AlignedBuf::zeroed(spec.bs.max as usize, spec.mem_align)?;
-            stamp::stamp(b.as_mut_slice(), 0, spec.seed ^ i as u64);
-            Ok(b)
-        })
+        .map(|i| new_buf(spec, spec.bs.max, spec.seed ^ i as u64))
         .collect::<Result<Vec<_>>>()?;
     let mut reqs = vec![Req::default(); qd];
     let mut free: Vec<usize> = (0..qd).rev().collect();
@@ -252,11 +273,15 @@ pub fn run(spec: &JobSpec, stop: &AtomicBool, done: &AtomicU64) -> Result<JobOut
                         break;
                     }
                 }
-                let Some(mut buf) = bufs.pop() else { break };
-                buf.set_len(len as usize);
+                let mut buf = if len == spec.bs.max {
+                    let Some(b) = bufs.pop() else { break };
+                    b
+                } else {
+                    new_buf(spec, len, spec.seed)?
+                };
                 if write && spec.verify {
                     stamp_seed = stamp_seed.wrapping_add(1);
-                    stamp::stamp(buf.as_mut_slice(), offset, stamp_seed);
+                    stamp::stamp(&mut buf, offset, stamp_seed);
                 }
                 let op = if write {
                     Op::write(&spec.fd, buf, offset)
@@ -345,10 +370,12 @@ pub fn run(spec: &JobSpec, stop: &AtomicBool, done: &AtomicU64) -> Result<JobOut
                 );
             }
             if spec.verify && !req.write {
-                stamp::check(buf.as_slice(), req.offset).map_err(|m| anyhow!("{m}"))?;
+                stamp::check(&buf, req.offset).map_err(|m| anyhow!("{m}"))?;
                 out.verified_sectors += req.len / stamp::SECTOR as u64;
             }
-            bufs.push(buf);
+            if buf.capacity() as u64 == spec.bs.max {
+                bufs.push(buf);
+            }
             free.push(slot);
             n_done += 1;
             if let Some(t0) = req.start {

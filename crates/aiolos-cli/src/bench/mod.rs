@@ -10,12 +10,11 @@ mod svg;
 mod target;
 mod text;
 
-use crate::aligned::AlignedBuf;
-use aiolos::sys::rusage::{process_cpu_time, CpuTime};
-use aiolos::{EngineKind, Ring};
+use crate::engine::EngineChoice;
+use crate::rusage::{process_cpu_time, CpuTime};
+use aiolos::{AlignedBuf, EngineKind, Ring};
 use anyhow::{bail, Context, Result};
 pub use args::BenchArgs;
-use args::EngineArg;
 use report::{Config, Report, RunResult};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -24,7 +23,40 @@ use std::time::{Duration, Instant};
 
 /// Whether Ctrl-C (or SIGTERM) asked the bench to stop.
 pub fn interrupted() -> bool {
-    aiolos::sys::signal::interrupted()
+    crate::interrupt::interrupted()
+}
+
+/// Checks, before anything runs, that the plot can be written where `--plot` says: its
+/// directory exists and takes a new file, and the path is not a directory.
+fn check_plot_path(path: &std::path::Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if path.is_dir() {
+        bail!(
+            "--plot {}: that is a directory; name a file",
+            path.display()
+        );
+    }
+    if !dir.is_dir() {
+        bail!(
+            "--plot {}: the directory {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    tempfile::Builder::new()
+        .prefix(".aiolos-plot-check-")
+        .tempfile_in(dir)
+        .map(drop)
+        .with_context(|| {
+            format!(
+                "--plot {}: cannot create a file in {}",
+                path.display(),
+                dir.display()
+            )
+        })
 }
 
 /// Checks the block sizes against what the file needs, before any data is written.
@@ -73,10 +105,8 @@ fn engines(args: &BenchArgs, entries: u32) -> Result<(Vec<EngineKind>, Vec<Strin
     };
     let mut notes = Vec::new();
     match args.engine {
-        Some(EngineArg::Uring) => one(EngineKind::Uring, try_build),
-        Some(EngineArg::Native) => one(EngineKind::Native, try_build),
-        Some(EngineArg::Threads) => one(EngineKind::Threads, try_build),
-        Some(EngineArg::All) => {
+        Some(EngineChoice::One(k)) => one(k, try_build),
+        Some(EngineChoice::All) => {
             let mut v = Vec::new();
             for k in EngineKind::ALL {
                 match try_build(k) {
@@ -89,15 +119,7 @@ fn engines(args: &BenchArgs, entries: u32) -> Result<(Vec<EngineKind>, Vec<Strin
             }
             Ok((v, notes))
         }
-        None => {
-            for k in EngineKind::ALL {
-                match try_build(k) {
-                    Ok(()) => return Ok((vec![k], notes)),
-                    Err(e) => notes.push(format!("not using {k}: {e}")),
-                }
-            }
-            bail!("no engine works here: {}", notes.join("; "))
-        }
+        None => one(crate::engine::default_engine()?.kind, try_build),
     }
 }
 
@@ -151,7 +173,9 @@ fn run_one(
         rwmix_read: args.rwmix_read,
         bs: args.bs,
         unit: unit.max(1),
-        mem_align: target.align.max(4096) as usize,
+        // Page-aligned, as `DirectFile::alloc_buf` does: a large buffer that straddles one
+        // more page than it needs makes the kernel split requests.
+        mem_align: (target.align as usize).max(rustix::param::page_size()),
         single_issuer: !args.shared_ring,
         async_buffered: args.async_buffered,
         batch_submit: args.batch_submit,
@@ -234,16 +258,19 @@ fn run_one(
 /// Impossible option combinations, files that cannot be used, engines that cannot run,
 /// I/O errors and verification failures, each with what to do about it.
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
-    aiolos::sys::signal::catch_interrupt().context("cannot install the Ctrl-C handler")?;
+    crate::interrupt::catch().context("cannot install the Ctrl-C handler")?;
     if args.fsync_every > 0 && !args.rw.writes() {
         bail!("--fsync-every needs a workload that writes (--rw write, randwrite or randrw)");
     }
+    if let Some(path) = &args.plot {
+        check_plot_path(path)?;
+    }
     let qd_max = args.qd.0.iter().copied().max().unwrap_or(1);
-    let (engines, mut notes) = engines(&args, qd_max + 1)?;
+    let (engines, mut notes) = engines(&args, job::ring_entries(qd_max))?;
     let target = target::prepare(&args, |align, path| check_block_sizes(&args, align, path))?;
     let rounds = args
         .rounds
-        .unwrap_or(if args.engine == Some(EngineArg::All) {
+        .unwrap_or(if args.engine == Some(EngineChoice::All) {
             3
         } else {
             1
@@ -296,24 +323,26 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         summary: report::summarize(&runs),
         runs,
     };
-    if let Some(path) = &args.plot {
-        std::fs::write(path, svg::render(&report))
-            .with_context(|| format!("cannot write the plot to {}", path.display()))?;
-    }
+    drop(target);
+    // The report first: whatever happens to the plot, the measurements are not lost.
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report).context("writing JSON")?;
         writeln!(out)?;
     } else {
         out.write_all(text::render(&report).as_bytes())?;
-        if let Some(path) = &args.plot {
+    }
+    out.flush()?;
+    if let Some(path) = &args.plot {
+        let svg = svg::render(&report)?;
+        std::fs::write(path, svg)
+            .with_context(|| format!("cannot write the plot to {}", path.display()))?;
+        if !args.json {
             writeln!(out, "plot: {}", path.display())?;
         }
     }
-    out.flush()?;
-    drop(target);
     Ok(if report.interrupted {
-        ExitCode::from(130)
+        ExitCode::from(crate::interrupt::EXIT_STATUS)
     } else {
         ExitCode::SUCCESS
     })

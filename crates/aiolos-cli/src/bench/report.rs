@@ -4,7 +4,7 @@
 
 use super::args::Rw;
 use super::job::{histogram, JobOutput};
-use aiolos::sys::rusage::CpuTime;
+use crate::rusage::CpuTime;
 use serde::Serialize;
 
 /// Identifies the JSON layout; bumped on any incompatible change.

@@ -50,6 +50,15 @@ pub fn stamp(buf: &mut [u8], offset: u64, seed: u64) {
     }
 }
 
+/// Whether `file` carries the bench's stamp: its first sector starts with the stamp's
+/// magic number, as every file the bench creates does (its writes, with or without
+/// `--verify`, keep it there).
+pub fn is_bench_file(file: &std::fs::File) -> bool {
+    let mut head = [0u8; 8];
+    std::os::unix::fs::FileExt::read_exact_at(file, &mut head, 0).is_ok()
+        && u64::from_le_bytes(head) == MAGIC
+}
+
 /// A sector that does not hold what aiolos wrote there.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Mismatch {

@@ -56,6 +56,12 @@ fn open(path: &Path, write: bool, direct: bool) -> Result<File> {
     })
 }
 
+fn interrupted_while_filling() -> Result<(), crate::interrupt::Interrupted> {
+    crate::interrupt::check(|| {
+        "bench interrupted while filling the file; the file it was creating was removed".into()
+    })
+}
+
 /// Writes stamped data over `[0, size)` with large writes, flushes it and drops it from
 /// the page cache so the run starts cold.
 fn fill(file: &File, size: u64) -> Result<()> {
@@ -68,12 +74,11 @@ fn fill(file: &File, size: u64) -> Result<()> {
         file.write_all_at(&chunk[..n], off)
             .with_context(|| format!("filling the file at offset {off}"))?;
         off += n as u64;
-        if super::interrupted() {
-            bail!("interrupted while filling the file");
-        }
+        interrupted_while_filling()?;
     }
     file.sync_data().context("flushing the filled file")?;
-    let _ = aiolos::sys::file::drop_page_cache(std::os::fd::AsRawFd::as_raw_fd(file));
+    interrupted_while_filling()?;
+    let _ = rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed);
     Ok(())
 }
 
@@ -202,6 +207,15 @@ pub fn prepare(args: &BenchArgs, check: impl Fn(u64, &Path) -> Result<()>) -> Re
                  --size, or a new path (the bench creates and fills it)",
                 path.display(),
                 size.max(args.bs.max)
+            );
+        }
+        if writes && m.is_file() && !args.force && !stamp::is_bench_file(&f) {
+            bail!(
+                "refusing to write to {}: it was not created by aiolos bench (its first \
+                 sector has no bench stamp), and --rw {} would overwrite its contents; pass \
+                 --force if that is what you want, or name a new path (the bench creates it)",
+                path.display(),
+                args.rw.name()
             );
         }
         let file = open(&path, writes, args.direct())?;

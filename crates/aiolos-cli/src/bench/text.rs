@@ -26,7 +26,8 @@ fn us(ns: f64) -> String {
     }
 }
 
-fn bytes(b: u64) -> String {
+/// A byte count in the largest binary unit that divides it (`4 KiB`, `1 MiB`).
+pub fn bytes(b: u64) -> String {
     if b >= 1 << 30 && b.is_multiple_of(1 << 30) {
         format!("{} GiB", b >> 30)
     } else if b >= 1 << 20 && b.is_multiple_of(1 << 20) {
@@ -36,6 +37,32 @@ fn bytes(b: u64) -> String {
     } else {
         format!("{b} B")
     }
+}
+
+/// A duration in nanoseconds in the unit that suits it, without trailing zeros
+/// (`500 ns`, `2.5 µs`, `10 ms`).
+pub fn time(ns: f64) -> String {
+    let (v, unit) = if ns >= 1e9 {
+        (ns / 1e9, "s")
+    } else if ns >= 1e6 {
+        (ns / 1e6, "ms")
+    } else if ns >= 1e3 {
+        (ns / 1e3, "µs")
+    } else {
+        (ns, "ns")
+    };
+    // Three significant digits at most.
+    let mut t = if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    };
+    if t.contains('.') {
+        t = t.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    format!("{t} {unit}")
 }
 
 fn run(out: &mut String, r: &RunResult, rounds: u32) {
@@ -173,4 +200,20 @@ pub fn render(rep: &Report) -> String {
         let _ = writeln!(out, "interrupted: the last run is partial");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_sizes_read_as_round_values() {
+        assert_eq!(time(500.0), "500 ns");
+        assert_eq!(time(2500.0), "2.5 µs");
+        assert_eq!(time(10e6), "10 ms");
+        assert_eq!(time(100e3), "100 µs");
+        assert_eq!(time(91_334.0), "91.3 µs");
+        assert_eq!(bytes(4096), "4 KiB");
+        assert_eq!(bytes(1 << 20), "1 MiB");
+    }
 }

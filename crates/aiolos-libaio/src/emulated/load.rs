@@ -14,7 +14,7 @@
 use crate::abi::{plausible, IoEvent, Iocb, Timespec};
 use crate::stack::on_live_stack;
 use aiolos::sys::aio::{self as kaio, IOCB_FLAG_IOPRIO, IOCB_FLAG_RESFD};
-use aiolos::sys::{file, Errno};
+use aiolos::sys::{Errno, IoVec};
 use aiolos::{Fd, Op, RawBuf, RwFlags};
 use std::mem::size_of;
 
@@ -40,7 +40,7 @@ pub(super) fn build_op(cb: &Iocb) -> Result<Op<RawBuf>, Errno> {
     }
     let fd = cb.aio_fildes as i32;
     // EBADF now, as the kernel's fget at submit.
-    file::status_flags(fd)?;
+    crate::fds::check_open(fd)?;
     // SAFETY: the io_submit caller keeps the descriptor open until completion.
     let fdh = unsafe { Fd::from_raw(fd) };
     let off = u64::try_from(cb.aio_offset).map_err(|_| Errno::INVAL);
@@ -61,13 +61,13 @@ pub(super) fn build_op(cb: &Iocb) -> Result<Op<RawBuf>, Errno> {
             if count > 1024 {
                 return Err(Errno::INVAL);
             }
-            let base = cb.aio_buf as usize as *const libc::iovec;
+            let base = cb.aio_buf as usize as *const IoVec;
             let mut bufs = Vec::with_capacity(count);
             for i in 0..count {
-                let v: libc::iovec = load_iovec(base.wrapping_add(i))?;
+                let v: IoVec = load_iovec(base.wrapping_add(i))?;
                 // SAFETY: as for a single buffer: valid until reaped, checked by the
                 // kernel.
-                bufs.push(unsafe { RawBuf::new(v.iov_base.cast(), v.iov_len) });
+                bufs.push(unsafe { RawBuf::new(v.base as *mut u8, v.len) });
             }
             if cb.aio_lio_opcode == kaio::IOCB_CMD_PREADV {
                 Op::readv(fdh, bufs, off?)
@@ -89,12 +89,8 @@ pub(super) fn build_op(cb: &Iocb) -> Result<Op<RawBuf>, Errno> {
     })
 }
 
-pub(super) fn load_iovec(p: *const libc::iovec) -> Result<libc::iovec, Errno> {
-    let raw: [usize; 2] = load(p.cast::<[usize; 2]>())?;
-    Ok(libc::iovec {
-        iov_base: raw[0] as *mut libc::c_void,
-        iov_len: raw[1],
-    })
+pub(super) fn load_iovec(p: *const IoVec) -> Result<IoVec, Errno> {
+    load(p)
 }
 
 /// Reads `*p`: directly when it lies on the caller's live stack (where fio and most
@@ -143,8 +139,8 @@ pub(super) fn load_iocbs(
 fn load_timespec(p: *const Timespec) -> Result<Timespec, Errno> {
     let raw: [i64; 2] = load(p.cast::<[i64; 2]>())?;
     Ok(Timespec {
-        tv_sec: raw[0] as libc::time_t,
-        tv_nsec: raw[1] as libc::c_long,
+        tv_sec: raw[0] as _,
+        tv_nsec: raw[1] as _,
     })
 }
 

@@ -20,8 +20,9 @@ mod load;
 
 use crate::abi::{plausible, IoEvent, Iocb, Sigset, Timespec};
 use crate::userring::UserRing;
+use crate::{fds, sigmask};
 use aiolos::sys::aio::{self as kaio, IOCB_FLAG_RESFD};
-use aiolos::sys::{eventfd, Errno};
+use aiolos::sys::Errno;
 use aiolos::{CancelOutcome, Completion, EngineKind, Error, RawBuf, Ring};
 #[cfg(test)]
 use load::load_iovec;
@@ -73,7 +74,7 @@ pub struct Emulated {
 }
 
 fn sys_err(e: &Error) -> Errno {
-    e.errno().unwrap_or(Errno(libc::EIO))
+    e.errno().unwrap_or(Errno::IO)
 }
 
 /// The sink of a context's ring: publishes a completion as the kernel would.
@@ -82,7 +83,7 @@ fn publisher(events: Arc<UserRing>, masked: Masked) -> impl FnMut(Completion<Raw
         let req = c.user_data;
         let res = c.raw_result();
         // The kernel completes a cancelled poll with no events ready: res 0.
-        let res = if req.cancelled && res == -i64::from(libc::ECANCELED) {
+        let res = if req.cancelled && res == -i64::from(Errno::CANCELED.0) {
             0
         } else {
             res
@@ -95,7 +96,7 @@ fn publisher(events: Arc<UserRing>, masked: Masked) -> impl FnMut(Completion<Raw
         });
         if let Some(fd) = req.resfd {
             // The kernel ignores a failing eventfd the same way.
-            let _ = eventfd::eventfd_signal(fd, 1);
+            let _ = fds::signal(fd);
         }
         wake_masked(&masked);
     }
@@ -159,7 +160,7 @@ impl Emulated {
     fn complete_forever(&self) {
         loop {
             wait_readable(self.ring.notify_fd());
-            let _ = eventfd::eventfd_drain(self.ring.notify_fd());
+            let _ = fds::drain(self.ring.notify_fd());
             if let Err(Error::Closed) = self.ring.drive(Some(Duration::ZERO)) {
                 return;
             }
@@ -317,7 +318,7 @@ impl Emulated {
             // A signal the mask unblocks that is pending now is delivered before returning,
             // with the mask still in effect (as the kernel does on leaving the call).
             if !interrupted
-                && eventfd::poll_with_sigmask(&[], Some(Duration::ZERO), mask) == Err(Errno::INTR)
+                && sigmask::ppoll(None, Some(Duration::ZERO), mask) == Err(Errno::INTR)
                 && n == 0
             {
                 return Err(Errno::INTR);
@@ -374,7 +375,7 @@ impl Emulated {
             if let Some(mask) = mask {
                 let fd = match wake_fd {
                     Some(ref fd) => fd,
-                    None => wake_fd.insert(eventfd::eventfd()?),
+                    None => wake_fd.insert(fds::eventfd()?),
                 };
                 match self.sleep_masked(fd, remaining, mask) {
                     Ok(()) => continue,
@@ -407,13 +408,13 @@ impl Emulated {
     ) -> Result<(), Errno> {
         // Drained and registered before the last look at the user ring: a publication
         // after that look finds the descriptor registered and signals it.
-        let _ = eventfd::eventfd_drain(fd.as_fd());
+        let _ = fds::drain(fd.as_fd());
         let raw = fd.as_raw_fd();
         lock(&self.masked).push(raw);
         let r = if self.events.pending() > 0 || self.destroyed() {
             Ok(())
         } else {
-            eventfd::poll_with_sigmask(&[(raw, libc::POLLIN)], timeout, mask).map(|_| ())
+            sigmask::ppoll(Some(raw), timeout, mask)
         };
         lock(&self.masked).retain(|&w| w != raw);
         r
@@ -462,7 +463,7 @@ impl Emulated {
         let _ = self.ring.close();
         // The completion thread sleeps on the ring's notification descriptor: wake it to
         // see the ring closed.
-        let _ = eventfd::eventfd_signal(self.ring.notify_fd().as_raw_fd(), 1);
+        let _ = fds::signal(self.ring.notify_fd().as_raw_fd());
         let handle = lock(&self.thread).take();
         if let Some(h) = handle {
             let _ = h.join();
@@ -474,21 +475,21 @@ impl Emulated {
 /// Wakes the `io_pgetevents` callers sleeping with a signal mask.
 fn wake_masked(masked: &Masked) {
     for &fd in lock(masked).iter() {
-        let _ = eventfd::eventfd_signal(fd, 1);
+        let _ = fds::signal(fd);
     }
 }
 
 /// Sleeps until `fd` (the engine's notification eventfd) is readable.
 #[cfg(not(miri))]
 fn wait_readable(fd: std::os::fd::BorrowedFd<'_>) {
-    let _ = eventfd::poll(&[(fd.as_raw_fd(), libc::POLLIN)], None);
+    let _ = fds::wait_readable(fd);
 }
 
 /// Miri cannot run `poll`: drain the eventfd every millisecond (of Miri's virtual clock)
 /// until it was signalled (the caller's own drain then finds it empty).
 #[cfg(miri)]
 fn wait_readable(fd: std::os::fd::BorrowedFd<'_>) {
-    while let Ok(0) = eventfd::eventfd_drain(fd) {
+    while let Ok(0) = fds::drain(fd) {
         std::thread::sleep(Duration::from_millis(1));
     }
 }

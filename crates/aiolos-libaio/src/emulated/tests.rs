@@ -13,6 +13,7 @@ use super::*;
 use crate::test_support::ptr_array;
 use aiolos::sys::aio::IOCB_FLAG_IOPRIO;
 use aiolos::sys::aio::{IOCB_CMD_NOOP, IOCB_CMD_PREAD, IOCB_CMD_PREADV, IOCB_CMD_PWRITEV};
+use aiolos::sys::IoVec;
 use aiolos::OpCode;
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -39,15 +40,15 @@ fn load_reads_a_callers_value_and_null_is_efault() {
 #[test]
 fn load_iovec_reads_base_and_length() {
     let mut data = [0u8; 3];
-    let v = libc::iovec {
-        iov_base: data.as_mut_ptr().cast(),
-        iov_len: data.len(),
+    let v = IoVec {
+        base: data.as_mut_ptr() as usize,
+        len: data.len(),
     };
     let got = load_iovec(&v).unwrap();
-    assert_eq!(got.iov_base, v.iov_base);
-    assert_eq!(got.iov_len, 3);
+    assert_eq!(got.base, v.base);
+    assert_eq!(got.len, 3);
     assert_eq!(
-        load_iovec(std::ptr::null()).map(|v| v.iov_len),
+        load_iovec(std::ptr::null()).map(|v| v.len),
         Err(Errno::FAULT)
     );
 }
@@ -159,13 +160,13 @@ fn vectored_commands_read_the_callers_iovec_array() {
     let mut a = [0u8; 8];
     let mut b = [0u8; 24];
     let iov = [
-        libc::iovec {
-            iov_base: a.as_mut_ptr().cast(),
-            iov_len: a.len(),
+        IoVec {
+            base: a.as_mut_ptr() as usize,
+            len: a.len(),
         },
-        libc::iovec {
-            iov_base: b.as_mut_ptr().cast(),
-            iov_len: b.len(),
+        IoVec {
+            base: b.as_mut_ptr() as usize,
+            len: b.len(),
         },
     ];
     for (cmd, want) in [
@@ -293,7 +294,7 @@ fn nops(fd: i32, n: u64, resfd: Option<&OwnedFd>) -> Vec<Iocb> {
 #[test]
 fn nops_complete_into_getevents_with_their_data_and_iocb_and_signal_their_eventfd() {
     let (r, _w) = open_fd();
-    let efd = eventfd::eventfd().unwrap();
+    let efd = fds::eventfd().unwrap();
     let ctx = context(4);
     let mut cbs = nops(r.as_raw_fd(), 3, Some(&efd));
     let ptrs = ptr_array(&mut cbs);
@@ -313,7 +314,7 @@ fn nops_complete_into_getevents_with_their_data_and_iocb_and_signal_their_eventf
     // completion thread a second to signal all three.
     let mut signalled = 0;
     for _ in 0..1000 {
-        signalled += eventfd::eventfd_drain(efd.as_fd()).unwrap();
+        signalled += fds::drain(efd.as_fd()).unwrap();
         if signalled >= 3 {
             break;
         }

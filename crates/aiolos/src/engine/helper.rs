@@ -19,7 +19,7 @@
 
 use super::threads::Threads;
 use super::{Cqe, Engine, EngineCancel, Sqe};
-use crate::sys::eventfd;
+use crate::eventfd;
 use crate::sys::Errno;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -97,7 +97,7 @@ impl Helper {
         let Some(pool) = self.started() else {
             return 0;
         };
-        let _ = eventfd::eventfd_drain(pool.notify_fd());
+        let _ = eventfd::drain(pool.notify_fd());
         let start = out.len();
         let _ = pool.reap(out, 0, room.max(1), Some(Duration::ZERO));
         for c in &out[start..] {

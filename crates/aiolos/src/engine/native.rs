@@ -15,10 +15,12 @@
 
 use super::helper::{Helper, HELPER_DATA};
 use super::{Cqe, Engine, EngineCancel, EngineKind, EngineStats, Sqe};
+use crate::eventfd;
 use crate::op::OpCode;
 use crate::sys::aio::{self, AioContext, IoEvent, Iocb};
-use crate::sys::eventfd::{self, events::POLLIN};
 use crate::sys::Errno;
+use rustix::event::PollFlags;
+use rustix::fs::FileType;
 use std::cell::UnsafeCell;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,11 +66,12 @@ unsafe impl Sync for Native {}
 impl Native {
     /// Creates a context for `capacity` requests (plus one internal wake request).
     pub(crate) fn new(capacity: u32) -> Result<Native, crate::Error> {
+        // Two events more than asked for, for the internal wake poll and the poll on the
+        // helper pool's descriptor; the error names the number the caller asked for.
         let ctx = aio::io_setup(capacity.saturating_add(2))
-            .map_err(|e| crate::Error::io_setup_for(e, capacity.saturating_add(2)))?;
-        let make = || -> Result<(OwnedFd, OwnedFd), Errno> {
-            Ok((eventfd::eventfd()?, eventfd::eventfd()?))
-        };
+            .map_err(|e| crate::Error::io_setup_for(e, capacity))?;
+        let make =
+            || -> Result<(OwnedFd, OwnedFd), Errno> { Ok((eventfd::new()?, eventfd::new()?)) };
         let (notify, wake) = match make() {
             Ok(fds) => fds,
             Err(e) => {
@@ -116,7 +119,7 @@ impl Native {
                 aio_data: HELPER_DATA,
                 aio_lio_opcode: aio::IOCB_CMD_POLL,
                 aio_fildes: fd.as_raw_fd() as u32,
-                aio_buf: POLLIN as u64,
+                aio_buf: PollFlags::IN.bits() as u64,
                 aio_flags: aio::IOCB_FLAG_RESFD,
                 aio_resfd: self.notify.as_raw_fd() as u32,
                 ..Iocb::default()
@@ -157,7 +160,7 @@ impl Native {
                 aio_data: WAKE_DATA,
                 aio_lio_opcode: aio::IOCB_CMD_POLL,
                 aio_fildes: self.wake.as_raw_fd() as u32,
-                aio_buf: POLLIN as u64,
+                aio_buf: PollFlags::IN.bits() as u64,
                 ..Iocb::default()
             };
         }
@@ -226,7 +229,7 @@ impl Native {
             }
             if ev.data == WAKE_DATA {
                 woken = true;
-                let _ = eventfd::eventfd_drain(self.wake.as_fd());
+                let _ = eventfd::drain(self.wake.as_fd());
                 // If re-arming fails the reaper still returns; later wakes fall back to
                 // the reap timeout chosen by the ring.
                 let _ = self.arm_wake();
@@ -239,6 +242,26 @@ impl Native {
         }
         woken
     }
+}
+
+/// `EISDIR` (the same number on every Linux architecture: `asm-generic/errno-base.h`).
+const EISDIR: Errno = Errno(21);
+
+/// The error the other engines give for the request `io_submit` refused with `e`. Kernel
+/// AIO refuses a read of a directory with `EINVAL` (a directory has no `read_iter`), where
+/// io_uring, the thread pool and `read(2)` answer `EISDIR`. Runs only on this error path:
+/// one `fstat` of a refused read.
+fn as_other_engines_answer(sqe: &Sqe, e: Errno) -> Errno {
+    let read = matches!(sqe.op, OpCode::Read | OpCode::Readv);
+    if e == Errno::INVAL && read && sqe.fd != -1 {
+        // SAFETY: not -1, and the request being refused holds its descriptor open during
+        // submit (its `Fd`, or `Fd::from_raw`'s contract).
+        let fd = unsafe { BorrowedFd::borrow_raw(sqe.fd) };
+        if rustix::fs::fstat(fd).is_ok_and(|st| FileType::from_raw_mode(st.st_mode).is_dir()) {
+            return EISDIR;
+        }
+    }
+    e
 }
 
 impl Engine for Native {
@@ -270,7 +293,7 @@ impl Engine for Native {
                 res: 0,
             }));
             drop(local);
-            let _ = eventfd::eventfd_signal(self.notify.as_raw_fd(), 1);
+            let _ = eventfd::signal(self.notify.as_fd());
             self.wake();
             return Ok(nops);
         }
@@ -288,7 +311,8 @@ impl Engine for Native {
         self.submit_syscalls.fetch_add(1, Ordering::Relaxed);
         // SAFETY: each pointer names an iocb in our table; the caller guarantees that the
         // buffers they name stay valid until their completions are reaped.
-        unsafe { aio::io_submit(self.ctx, &scratch.ptrs) }
+        let submitted = unsafe { aio::io_submit(self.ctx, &scratch.ptrs) };
+        submitted.map_err(|e| as_other_engines_answer(&sqes[0], e))
     }
 
     fn reap(
@@ -362,7 +386,7 @@ impl Engine for Native {
     }
 
     fn wake(&self) {
-        let _ = eventfd::eventfd_signal(self.wake.as_raw_fd(), 1);
+        let _ = eventfd::signal(self.wake.as_fd());
     }
 
     fn notify_fd(&self) -> BorrowedFd<'_> {

@@ -109,7 +109,9 @@ pub(crate) fn default_choice() -> EngineChoice {
 
 impl EngineKind {
     /// Chooses the engine: `explicit` if given, else `AIOLOS_ENGINE`, else io_uring where
-    /// it can run here and the thread pool where it cannot (see the module's documentation).
+    /// it can run here and the thread pool where it cannot. An engine the program names is
+    /// used as named; io_uring asked for by `AIOLOS_ENGINE` or by default falls back to
+    /// the thread pool, never to kernel AIO, with the reason in [`EngineChoice::reason`].
     ///
     /// # Errors
     /// [`Error::InvalidRequest`] when `AIOLOS_ENGINE` names no engine.

@@ -38,12 +38,15 @@
 #![allow(unsafe_code)]
 
 use super::{Cqe, Engine, EngineCancel, EngineKind, EngineStats, Sqe};
+use crate::eventfd;
 use crate::op::OpCode;
-use crate::sys::eventfd::{self, events};
-use crate::sys::file::{self, IoVec};
-use crate::sys::Errno;
+use crate::sys::ioprio;
+use crate::sys::{Errno, IoVec};
+use rustix::event::{PollFd, PollFlags};
+use rustix::io::ReadWriteFlags;
 use std::collections::VecDeque;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -124,9 +127,9 @@ impl Threads {
     /// Starts `threads` workers for a ring of `capacity` slots.
     pub(crate) fn new(capacity: u32, threads: usize) -> Result<Threads, crate::Error> {
         let sys = |e| crate::Error::Sys("eventfd", e);
-        let notify = eventfd::eventfd().map_err(sys)?;
+        let notify = eventfd::new().map_err(sys)?;
         let wakers = (0..threads)
-            .map(|_| eventfd::eventfd())
+            .map(|_| eventfd::new())
             .collect::<Result<Box<[OwnedFd]>, Errno>>()
             .map_err(sys)?;
         let shared = Arc::new(Shared {
@@ -203,10 +206,12 @@ impl Shared {
             !std::mem::replace(&mut done.signalled, true)
         };
         if signal {
-            let _ = eventfd::eventfd_signal(self.notify.as_raw_fd(), 1);
+            let _ = eventfd::signal(self.notify.as_fd());
         }
-        if let Some(fd) = sqe.resfd {
-            let _ = eventfd::eventfd_signal(fd, 1);
+        // SAFETY: the request's eventfd is held open until this completion is published
+        // (see `request_fd`), and this is before.
+        if let Some(fd) = sqe.resfd.and_then(|fd| unsafe { request_fd(fd) }) {
+            let _ = eventfd::signal(fd);
         }
     }
 
@@ -248,9 +253,11 @@ impl Shared {
 
 fn worker(shared: &Shared, id: usize) {
     let mut prio = Priority::new();
+    // The iovec table of the request at hand, reused from one request to the next.
+    let mut iov = Vec::new();
     while let Some(sqe) = shared.next_job(id) {
         let res = match prio.apply(sqe.ioprio) {
-            Ok(()) => run(shared, id, &sqe),
+            Ok(()) => run(shared, id, &sqe, &mut iov),
             Err(e) => -i64::from(e.0),
         };
         shared.complete(&sqe, res);
@@ -265,7 +272,7 @@ struct Priority {
 
 impl Priority {
     fn new() -> Priority {
-        let default = file::thread_ioprio().ok();
+        let default = ioprio::thread_ioprio().ok();
         Priority {
             default,
             current: default,
@@ -279,7 +286,7 @@ impl Priority {
         if self.current == Some(target) {
             return Ok(());
         }
-        match file::set_thread_ioprio(target) {
+        match ioprio::set_thread_ioprio(target) {
             Ok(()) => {
                 self.current = Some(target);
                 Ok(())
@@ -292,15 +299,15 @@ impl Priority {
 }
 
 /// Runs one request; returns bytes transferred, the poll mask, or a negated errno.
-fn run(shared: &Shared, id: usize, sqe: &Sqe) -> i64 {
+fn run(shared: &Shared, id: usize, sqe: &Sqe, iov: &mut Vec<IoVec>) -> i64 {
     let result = match sqe.op {
         OpCode::Read | OpCode::Readv | OpCode::Write | OpCode::Writev => {
             // SAFETY: submit's contract keeps the buffers and iovec tables of this request
             // valid until its completion is reaped, which is after `complete` below.
-            unsafe { read_write(sqe) }
+            unsafe { read_write(sqe, iov) }
         }
-        OpCode::Fsync => file::fsync(sqe.fd).map(|()| 0),
-        OpCode::Fdatasync => file::fdatasync(sqe.fd).map(|()| 0),
+        OpCode::Fsync => sync(sqe, |fd| rustix::fs::fsync(fd)),
+        OpCode::Fdatasync => sync(sqe, |fd| rustix::fs::fdatasync(fd)),
         OpCode::Poll => poll(shared, id, sqe),
         OpCode::Nop => Ok(0),
         // SAFETY: submit's contract keeps the paths and statx buffer of this
@@ -314,72 +321,171 @@ fn run(shared: &Shared, id: usize, sqe: &Sqe) -> i64 {
 }
 
 /// Runs a path, metadata or space operation as the kernel's io_uring would. Returns the
-/// result or a negated errno.
+/// result (a new descriptor's number for an open, which the taker of the completion owns)
+/// or a negated errno.
 ///
 /// # Safety
-/// The addresses in `sqe` (paths, statx buffer) must be alive for the call.
+/// The addresses in `sqe` (paths, statx buffer) must be alive for the call, and its
+/// descriptor (unless `AT_FDCWD`) open.
 pub(crate) unsafe fn run_other(sqe: &Sqe) -> i64 {
-    use crate::sys::path;
-    let (fd, flags) = (sqe.fd, sqe.rw_flags);
-    let p = sqe.addr as *const std::ffi::c_char;
-    let p2 = sqe.addr2 as *const std::ffi::c_char;
-    let mode = sqe.len as u32;
-    let r = match sqe.op {
-        // SAFETY: the caller keeps the request's path alive for the call.
-        OpCode::OpenAt => unsafe { path::openat(fd, p, flags, mode) }.map(|fd| fd as i64),
-        OpCode::Statx => {
-            let buf = sqe.addr2 as *mut u8;
-            // SAFETY: the caller keeps the path and the statx buffer (addr2, at least
-            // STATX_SIZE bytes: the ring checked) alive for the call.
-            unsafe { path::statx(fd, p, flags, mode, buf) }.map(|()| 0)
+    use rustix::fs::{AtFlags, FallocateFlags, Mode, OFlags, RenameFlags, StatxFlags};
+    use std::ffi::CStr;
+    use std::os::fd::IntoRawFd;
+    let dir = if sqe.fd == crate::sys::path::AT_FDCWD {
+        rustix::fs::CWD
+    } else {
+        // SAFETY: the request's descriptor stays open until its completion is published
+        // (the function's contract).
+        match unsafe { request_fd(sqe.fd) } {
+            Some(fd) => fd,
+            None => return -i64::from(Errno::BADF.0),
         }
-        // SAFETY: the caller keeps the path alive for the call.
-        OpCode::UnlinkAt => unsafe { path::unlinkat(fd, p, flags) }.map(|()| 0),
-        // SAFETY: the caller keeps both paths alive for the call.
-        OpCode::RenameAt => unsafe { path::renameat2(fd, p, fd, p2, flags as u32) }.map(|()| 0),
-        // SAFETY: the caller keeps the path alive for the call.
-        OpCode::MkdirAt => unsafe { path::mkdirat(fd, p, mode) }.map(|()| 0),
-        // SAFETY: the caller keeps both paths alive for the call.
-        OpCode::LinkAt => unsafe { path::linkat(fd, p, fd, p2, flags) }.map(|()| 0),
-        // SAFETY: the caller keeps the target and the link path alive for the call.
-        OpCode::SymlinkAt => unsafe { path::symlinkat(p, fd, p2) }.map(|()| 0),
-        OpCode::Fallocate => path::fallocate(fd, flags, sqe.offset, sqe.len).map(|()| 0),
-        OpCode::Ftruncate => path::ftruncate(fd, sqe.len).map(|()| 0),
-        _ => Err(Errno::INVAL),
+    };
+    let raw_flags = sqe.rw_flags as u32;
+    let mode = sqe.len as u32;
+    // SAFETY: the ring put a NUL-terminated path (a CString the slot owns) at addr, and for
+    // two-path operations at addr2; the caller keeps them alive for the call.
+    let path = || unsafe { CStr::from_ptr(sqe.addr as *const std::ffi::c_char) };
+    // SAFETY: as above, for the second path.
+    let path2 = || unsafe { CStr::from_ptr(sqe.addr2 as *const std::ffi::c_char) };
+    let r: rustix::io::Result<i64> = match sqe.op {
+        OpCode::OpenAt => rustix::fs::openat(
+            dir,
+            path(),
+            OFlags::from_bits_retain(raw_flags),
+            Mode::from_bits_retain(mode),
+        )
+        .map(|fd| i64::from(fd.into_raw_fd())),
+        OpCode::Statx => {
+            let flags = AtFlags::from_bits_retain(raw_flags);
+            rustix::fs::statx(dir, path(), flags, StatxFlags::from_bits_retain(mode)).map(|st| {
+                // SAFETY: addr2 is the slot's statx buffer, at least STATX_SIZE bytes (the
+                // ring checked), alive for the call.
+                unsafe { crate::sys::path::store_statx(&st, sqe.addr2 as *mut u8) };
+                0
+            })
+        }
+        OpCode::UnlinkAt => {
+            rustix::fs::unlinkat(dir, path(), AtFlags::from_bits_retain(raw_flags)).map(|()| 0)
+        }
+        OpCode::RenameAt => {
+            let flags = RenameFlags::from_bits_retain(raw_flags);
+            rustix::fs::renameat_with(dir, path(), dir, path2(), flags).map(|()| 0)
+        }
+        OpCode::MkdirAt => {
+            rustix::fs::mkdirat(dir, path(), Mode::from_bits_retain(mode)).map(|()| 0)
+        }
+        OpCode::LinkAt => {
+            let flags = AtFlags::from_bits_retain(raw_flags);
+            rustix::fs::linkat(dir, path(), dir, path2(), flags).map(|()| 0)
+        }
+        OpCode::SymlinkAt => rustix::fs::symlinkat(path(), dir, path2()).map(|()| 0),
+        OpCode::Fallocate => {
+            let flags = FallocateFlags::from_bits_retain(raw_flags);
+            rustix::fs::fallocate(dir, flags, sqe.offset, sqe.len).map(|()| 0)
+        }
+        OpCode::Ftruncate => rustix::fs::ftruncate(dir, sqe.len).map(|()| 0),
+        _ => Err(rustix::io::Errno::INVAL),
     };
     match r {
         Ok(n) => n,
-        Err(e) => -i64::from(e.0),
+        Err(e) => -i64::from(e.raw_os_error()),
     }
+}
+
+/// Makes `call` again while a signal interrupts it: the kernel's engines never report
+/// `EINTR` for file I/O, and neither does this one.
+fn retry<T>(mut call: impl FnMut() -> rustix::io::Result<T>) -> Result<T, Errno> {
+    loop {
+        match call() {
+            Err(rustix::io::Errno::INTR) => continue,
+            r => return r.map_err(Errno::from),
+        }
+    }
+}
+
+/// `fsync` or `fdatasync` of the request's descriptor.
+fn sync(
+    sqe: &Sqe,
+    call: impl Fn(BorrowedFd<'_>) -> rustix::io::Result<()>,
+) -> Result<usize, Errno> {
+    // SAFETY: a running request's descriptor stays open until its completion is published.
+    let fd = unsafe { request_fd(sqe.fd) }.ok_or(Errno::BADF)?;
+    retry(|| call(fd)).map(|()| 0)
+}
+
+// `IoVec` has `struct iovec`'s layout (asserted in `sys`), and std documents `IoSlice` and
+// `IoSliceMut` as ABI compatible with it on Unix; the casts below rely on both.
+const _: () = {
+    assert!(std::mem::size_of::<IoSliceMut<'static>>() == std::mem::size_of::<IoVec>());
+    assert!(std::mem::align_of::<IoSliceMut<'static>>() == std::mem::align_of::<IoVec>());
+    assert!(std::mem::size_of::<IoSlice<'static>>() == std::mem::size_of::<IoVec>());
+    assert!(std::mem::align_of::<IoSlice<'static>>() == std::mem::align_of::<IoVec>());
+};
+
+/// An iovec table as the `IoSliceMut`s `preadv2` takes, without making a reference to any
+/// buffer it names.
+///
+/// # Safety
+/// The result must only be handed to the kernel (which checks each address and answers
+/// `EFAULT`), never read or written through by Rust code: its addresses may be anything
+/// a C caller passed.
+unsafe fn io_slices_mut(iov: &mut [IoVec]) -> &mut [IoSliceMut<'_>] {
+    // SAFETY: `IoSliceMut` is ABI compatible with `struct iovec` on Unix (std's docs) and
+    // `IoVec` has that layout (asserted above); there its one field is a raw `iovec`, so
+    // any address is a valid value. The table is borrowed exclusively for as long as the
+    // result lives, and the function's contract keeps Rust from using the addresses.
+    unsafe { std::slice::from_raw_parts_mut(iov.as_mut_ptr().cast(), iov.len()) }
+}
+
+/// An iovec table as the `IoSlice`s `pwritev2` takes; see [`io_slices_mut`].
+///
+/// # Safety
+/// As [`io_slices_mut`].
+unsafe fn io_slices(iov: &[IoVec]) -> &[IoSlice<'_>] {
+    // SAFETY: as in `io_slices_mut`, for a shared borrow of the table.
+    unsafe { std::slice::from_raw_parts(iov.as_ptr().cast(), iov.len()) }
 }
 
 /// # Safety
 /// The addresses in `sqe` must name live buffers (or a live `iovec` table of `len`
 /// entries for the vectored ops) for the duration of the call.
-unsafe fn read_write(sqe: &Sqe) -> Result<usize, Errno> {
-    let one = [IoVec {
-        base: sqe.addr as usize,
-        len: sqe.len as usize,
-    }];
-    let iov: &[IoVec] = match sqe.op {
+unsafe fn read_write(sqe: &Sqe, iov: &mut Vec<IoVec>) -> Result<usize, Errno> {
+    // SAFETY: a running request's descriptor stays open until its completion is published.
+    let fd = unsafe { request_fd(sqe.fd) }.ok_or(Errno::BADF)?;
+    // The table is copied into the worker's own, which preadv2 may borrow mutably.
+    iov.clear();
+    match sqe.op {
         OpCode::Readv | OpCode::Writev => {
             // SAFETY: for vectored ops the ring passes the address and length of the slot's
             // iovec table, which the caller keeps alive.
-            unsafe { std::slice::from_raw_parts(sqe.addr as *const IoVec, sqe.len as usize) }
+            let table =
+                unsafe { std::slice::from_raw_parts(sqe.addr as *const IoVec, sqe.len as usize) };
+            iov.extend_from_slice(table);
         }
-        _ => &one,
-    };
+        _ => iov.push(IoVec {
+            base: sqe.addr as usize,
+            len: sqe.len as usize,
+        }),
+    }
+    // Unknown bits go to the kernel, which refuses them (`EOPNOTSUPP`) as it does on the
+    // other engines.
+    let flags = ReadWriteFlags::from_bits_retain(sqe.rw_flags as u32);
     match sqe.op {
-        // SAFETY: the caller keeps every buffer named by iov writable and alive.
-        OpCode::Read | OpCode::Readv => unsafe {
-            file::preadv2(sqe.fd, iov, sqe.offset, sqe.rw_flags)
-        },
+        OpCode::Read | OpCode::Readv => {
+            // SAFETY: the slices go only to the kernel; the caller keeps every buffer named
+            // by iov writable and alive.
+            let bufs = unsafe { io_slices_mut(iov) };
+            retry(|| rustix::io::preadv2(fd, bufs, sqe.offset, flags))
+        }
         _ => {
             let wanted: usize = iov.iter().map(|v| v.len).sum();
+            // SAFETY: the slices go only to the kernel; the caller keeps every buffer named
+            // by iov readable and alive.
+            let bufs = unsafe { io_slices(iov) };
             let mut tries = 0;
             loop {
-                // SAFETY: the caller keeps every buffer named by iov readable and alive.
-                let n = unsafe { file::pwritev2(sqe.fd, iov, sqe.offset, sqe.rw_flags) }?;
+                let n = retry(|| rustix::io::pwritev2(fd, bufs, sqe.offset, flags))?;
                 // A short write is reported as the kernel's engines report it; only a
                 // write that made no progress at all is tried again.
                 if n > 0 || wanted == 0 || tries == ZERO_WRITE_RETRIES {
@@ -391,33 +497,68 @@ unsafe fn read_write(sqe: &Sqe) -> Result<usize, Errno> {
     }
 }
 
+/// A descriptor of a request, for the duration of the request: `None` for `-1`, which
+/// names no descriptor (the kernel answers `EBADF` for it).
+///
+/// # Safety
+/// `fd` must stay open until the request's completion is published. The ring upholds
+/// this: the request owns its descriptors ([`Fd`](crate::Fd)), or [`Engine::submit`]
+/// pinned duplicates of borrowed ones, or (when duplicating failed) `Fd::from_raw`'s
+/// contract keeps the number open.
+unsafe fn request_fd<'a>(fd: RawFd) -> Option<BorrowedFd<'a>> {
+    // SAFETY: not -1, and open for as long as the caller uses it (the function's contract).
+    (fd != -1).then(|| unsafe { BorrowedFd::borrow_raw(fd) })
+}
+
+/// `fcntl(F_DUPFD_CLOEXEC)`: a second descriptor for the file a borrowed one names, which
+/// keeps it open even when the caller closes `fd` and its number is reused.
+fn dup_cloexec(fd: RawFd) -> Result<OwnedFd, Errno> {
+    // SAFETY: while it submits, the caller keeps a borrowed descriptor open
+    // (`Fd::from_raw`'s contract); the borrow ends before submit returns.
+    let fd = unsafe { request_fd(fd) }.ok_or(Errno::BADF)?;
+    Ok(rustix::io::fcntl_dupfd_cloexec(fd, 0)?)
+}
+
 /// Waits for readiness of `sqe.fd`, or for cancellation, which the canceller announces
 /// by setting the slot's flag and then signalling this worker's eventfd.
 fn poll(shared: &Shared, id: usize, sqe: &Sqe) -> Result<usize, Errno> {
-    let wanted = sqe.len as u16 as i16;
-    let mask = wanted | events::POLLERR | events::POLLHUP;
-    let waker = shared.wakers.get(id).map_or(-1, |w| w.as_raw_fd());
+    // SAFETY: a running request's descriptor stays open until its completion is published.
+    let fd = unsafe { request_fd(sqe.fd) }.ok_or(Errno::BADF)?;
+    // The bits' integer type is u16 or i16 depending on rustix's backend (libc's under Miri).
+    let wanted = PollFlags::from_bits_retain(sqe.len as u16 as _);
+    let mask = wanted | PollFlags::ERR | PollFlags::HUP;
+    let waker = shared.wakers.get(id).map(|w| w.as_fd());
+    let slice = eventfd::timespec(POLL_SLICE);
     loop {
         // The flag is checked before sleeping; a cancel that sets it afterwards also
         // signals the eventfd, so the poll below returns at once.
         if shared.cancelled(sqe) {
             return Err(Errno::CANCELED);
         }
-        let revents = eventfd::poll(
-            &[(sqe.fd, wanted), (waker, events::POLLIN)],
-            Some(POLL_SLICE),
-        )?;
-        let (ready, woken) = (revents[0], revents[1]);
-        if ready & events::POLLNVAL != 0 {
+        let mut fds = [
+            PollFd::from_borrowed_fd(fd, wanted),
+            PollFd::from_borrowed_fd(waker.unwrap_or(fd), PollFlags::IN),
+        ];
+        let watched = if waker.is_some() { 2 } else { 1 };
+        match rustix::event::poll(&mut fds[..watched], Some(&slice)) {
+            // Interrupted: nothing is ready; look at the flag and sleep again.
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let ready = fds[0].revents();
+        if ready.contains(PollFlags::NVAL) {
             return Err(Errno::BADF);
         }
-        if ready & mask != 0 {
-            return Ok((ready & mask) as u16 as usize);
+        if ready.intersects(mask) {
+            #[allow(
+                clippy::unnecessary_cast,
+                reason = "the bits are i16 on rustix's libc backend (Miri's)"
+            )]
+            let ready = (ready & mask).bits() as u16;
+            return Ok(usize::from(ready));
         }
-        if woken != 0 {
-            if let Some(w) = shared.wakers.get(id) {
-                let _ = eventfd::eventfd_drain(w.as_fd());
-            }
+        if let Some(w) = waker.filter(|_| !fds[1].revents().is_empty()) {
+            let _ = eventfd::drain(w);
         }
     }
 }
@@ -449,11 +590,11 @@ impl Engine for Threads {
                     // Hold the files now, as the kernel does at submission. Should that
                     // fail (EBADF, EMFILE), the request goes on with the numbers: a bad
                     // one then fails the request with the kernel's answer.
-                    if let Ok(dup) = file::dup_cloexec(sqe.fd) {
+                    if let Ok(dup) = dup_cloexec(sqe.fd) {
                         sqe.fd = dup.as_raw_fd();
                         p[0] = Some(dup);
                     }
-                    if let Some(Ok(dup)) = sqe.resfd.map(file::dup_cloexec) {
+                    if let Some(Ok(dup)) = sqe.resfd.map(dup_cloexec) {
                         sqe.resfd = Some(dup.as_raw_fd());
                         p[1] = Some(dup);
                     }
@@ -508,7 +649,7 @@ impl Engine for Threads {
         done.signalled = again;
         drop(done);
         if again {
-            let _ = eventfd::eventfd_signal(shared.notify.as_raw_fd(), 1);
+            let _ = eventfd::signal(shared.notify.as_fd());
         }
         if slept {
             shared.reap_sleeps.fetch_add(1, Ordering::Relaxed);
@@ -534,7 +675,7 @@ impl Engine for Threads {
             let worker = info.worker;
             drop(jobs);
             if let Some(w) = self.shared.wakers.get(worker) {
-                let _ = eventfd::eventfd_signal(w.as_raw_fd(), 1);
+                let _ = eventfd::signal(w.as_fd());
             }
             return EngineCancel::Requested;
         }
@@ -580,7 +721,7 @@ impl Drop for Threads {
         lock(&self.shared.jobs).exit = true;
         self.shared.jobs_cv.notify_all();
         for w in self.shared.wakers.iter() {
-            let _ = eventfd::eventfd_signal(w.as_raw_fd(), 1);
+            let _ = eventfd::signal(w.as_fd());
         }
         for handle in self.workers.drain(..) {
             // A worker that panicked has nothing left to join; its request is lost to a

@@ -140,8 +140,8 @@ impl DirectFile {
     pub async fn from_file(file: File) -> io::Result<DirectFile> {
         let fd = file.fd().clone();
         let alignment = super::pool::run(move || {
-            let flags = crate::sys::file::status_flags(fd.as_raw())?;
-            if flags & crate::sys::O_DIRECT == 0 {
+            let flags = rustix::fs::fcntl_getfl(&fd)?;
+            if !flags.contains(rustix::fs::OFlags::DIRECT) {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     "DirectFile needs a file opened with O_DIRECT (OpenOptions::direct(true))",
@@ -200,7 +200,7 @@ impl DirectFile {
     }
 
     fn buf_align(&self) -> usize {
-        self.alignment.max().max(crate::sys::page_size())
+        self.alignment.max().max(rustix::param::page_size())
     }
 
     fn max_span(&self) -> u64 {

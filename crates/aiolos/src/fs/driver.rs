@@ -13,8 +13,8 @@ use super::shared::{Kick, Shared};
 use super::File;
 use crate::engine::EngineKind;
 use crate::error::Error;
+use crate::eventfd;
 use crate::ring::Ring;
-use crate::sys::eventfd;
 use std::future::Future;
 use std::io;
 use std::path::Path;
@@ -213,7 +213,7 @@ impl DriverBuilder {
     }
 
     fn shared_with_fd(&self) -> io::Result<Arc<Shared>> {
-        let fd = eventfd::eventfd().map_err(|e| Error::Sys("eventfd", e))?;
+        let fd = eventfd::new().map_err(|e| Error::Sys("eventfd", e))?;
         self.shared(Kick::Fd { fd })
     }
 
@@ -359,7 +359,7 @@ impl Driver {
 
     /// A completion-thread driver on `ring`.
     pub(crate) fn on_ring(ring: Ring<super::erased::ErasedBuf, ()>) -> io::Result<Driver> {
-        let fd = eventfd::eventfd().map_err(|e| Error::Sys("eventfd", e))?;
+        let fd = eventfd::new().map_err(|e| Error::Sys("eventfd", e))?;
         DriverBuilder::thread_on(Arc::new(Shared::new(ring, Kick::Fd { fd })))
     }
 

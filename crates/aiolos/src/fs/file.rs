@@ -194,7 +194,7 @@ impl File {
         let _ = self.flush_stream().await;
         match self.fd.try_into_owned() {
             Ok(fd) => std::fs::File::from(fd),
-            Err(fd) => match crate::sys::file::dup_cloexec(fd.as_raw()) {
+            Err(fd) => match rustix::io::fcntl_dupfd_cloexec(&fd, 0) {
                 Ok(d) => std::fs::File::from(d),
                 Err(e) => {
                     panic!("aiolos::fs::File::into_std: duplicating the descriptor failed: {e}")
@@ -224,7 +224,7 @@ impl File {
     /// # Errors
     /// `EMFILE` when the process is out of descriptors.
     pub async fn try_clone(&self) -> io::Result<File> {
-        let fd = crate::sys::file::dup_cloexec(self.fd.as_raw())?;
+        let fd = rustix::io::fcntl_dupfd_cloexec(&self.fd, 0)?;
         let f = File::from_fd(fd, &self.driver);
         **f.lock_stream() = Stream::at(self.lock_stream().position());
         Ok(f)
@@ -263,7 +263,7 @@ impl File {
         let fd = self.fd.clone();
         let mode = std::os::unix::fs::PermissionsExt::mode(&perm);
         super::pool::run(move || {
-            crate::sys::path::fchmod(fd.as_raw(), mode).map_err(io::Error::from)
+            rustix::fs::fchmod(&fd, rustix::fs::Mode::from_bits_retain(mode)).map_err(io::Error::from)
         })
         .await
     }
@@ -632,7 +632,9 @@ impl OpenOptions {
         };
         let flags = self.flags().map_err(|e| context(e, "open", path))?;
         let c = fspath::cpath(path)?;
-        match crate::sys::path::open(&c, flags, self.mode) {
+        let oflags = rustix::fs::OFlags::from_bits_retain((flags | oflags::CLOEXEC) as u32);
+        let mode = rustix::fs::Mode::from_bits_retain(self.mode);
+        match rustix::fs::openat(rustix::fs::CWD, c.as_c_str(), oflags, mode) {
             Ok(fd) => Ok(File::from_fd(fd, &driver)),
             Err(e) => Err(self.explain(io::Error::from(e), path)),
         }

@@ -17,7 +17,6 @@ use super::File;
 use crate::buf::BufResult;
 use crate::op::{Fd, Op};
 use crate::sys::path::{self as sp, oflags};
-use crate::sys::Errno;
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
@@ -434,9 +433,12 @@ async fn copy_data(src: &File, dst: &File, len: u64) -> io::Result<u64> {
     let offloaded = pool::run(move || {
         let mut done = 0u64;
         loop {
-            match sp::copy_file_range(i.as_raw(), done, o.as_raw(), done, 1 << 30) {
+            let (mut off_in, mut off_out) = (done, done);
+            let r = rustix::fs::copy_file_range(&i, Some(&mut off_in), &o, Some(&mut off_out), 1 << 30);
+            match r {
                 Ok(0) => return Ok(Some(done)),
                 Ok(n) => done += n as u64,
+                Err(rustix::io::Errno::INTR) => {}
                 // Nothing copied yet: the caller copies with reads and writes.
                 Err(e) if done == 0 && in_kernel_copy_refused(e) => return Ok(None),
                 Err(e) => return Err(io::Error::from(e)),
@@ -452,15 +454,9 @@ async fn copy_data(src: &File, dst: &File, len: u64) -> io::Result<u64> {
 
 /// What `copy_file_range` says when the file systems (or a sandbox) cannot copy in the
 /// kernel, as std's `fs::copy` reads it: then reads and writes do the copy.
-fn in_kernel_copy_refused(e: Errno) -> bool {
-    [
-        Errno::NOSYS,
-        Errno::OPNOTSUPP,
-        Errno::INVAL,
-        Errno::XDEV,
-        Errno::PERM,
-    ]
-    .contains(&e)
+fn in_kernel_copy_refused(e: rustix::io::Errno) -> bool {
+    use rustix::io::Errno as E;
+    [E::NOSYS, E::OPNOTSUPP, E::INVAL, E::XDEV, E::PERM].contains(&e)
 }
 
 /// Reads and writes in 1 MiB chunks, the next read in flight while a write is.

@@ -18,9 +18,9 @@
 use super::erased::ErasedBuf;
 use super::handshake::{self, Handshake, Reaper};
 use crate::error::Error;
+use crate::eventfd;
 use crate::ring::Ring;
-use crate::sys::eventfd::{self, events::POLLIN};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
 /// How a push wakes a sleeping reaper.
@@ -62,7 +62,7 @@ impl Shared {
     pub(crate) fn pushed(&self) {
         match &self.kick {
             Kick::Fd { fd } => self.handshake.after_push(|| {
-                let _ = eventfd::eventfd_signal(fd.as_raw_fd(), 1);
+                let _ = eventfd::signal(fd.as_fd());
             }),
             #[cfg(feature = "tokio")]
             Kick::Tokio(notify) => {
@@ -78,7 +78,7 @@ impl Shared {
     fn kick(&self) {
         match &self.kick {
             Kick::Fd { fd, .. } => {
-                let _ = eventfd::eventfd_signal(fd.as_raw_fd(), 1);
+                let _ = eventfd::signal(fd.as_fd());
             }
             #[cfg(feature = "tokio")]
             Kick::Tokio(notify) => notify.notify_one(),
@@ -101,7 +101,7 @@ impl Shared {
     /// Clears the notification descriptor, then does as [`Shared::submit_and_reap`]: a
     /// completion that lands from here on signals the descriptor again.
     pub(crate) fn reap_ready(&self) -> Result<usize, Error> {
-        let _ = eventfd::eventfd_drain(self.ring.notify_fd());
+        let _ = eventfd::drain(self.ring.notify_fd());
         self.submit_and_reap()
     }
 
@@ -150,16 +150,11 @@ impl Reaper for FdReaper<'_> {
     }
 
     fn sleep(&self, timeout: Option<Duration>) -> Result<(), Error> {
-        let ready = eventfd::poll(
-            &[
-                (self.shared.ring.notify_fd().as_raw_fd(), POLLIN),
-                (self.fd.as_raw_fd(), POLLIN),
-            ],
-            timeout,
-        )
-        .map_err(|e| Error::Sys("poll", e))?;
-        if ready.get(1).is_some_and(|&r| r != 0) {
-            let _ = eventfd::eventfd_drain(self.fd.as_fd());
+        let ready =
+            eventfd::wait_readable([self.shared.ring.notify_fd(), self.fd.as_fd()], timeout)
+                .map_err(|e| Error::Sys("poll", e))?;
+        if ready[1] {
+            let _ = eventfd::drain(self.fd.as_fd());
         }
         Ok(())
     }

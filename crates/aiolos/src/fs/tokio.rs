@@ -151,7 +151,7 @@ async fn run(reaper: Reaper) {
         .await;
         match readable {
             Ok(true) => {
-                let _ = crate::sys::eventfd::eventfd_drain(reaper.shared.ring.notify_fd());
+                let _ = crate::eventfd::drain(reaper.shared.ring.notify_fd());
             }
             Ok(false) => {}
             Err(_) => return,

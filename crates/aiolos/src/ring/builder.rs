@@ -95,10 +95,10 @@ impl RingBuilder {
     /// # Errors
     /// As [`RingBuilder::build`].
     pub fn build_with_payload<B: IoBufMut, T>(self) -> Result<Ring<B, T>, Error> {
-        if self.entries == 0 || self.entries > 1 << 20 {
+        if self.entries == 0 || self.entries > crate::limits::MAX_ENTRIES {
             return Err(Error::InvalidRequest(format!(
                 "ring entries must be between 1 and {}, not {}",
-                1 << 20,
+                crate::limits::MAX_ENTRIES,
                 self.entries
             )));
         }
@@ -134,9 +134,10 @@ impl RingBuilder {
             EngineKind::Native => Box::new(Native::new(self.entries)?),
             EngineKind::Threads => {
                 let n = self.threads.unwrap_or_else(threads::default_threads);
-                if !(1..=1024).contains(&n) {
+                if !(1..=crate::limits::MAX_POOL_THREADS).contains(&n) {
                     return Err(Error::InvalidRequest(format!(
-                        "the thread pool needs 1 to 1024 threads, not {n}"
+                        "the thread pool needs 1 to {} threads, not {n}",
+                        crate::limits::MAX_POOL_THREADS
                     )));
                 }
                 Box::new(Threads::new(self.entries, n)?)

@@ -51,7 +51,7 @@ pub(super) fn completion<B: IoBufMut, T>(
     } else {
         Err(request_error(
             Errno(-res as i32),
-            fd.as_ref().map(|f| f.as_raw()),
+            fd.as_ref(),
             alignment_span(&bufs, rw),
         ))
     };
@@ -104,13 +104,12 @@ fn mark_init<B: IoBufMut>(bufs: &mut Buffers<B>, mut n: usize) {
 /// The error of a failed request. An `EINVAL` on a single-buffer read or write of an
 /// O_DIRECT file that breaks the file's alignment is explained (required alignment and
 /// offending value) instead of reported bare.
-fn request_error(errno: Errno, fd: Option<i32>, span: Option<(usize, usize, u64)>) -> io::Error {
+fn request_error(
+    errno: Errno,
+    fd: Option<&crate::Fd>,
+    span: Option<(usize, usize, u64)>,
+) -> io::Error {
     if let (Errno::INVAL, Some(fd), Some((addr, len, offset))) = (errno, fd, span) {
-        // Kernel AIO refuses a read of a directory with EINVAL; the other engines (and
-        // read(2)) say EISDIR: say it on every engine.
-        if crate::sys::file::fstat(fd).is_ok_and(|st| st.is_dir()) {
-            return io::Error::from_raw_os_error(Errno::ISDIR.0);
-        }
         if let Some(e) = crate::align::explain_einval(fd, addr, len, offset) {
             return e;
         }

@@ -16,9 +16,9 @@ use crate::buf::IoBufMut;
 use crate::engine::Sqe;
 use crate::error::Error;
 use crate::op::{Kind, Op, OpCode};
-use crate::sys::file::IoVec;
 use crate::sys::path::{AT_FDCWD, STATX_SIZE};
 use crate::sys::Errno;
+use crate::sys::IoVec;
 
 /// Most buffers one vectored request may carry (`IOV_MAX`).
 pub(super) const MAX_IOVECS: usize = 1024;

@@ -20,7 +20,7 @@ use super::types::{Completion, Token};
 use crate::buf::IoBufMut;
 use crate::engine::{Cqe, Sqe};
 use crate::op::Op;
-use crate::sys::file::IoVec;
+use crate::sys::IoVec;
 use std::collections::VecDeque;
 use std::task::Waker;
 

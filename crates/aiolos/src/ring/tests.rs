@@ -7,7 +7,7 @@
 use super::*;
 use crate::engine::{Cqe, Sqe};
 use crate::engine::{EngineCancel, EngineStats};
-use crate::sys::eventfd;
+use crate::eventfd;
 use crate::sys::Errno;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -70,7 +70,7 @@ fn partial_submits_and_eagain_keep_every_request_until_it_completes_once() {
         per_call: 3,
         calls: AtomicU64::new(0),
         accepted: Mutex::new(Vec::new()),
-        notify: eventfd::eventfd().unwrap(),
+        notify: eventfd::new().unwrap(),
     };
     let ring: Ring<Vec<u8>> = Ring::with_engine(Box::new(engine), 16);
     // A descriptor number is never touched by the scripted engine.
@@ -196,7 +196,7 @@ impl Engine for ManualEngine {
 
 fn manual_ring(entries: u32) -> (std::sync::Arc<Manual>, Ring<Vec<u8>>) {
     let m = std::sync::Arc::new(Manual::default());
-    let engine = ManualEngine(m.clone(), eventfd::eventfd().unwrap());
+    let engine = ManualEngine(m.clone(), eventfd::new().unwrap());
     (m, Ring::with_engine(Box::new(engine), entries))
 }
 

@@ -55,7 +55,7 @@ impl<B: IoBufMut, T> Ring<B, T> {
     /// # Errors
     /// As [`Ring::wait`].
     pub fn poll_completions(&self, max: usize) -> Result<Vec<Completion<B, T>>, Error> {
-        let _ = crate::sys::eventfd::eventfd_drain(self.engine.notify_fd());
+        let _ = crate::eventfd::drain(self.engine.notify_fd());
         self.wait(0, max, Some(Duration::ZERO))
     }
 

@@ -1,11 +1,17 @@
-//! Kernel AIO: `io_setup`, `io_submit`, `io_getevents`, `io_pgetevents`, `io_cancel`,
-//! `io_destroy`, with the kernel's `iocb`, `io_event` and `aio_ring` layouts.
+//! Kernel AIO: `io_setup`, `io_submit`, `io_getevents`, `io_cancel`, `io_destroy`, with
+//! the kernel's `iocb`, `io_event` and `aio_ring` layouts, and the completion ring read in
+//! shared memory. [`raw`] has the same calls (and `io_pgetevents`) taking C's pointers
+//! unchanged, for the drop-in `libaio.so.1`.
+//!
+//! No crate has these: `libc` has only `iocb`, and `rustix` no kernel AIO at all.
 //!
 //! The structures are the kernel's (`include/uapi/linux/aio_abi.h`): `iocb` is 64 bytes and
 //! `io_event` 32 bytes on every ABI, whatever `_FILE_OFFSET_BITS` says.
 //!
 //! # References
 //! `io_setup(2)`, `io_submit(2)`, `io_getevents(2)`, `io_cancel(2)`, `io_destroy(2)`.
+
+pub mod raw;
 
 use super::Errno;
 use linux_raw_sys::general as nr;
@@ -38,17 +44,6 @@ pub const IOCB_FLAG_IOPRIO: u32 = 1 << 1;
 /// `AIO_RING_MAGIC`: the magic number at the start of a kernel (or emulated) AIO ring.
 pub const AIO_RING_MAGIC: u32 = 0xa10a_10a1;
 
-/// `RWF_HIPRI`: high-priority (polled) request.
-pub const RWF_HIPRI: i32 = 0x1;
-/// `RWF_DSYNC`: per-request `O_DSYNC`.
-pub const RWF_DSYNC: i32 = 0x2;
-/// `RWF_SYNC`: per-request `O_SYNC`.
-pub const RWF_SYNC: i32 = 0x4;
-/// `RWF_NOWAIT`: fail with `EAGAIN` instead of blocking.
-pub const RWF_NOWAIT: i32 = 0x8;
-/// `RWF_APPEND`: per-request `O_APPEND`.
-pub const RWF_APPEND: i32 = 0x10;
-
 /// The kernel's `struct iocb` (64 bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -58,7 +53,7 @@ pub struct Iocb {
     /// Set by the kernel to `KIOCB_KEY` on submit (little-endian layout).
     #[cfg(target_endian = "little")]
     pub aio_key: u32,
-    /// Per-request `RWF_*` flags.
+    /// Per-request `RWF_*` flags (`rustix::io::ReadWriteFlags`).
     #[cfg(target_endian = "little")]
     pub aio_rw_flags: i32,
     /// Per-request `RWF_*` flags (big-endian layout).
@@ -261,49 +256,6 @@ pub fn io_getevents(
             events.len() as libc::c_long,
             events.as_mut_ptr(),
             ts_ptr,
-        )
-    })?;
-    Ok(n as usize)
-}
-
-/// `io_pgetevents(2)`: [`io_getevents`] with a signal mask applied while waiting.
-///
-/// # Errors
-/// As [`io_getevents`]; `ENOSYS` on kernels before 4.18.
-///
-/// # References
-/// `io_getevents(2)`; the system call `io_pgetevents` (Linux 4.18), and aiolos's `io_pgetevents(3)`.
-pub fn io_pgetevents(
-    ctx: AioContext,
-    min_nr: usize,
-    events: &mut [IoEvent],
-    timeout: Option<Duration>,
-    sigmask: Option<&libc::sigset_t>,
-) -> Result<usize, Errno> {
-    #[repr(C)]
-    struct SigsetArg {
-        ss: *const libc::sigset_t,
-        ss_len: usize,
-    }
-    let ts = timeout.map(timespec);
-    let ts_ptr = ts
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // The kernel's sigset is _NSIG / 8 = 8 bytes on Linux.
-    let arg = SigsetArg {
-        ss: sigmask.map_or(std::ptr::null(), |s| s as *const libc::sigset_t),
-        ss_len: 8,
-    };
-    // SAFETY: as io_getevents; arg and the sigset it points to live until the call returns.
-    let n = ret(unsafe {
-        libc::syscall(
-            nr::__NR_io_pgetevents as libc::c_long,
-            ctx.0,
-            min_nr.min(events.len()) as libc::c_long,
-            events.len() as libc::c_long,
-            events.as_mut_ptr(),
-            ts_ptr,
-            &arg as *const SigsetArg,
         )
     })?;
     Ok(n as usize)

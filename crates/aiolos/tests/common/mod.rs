@@ -79,10 +79,48 @@ pub fn open_rw(path: &Path, direct: bool) -> File {
     o.open(path).expect("open")
 }
 
+/// Drops `file`'s clean pages from the page cache (`posix_fadvise(POSIX_FADV_DONTNEED)`), so
+/// the next buffered read goes to the device.
+pub fn drop_page_cache(file: impl std::os::fd::AsFd) {
+    rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed).expect("posix_fadvise");
+}
+
 /// The completion's byte count, panicking with the error otherwise.
 pub fn bytes<B>(c: &aiolos::Completion<B>) -> usize {
     match &c.result {
         Ok(n) => *n,
         Err(e) => panic!("request {:?} failed: {e}", c.token),
+    }
+}
+
+/// Eventfds for tests, on `rustix` as the library's own are.
+pub mod eventfd {
+    use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
+    use std::os::fd::{AsFd, OwnedFd};
+    use std::time::Duration;
+
+    /// A non-blocking eventfd with counter 0.
+    pub fn eventfd() -> OwnedFd {
+        rustix::event::eventfd(0, EventfdFlags::NONBLOCK | EventfdFlags::CLOEXEC).expect("eventfd")
+    }
+
+    /// Reads and resets the counter; 0 if nothing was signalled.
+    pub fn eventfd_drain(fd: impl AsFd) -> u64 {
+        let mut buf = [0u8; 8];
+        match rustix::io::read(fd, &mut buf) {
+            Ok(_) => u64::from_ne_bytes(buf),
+            Err(rustix::io::Errno::AGAIN) => 0,
+            Err(e) => panic!("reading the eventfd: {e}"),
+        }
+    }
+
+    /// Whether `fd` becomes readable within `timeout` (one `poll`).
+    pub fn readable(fd: impl AsFd, timeout: Duration) -> bool {
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        let ts = Timespec::try_from(timeout).expect("timeout");
+        match rustix::event::poll(&mut fds, Some(&ts)) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => fds[0].revents().contains(PollFlags::IN),
+            Err(e) => panic!("poll: {e}"),
+        }
     }
 }

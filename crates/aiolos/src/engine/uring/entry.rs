@@ -8,6 +8,7 @@
 #![allow(unsafe_code)]
 
 use super::*;
+use rustix::fs::{FileType, OFlags};
 
 /// Descriptors whose kind the engine has looked up, so that `fstat` and `F_GETFL` run once
 /// per descriptor rather than once per request.
@@ -49,13 +50,20 @@ impl FdKinds {
     }
 
     fn look_up(fd: RawFd) -> bool {
-        let Ok(st) = sysfile::fstat(fd) else {
-            return false;
-        };
-        if !st.is_regular() && !st.is_block_device() {
+        if fd == -1 {
             return false;
         }
-        sysfile::status_flags(fd).is_ok_and(|fl| fl & crate::sys::O_DIRECT == 0)
+        // SAFETY: `fd` is the descriptor of a request being submitted, which holds it open
+        // (its `Fd`, or `Fd::from_raw`'s contract) for this call; it is not -1.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let Ok(st) = rustix::fs::fstat(fd) else {
+            return false;
+        };
+        let kind = FileType::from_raw_mode(st.st_mode);
+        if kind != FileType::RegularFile && kind != FileType::BlockDevice {
+            return false;
+        }
+        rustix::fs::fcntl_getfl(fd).is_ok_and(|fl| !fl.contains(OFlags::DIRECT))
     }
 }
 

@@ -61,10 +61,10 @@ mod setup;
 
 use super::helper::{Helper, HELPER_DATA};
 use super::{Cqe, Engine, EngineCancel, EngineKind, EngineStats, Sqe};
+use crate::eventfd;
 use crate::op::OpCode;
-use crate::sys::eventfd;
-use crate::sys::file::{self as sysfile, IoVec};
 use crate::sys::Errno;
+use crate::sys::IoVec;
 pub use buffered_reads::AsyncBuffered;
 use buffered_reads::{Budget, ReadPolicy};
 use entry::FdKinds;
@@ -311,7 +311,7 @@ impl Uring {
 
     /// The one-shot poll on the helper pool's notification descriptor.
     fn helper_poll(fd: RawFd) -> squeue::Entry {
-        opcode::PollAdd::new(types::Fd(fd), eventfd::events::POLLIN as u32)
+        opcode::PollAdd::new(types::Fd(fd), rustix::event::PollFlags::IN.bits() as u32)
             .build()
             .user_data(HELPER_DATA)
     }

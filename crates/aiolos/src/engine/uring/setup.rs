@@ -94,7 +94,7 @@ impl Uring {
                     .into(),
             ));
         }
-        let notify = eventfd::eventfd().map_err(|e| crate::Error::Sys("eventfd", e))?;
+        let notify = eventfd::new().map_err(|e| crate::Error::Sys("eventfd", e))?;
         ring.submitter()
             .register_eventfd(notify.as_raw_fd())
             .map_err(|e| crate::Error::Sys("io_uring_register (eventfd)", errno_of(&e)))?;

@@ -7,6 +7,8 @@
 //! buffered read inside `io_submit` (it does on most file systems: the submitting thread
 //! blocks), and whether a buffered `RWF_NOWAIT` read is refused with `EAGAIN` instead.
 
+mod text;
+
 use aiolos::align::{self, Alignment};
 use aiolos::sys::Errno;
 use aiolos::{EngineKind, Op, Ring, RwFlags};
@@ -15,7 +17,6 @@ use clap::Args;
 use serde::Serialize;
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -81,6 +82,9 @@ struct PathReport {
     path: String,
     kind: &'static str,
     fs_type: Option<String>,
+    /// Whether the file system holds regular files: false for the kernel's own file
+    /// systems (`/proc`, `/sys`, ...), where O_DIRECT and alignment do not apply.
+    regular_files: bool,
     o_direct: Option<bool>,
     o_direct_error: Option<String>,
     alignment: Option<AlignmentInfo>,
@@ -132,17 +136,12 @@ struct Engine {
 }
 
 fn kernel() -> Kernel {
-    match aiolos::sys::uname::uname() {
-        Ok(u) => Kernel {
-            sysname: u.sysname,
-            release: u.release,
-            machine: u.machine,
-        },
-        Err(e) => Kernel {
-            sysname: "unknown".into(),
-            release: format!("uname failed: {e}"),
-            machine: String::new(),
-        },
+    // uname(2) cannot fail (rustix returns its answer directly).
+    let u = rustix::system::uname();
+    Kernel {
+        sysname: u.sysname().to_string_lossy().into_owned(),
+        release: u.release().to_string_lossy().into_owned(),
+        machine: u.machine().to_string_lossy().into_owned(),
     }
 }
 
@@ -205,7 +204,7 @@ fn cold_scratch(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
     let block: Vec<u8> = (0..SCRATCH_BYTES).map(|i| (i % 251) as u8).collect();
     tmp.write_all(&block)?;
     tmp.as_file().sync_all()?;
-    aiolos::sys::file::drop_page_cache(tmp.as_file().as_raw_fd())?;
+    rustix::fs::fadvise(tmp.as_file(), 0, None, rustix::fs::Advice::DontNeed)?;
     Ok(tmp)
 }
 
@@ -221,7 +220,7 @@ fn native_ring() -> Result<Ring<Vec<u8>>, String> {
 fn blocking_read(file: &File) -> Result<BlockingRead, String> {
     let ring = native_ring()?;
     let fd = file.try_clone().map_err(|e| e.to_string())?;
-    aiolos::sys::file::drop_page_cache(fd.as_raw_fd()).map_err(|e| e.to_string())?;
+    rustix::fs::fadvise(&fd, 0, None, rustix::fs::Advice::DontNeed).map_err(|e| e.to_string())?;
     ring.push(Op::read(fd, Vec::with_capacity(READ_BYTES), 0))
         .map_err(|e| e.to_string())?;
     let t = Instant::now();
@@ -253,7 +252,7 @@ fn blocking_read(file: &File) -> Result<BlockingRead, String> {
 fn nowait_read(file: &File) -> Result<Nowait, String> {
     let ring = native_ring()?;
     let fd = file.try_clone().map_err(|e| e.to_string())?;
-    aiolos::sys::file::drop_page_cache(fd.as_raw_fd()).map_err(|e| e.to_string())?;
+    rustix::fs::fadvise(&fd, 0, None, rustix::fs::Advice::DontNeed).map_err(|e| e.to_string())?;
     let op = Op::read(fd, Vec::with_capacity(READ_BYTES), 0).rw_flags(RwFlags::NOWAIT);
     ring.push(op).map_err(|e| e.to_string())?;
     let done = ring
@@ -289,10 +288,8 @@ fn measure<T>(f: impl FnOnce() -> Result<T, String>) -> Measured<T> {
     }
 }
 
-fn path_report(path: &Path) -> Result<PathReport> {
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("PATH {} cannot be examined", path.display()))?;
-    let kind = if meta.is_dir() {
+fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    if meta.is_dir() {
         "directory"
     } else if meta.file_type().is_block_device() {
         "block device"
@@ -300,7 +297,46 @@ fn path_report(path: &Path) -> Result<PathReport> {
         "file"
     } else {
         "other"
-    };
+    }
+}
+
+/// An error in words, without the path of the scratch file that `tempfile` adds.
+fn bare(e: &io::Error) -> String {
+    e.raw_os_error().map_or_else(
+        || e.kind().to_string(),
+        |code| io::Error::from_raw_os_error(code).to_string(),
+    )
+}
+
+/// The report for a path on one of the kernel's own file systems (`/proc`, `/sys`): no
+/// regular files there, so nothing about O_DIRECT or alignment applies and nothing is
+/// measured.
+fn kernel_fs_report(path: &Path, kind: &'static str, fs: &'static str) -> PathReport {
+    let why = format!("{fs} holds no regular files");
+    PathReport {
+        path: path.display().to_string(),
+        kind,
+        fs_type: Some(fs.to_string()),
+        regular_files: false,
+        o_direct: Some(false),
+        o_direct_error: None,
+        alignment: None,
+        block_device: None,
+        logical_block_size: None,
+        physical_block_size: None,
+        native_buffered_read: Measured::Skipped(why.clone()),
+        rwf_nowait: Measured::Skipped(why),
+    }
+}
+
+fn path_report(path: &Path) -> Result<PathReport> {
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("PATH {} cannot be examined", path.display()))?;
+    let kind = kind_of(&meta);
+    let opened = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    if let Some(fs) = crate::kernelfs::of(&opened) {
+        return Ok(kernel_fs_report(path, kind, fs));
+    }
     let dir = if meta.is_dir() {
         path.to_path_buf()
     } else {
@@ -313,22 +349,22 @@ fn path_report(path: &Path) -> Result<PathReport> {
         Err("PATH is a block device: measured on files only".to_string())
     } else {
         cold_scratch(&dir)
-            .map_err(|e| format!("cannot write a scratch file in {}: {e}", dir.display()))
+            .map_err(|e| format!("cannot write a file in {}: {}", dir.display(), bare(&e)))
     };
     let subject: PathBuf = match (&scratch, kind) {
         (Ok(t), "directory") => t.path().to_path_buf(),
         _ => path.to_path_buf(),
     };
-    let file =
-        File::open(&subject).with_context(|| format!("cannot open {}", subject.display()))?;
+    let file = File::open(&subject)
+        .map_err(|e| anyhow::anyhow!("cannot open a file in {}: {}", dir.display(), bare(&e)))?;
     let report = Alignment::discover(&file)
-        .with_context(|| format!("cannot examine {}", subject.display()))?;
+        .map_err(|e| anyhow::anyhow!("cannot examine {}: {}", path.display(), bare(&e)))?;
     let (o_direct, o_direct_error) = match align::direct_io_supported(&subject) {
         Ok(b) => (Some(b), None),
-        Err(e) => (report.direct_io, Some(e.to_string())),
+        Err(e) => (report.direct_io, Some(bare(&e))),
     };
     let dev = report.block_device;
-    let scratch_file = scratch.and_then(|t| t.reopen().map(|f| (t, f)).map_err(|e| e.to_string()));
+    let scratch_file = scratch.and_then(|t| t.reopen().map(|f| (t, f)).map_err(|e| bare(&e)));
     let (native_buffered_read, rwf_nowait) = match &scratch_file {
         Ok((_, f)) => (measure(|| blocking_read(f)), measure(|| nowait_read(f))),
         Err(why) => (
@@ -340,9 +376,11 @@ fn path_report(path: &Path) -> Result<PathReport> {
         path: path.display().to_string(),
         kind,
         fs_type: report.fs_type.map(|t| t.to_string()),
+        regular_files: true,
         o_direct,
         o_direct_error,
-        alignment: (o_direct != Some(false)).then(|| AlignmentInfo {
+        // Only where O_DIRECT works is there an alignment to speak of.
+        alignment: (o_direct == Some(true)).then(|| AlignmentInfo {
             mem: report.alignment.mem(),
             offset: report.alignment.offset(),
             source: report.source.to_string(),
@@ -356,10 +394,16 @@ fn path_report(path: &Path) -> Result<PathReport> {
 }
 
 fn engine() -> Engine {
-    let s = EngineKind::suggest();
-    Engine {
-        choice: s.kind.name(),
-        reason: s.reason,
+    match crate::engine::default_engine() {
+        Ok(d) => Engine {
+            choice: d.kind.name(),
+            reason: d.reason,
+        },
+        // An AIOLOS_ENGINE that names no engine: rings would refuse to start; say why.
+        Err(e) => Engine {
+            choice: "none",
+            reason: e.to_string(),
+        },
     }
 }
 
@@ -377,133 +421,21 @@ pub fn gather(path: &Path) -> Result<Report> {
     })
 }
 
-fn yes_no(b: bool) -> &'static str {
-    if b {
-        "yes"
-    } else {
-        "no"
-    }
-}
-
-fn text(r: &Report, out: &mut impl Write) -> io::Result<()> {
-    let k = &r.kernel;
-    writeln!(
-        out,
-        "kernel           {} {} {}",
-        k.sysname, k.release, k.machine
-    )?;
-    let u = &r.io_uring;
-    match (&u.unavailable_reason, &u.unusable_reason) {
-        (Some(why), _) => writeln!(out, "io_uring         unavailable: {why}")?,
-        (None, Some(why)) => writeln!(
-            out,
-            "io_uring         available, not usable by aiolos: {why}"
-        )?,
-        (None, None) => writeln!(out, "io_uring         available")?,
-    }
-    if u.available {
-        writeln!(
-            out,
-            "  ops ({:>2})       {}",
-            u.supported_ops.len(),
-            u.supported_ops.join(" ")
-        )?;
-        if !u.unsupported_ops.is_empty() {
-            writeln!(out, "  missing        {}", u.unsupported_ops.join(" "))?;
-        }
-    }
-    let a = &r.kernel_aio;
-    let nr = |v: Option<u64>| v.map_or_else(|| "?".to_string(), |v| v.to_string());
-    match &a.unavailable_reason {
-        Some(why) => writeln!(out, "kernel AIO       unavailable: {why}")?,
-        None => writeln!(out, "kernel AIO       available")?,
-    }
-    writeln!(
-        out,
-        "  fs.aio-nr      {} of fs.aio-max-nr {}",
-        nr(a.aio_nr),
-        nr(a.aio_max_nr)
-    )?;
-    path_text(&r.path, out)?;
-    writeln!(
-        out,
-        "engine           {}: {}",
-        r.engine.choice, r.engine.reason
-    )
-}
-
-fn path_text(p: &PathReport, out: &mut impl Write) -> io::Result<()> {
-    writeln!(
-        out,
-        "path             {} ({}, {})",
-        p.path,
-        p.kind,
-        p.fs_type.as_deref().unwrap_or("unknown file system")
-    )?;
-    let direct = match (p.o_direct, &p.o_direct_error) {
-        (Some(b), None) => yes_no(b).to_string(),
-        (b, Some(e)) => format!("{} (probe failed: {e})", b.map_or("unknown", yes_no)),
-        (None, None) => "unknown".into(),
-    };
-    writeln!(out, "  O_DIRECT       {direct}")?;
-    if let Some(al) = &p.alignment {
-        writeln!(
-            out,
-            "  alignment      memory {}, offset and length {} (from {})",
-            al.mem, al.offset, al.source
-        )?;
-    }
-    match (&p.block_device, p.logical_block_size) {
-        (Some(dev), Some(lbs)) => writeln!(
-            out,
-            "  block device   {dev}: logical block {lbs}, physical block {}",
-            p.physical_block_size
-                .map_or("?".to_string(), |v| v.to_string())
-        )?,
-        _ => writeln!(out, "  block device   none")?,
-    }
-    match &p.native_buffered_read {
-        Measured::Done(b) => writeln!(
-            out,
-            "  buffered AIO   {}: a {} KiB read of a cold page {} io_submit ({:.0} us)",
-            if b.blocks { "blocks" } else { "asynchronous" },
-            b.read_bytes >> 10,
-            if b.blocks {
-                "completed inside"
-            } else {
-                "was queued by"
-            },
-            b.submit_us
-        )?,
-        Measured::Skipped(why) => writeln!(out, "  buffered AIO   not measured: {why}")?,
-    }
-    match &p.rwf_nowait {
-        Measured::Done(n) => writeln!(
-            out,
-            "  RWF_NOWAIT     {}: {}",
-            if n.supported {
-                "supported"
-            } else {
-                "not supported"
-            },
-            n.result
-        ),
-        Measured::Skipped(why) => writeln!(out, "  RWF_NOWAIT     not measured: {why}"),
-    }
-}
-
 /// Runs `aiolos probe`.
 ///
 /// # Errors
 /// When PATH cannot be examined, or the output cannot be written.
 pub fn run(args: ProbeArgs) -> Result<ExitCode> {
+    crate::interrupt::catch().context("cannot install the Ctrl-C handler")?;
     let report = gather(&args.path)?;
+    // The measurements take moments; Ctrl-C waits for them, so the scratch file is gone.
+    crate::interrupt::check(|| "probe interrupted; its scratch file was removed".into())?;
     let mut out = io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
     } else {
-        text(&report, &mut out)?;
+        text::render(&report, &mut out)?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
