@@ -26,8 +26,8 @@
 #![allow(unsafe_code)]
 
 use crate::buf::IoBufMut;
-use std::ffi::CString;
 use rustix::io::ReadWriteFlags;
+use std::ffi::CString;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;

@@ -9,8 +9,10 @@
 //!
 //! The engine keeps one `iocb` per in-flight slot, at a fixed address, because the kernel
 //! identifies a request to `io_cancel` by the address it was submitted from. A slot's iocb
-//! is written only by the submitter of that slot while the ring's state lock is held, and
-//! read by the kernel; the ring never reuses a slot before its completion is reaped.
+//! is written only in `submit`, under the `scratch` lock (the ring calls `submit` without
+//! its own table lock, one submitter at a time), and read by the kernel and by `cancel`,
+//! which takes the `scratch` lock too; the ring never reuses a slot before its completion
+//! is reaped.
 #![allow(unsafe_code)]
 
 use super::helper::{Helper, HELPER_DATA};
@@ -371,9 +373,17 @@ impl Engine for Native {
             return c;
         }
         let iocb = self.iocbs[slot as usize].get();
-        // SAFETY: reading our own iocb's aio_data: the slot is in flight and only the
-        // submitter (serialised with this call by the ring) writes it.
-        if unsafe { (*iocb).aio_data } != user_data {
+        // The ring may be handing this very slot to `submit` right now (it marks a batch in
+        // flight, then submits without its lock): the scratch lock orders this read after
+        // that write, or before it (then the iocb still names the slot's previous request,
+        // whose user_data differs).
+        let submitted = {
+            let _g = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+            // SAFETY: reading our own iocb's aio_data under the scratch lock, which every
+            // write to it holds.
+            unsafe { (*iocb).aio_data }
+        };
+        if submitted != user_data {
             return EngineCancel::NotCancellable;
         }
         let mut ev = IoEvent::default();

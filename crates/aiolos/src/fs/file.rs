@@ -263,7 +263,8 @@ impl File {
         let fd = self.fd.clone();
         let mode = std::os::unix::fs::PermissionsExt::mode(&perm);
         super::pool::run(move || {
-            rustix::fs::fchmod(&fd, rustix::fs::Mode::from_bits_retain(mode)).map_err(io::Error::from)
+            rustix::fs::fchmod(&fd, rustix::fs::Mode::from_bits_retain(mode))
+                .map_err(io::Error::from)
         })
         .await
     }

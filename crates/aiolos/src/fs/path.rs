@@ -434,7 +434,8 @@ async fn copy_data(src: &File, dst: &File, len: u64) -> io::Result<u64> {
         let mut done = 0u64;
         loop {
             let (mut off_in, mut off_out) = (done, done);
-            let r = rustix::fs::copy_file_range(&i, Some(&mut off_in), &o, Some(&mut off_out), 1 << 30);
+            let r =
+                rustix::fs::copy_file_range(&i, Some(&mut off_in), &o, Some(&mut off_out), 1 << 30);
             match r {
                 Ok(0) => return Ok(Some(done)),
                 Ok(n) => done += n as u64,
