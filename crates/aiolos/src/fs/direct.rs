@@ -14,7 +14,8 @@
 //! The blocking [`crate::DirectFile`] is a thin wrapper over this type.
 
 use super::driver::Driver;
-use super::file::{File, OpenOptions};
+use super::file::File;
+use super::options::OpenOptions;
 use crate::align::Alignment;
 use crate::buf::aligned::{AlignedBuf, BufPool};
 use crate::buf::BufResult;

@@ -60,6 +60,7 @@ mod handshake;
 #[cfg(all(test, aiolos_loom))]
 mod loom_model;
 mod meta;
+mod options;
 mod path;
 mod pool;
 mod request;
@@ -75,8 +76,9 @@ mod tokio_io;
 pub use dir::{read_dir, DirBuilder, DirEntry, ReadDir};
 pub use direct::DirectFile;
 pub use driver::{Driver, DriverBuilder};
-pub use file::{File, OpenOptions};
+pub use file::File;
 pub use meta::{FileType, Metadata};
+pub use options::OpenOptions;
 pub use path::{
     canonicalize, copy, create_dir, create_dir_all, hard_link, metadata, read, read_link,
     read_to_string, remove_dir, remove_dir_all, remove_file, rename, set_permissions, symlink,
