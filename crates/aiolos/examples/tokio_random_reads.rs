@@ -27,8 +27,12 @@ async fn main() -> std::io::Result<()> {
     let seconds: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(2);
 
     let driver = Driver::tokio()?;
-    let file = File::options().read(true).driver(&driver).open(&path)?;
-    let blocks = (file.len()? / 4096).max(1);
+    let file = File::options()
+        .read(true)
+        .driver(&driver)
+        .open(&path)
+        .await?;
+    let blocks = (file.metadata().await?.len() / 4096).max(1);
     let reads = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(seconds);
 

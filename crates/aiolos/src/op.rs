@@ -27,8 +27,9 @@
 
 use crate::buf::IoBufMut;
 use rustix::io::ReadWriteFlags;
+use std::ffi::CString;
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 /// A file descriptor held by a request: either shared ownership of an open file (the
@@ -60,6 +61,14 @@ impl Fd {
         match &self.0 {
             FdInner::Shared(f) => f.as_raw_fd(),
             FdInner::Raw(fd) => *fd,
+        }
+    }
+
+    /// The descriptor itself, if no other handle (a request in flight, a clone) holds it.
+    pub(crate) fn try_into_owned(self) -> Result<OwnedFd, Fd> {
+        match self.0 {
+            FdInner::Shared(a) => Arc::try_unwrap(a).map_err(|a| Fd(FdInner::Shared(a))),
+            raw => Err(Fd(raw)),
         }
     }
 
@@ -167,19 +176,93 @@ pub enum OpCode {
     Poll,
     /// Do nothing (completes with 0).
     Nop,
+    /// Open a file relative to a directory (`openat(2)`); the result is the new descriptor.
+    OpenAt,
+    /// File metadata into a buffer (`statx(2)`).
+    Statx,
+    /// Remove a name (`unlinkat(2)`).
+    UnlinkAt,
+    /// Rename (`renameat2(2)`).
+    RenameAt,
+    /// Make a directory (`mkdirat(2)`).
+    MkdirAt,
+    /// Make a hard link (`linkat(2)`).
+    LinkAt,
+    /// Make a symbolic link (`symlinkat(2)`).
+    SymlinkAt,
+    /// Allocate or deallocate file space (`fallocate(2)`).
+    Fallocate,
+    /// Set the file's length (`ftruncate(2)`).
+    Ftruncate,
 }
 
 /// What a request does and the buffers it owns.
 #[derive(Debug)]
 pub(crate) enum Kind<B> {
-    Read { buf: B, offset: u64 },
-    Write { buf: B, offset: u64 },
-    Readv { bufs: Vec<B>, offset: u64 },
-    Writev { bufs: Vec<B>, offset: u64 },
+    Read {
+        buf: B,
+        offset: u64,
+    },
+    Write {
+        buf: B,
+        offset: u64,
+    },
+    Readv {
+        bufs: Vec<B>,
+        offset: u64,
+    },
+    Writev {
+        bufs: Vec<B>,
+        offset: u64,
+    },
     Fsync,
     Fdatasync,
-    Poll { events: i16 },
+    Poll {
+        events: i16,
+    },
     Nop,
+    OpenAt {
+        path: CString,
+        flags: i32,
+        mode: u32,
+        orphan: Option<OwnedFd>,
+    },
+    Statx {
+        path: CString,
+        flags: i32,
+        mask: u32,
+        buf: B,
+    },
+    UnlinkAt {
+        path: CString,
+        flags: i32,
+    },
+    RenameAt {
+        from: CString,
+        to: CString,
+        flags: u32,
+    },
+    MkdirAt {
+        path: CString,
+        mode: u32,
+    },
+    LinkAt {
+        from: CString,
+        to: CString,
+        flags: i32,
+    },
+    SymlinkAt {
+        target: CString,
+        link: CString,
+    },
+    Fallocate {
+        offset: u64,
+        len: u64,
+        mode: i32,
+    },
+    Ftruncate {
+        len: u64,
+    },
 }
 
 /// One request: an operation on a descriptor, its buffers and its options.
@@ -257,6 +340,95 @@ impl<B: IoBufMut> Op<B> {
         Op::new(None, Kind::Nop)
     }
 
+    /// Opens `path` relative to the directory `dir` (the current directory with `None`)
+    /// with `O_*` `flags` and the creation `mode`. The result is the new descriptor's
+    /// number, which the taker of the completion owns (wrap it in an `OwnedFd`); a
+    /// descriptor opened by a request whose completion nobody takes (an async future
+    /// dropped early, or detached) is closed by the ring.
+    #[doc(alias = "IORING_OP_OPENAT")]
+    pub fn openat(dir: Option<Fd>, path: CString, flags: i32, mode: u32) -> Op<B> {
+        let kind = Kind::OpenAt {
+            path,
+            flags,
+            mode,
+            orphan: None,
+        };
+        Op::new(dir, kind)
+    }
+
+    /// Metadata of `path` relative to `dir` (the current directory with `None`; with
+    /// `AT_EMPTY_PATH` and an empty path, of `dir` itself) into `buf`, which must have room
+    /// for a `struct statx` ([`sys::path::STATX_SIZE`](crate::sys::path::STATX_SIZE) bytes):
+    /// on success they are marked initialised, and
+    /// [`sys::path::parse_statx`](crate::sys::path::parse_statx) reads them.
+    #[doc(alias = "IORING_OP_STATX")]
+    pub fn statx(dir: Option<Fd>, path: CString, flags: i32, mask: u32, buf: B) -> Op<B> {
+        Op::new(
+            dir,
+            Kind::Statx {
+                path,
+                flags,
+                mask,
+                buf,
+            },
+        )
+    }
+
+    /// Removes a name (`AT_REMOVEDIR` in `flags`: an empty directory).
+    #[doc(alias = "IORING_OP_UNLINKAT")]
+    pub fn unlinkat(dir: Option<Fd>, path: CString, flags: i32) -> Op<B> {
+        Op::new(dir, Kind::UnlinkAt { path, flags })
+    }
+
+    /// Renames `from` to `to`, both relative to `dir` (`renameat2(2)` flags).
+    #[doc(alias = "IORING_OP_RENAMEAT")]
+    pub fn renameat(dir: Option<Fd>, from: CString, to: CString, flags: u32) -> Op<B> {
+        Op::new(dir, Kind::RenameAt { from, to, flags })
+    }
+
+    /// Makes a directory.
+    #[doc(alias = "IORING_OP_MKDIRAT")]
+    pub fn mkdirat(dir: Option<Fd>, path: CString, mode: u32) -> Op<B> {
+        Op::new(dir, Kind::MkdirAt { path, mode })
+    }
+
+    /// Makes `to` a hard link to `from`, both relative to `dir`.
+    #[doc(alias = "IORING_OP_LINKAT")]
+    pub fn linkat(dir: Option<Fd>, from: CString, to: CString, flags: i32) -> Op<B> {
+        Op::new(dir, Kind::LinkAt { from, to, flags })
+    }
+
+    /// Makes `link` (relative to `dir`) a symbolic link to `target`.
+    #[doc(alias = "IORING_OP_SYMLINKAT")]
+    pub fn symlinkat(dir: Option<Fd>, target: CString, link: CString) -> Op<B> {
+        Op::new(dir, Kind::SymlinkAt { target, link })
+    }
+
+    /// Allocates (or, with `FALLOC_FL_*` `mode` bits, deallocates) `len` bytes at `offset`.
+    #[doc(alias = "IORING_OP_FALLOCATE")]
+    pub fn fallocate(fd: impl Into<Fd>, offset: u64, len: u64, mode: i32) -> Op<B> {
+        Op::new(Some(fd.into()), Kind::Fallocate { offset, len, mode })
+    }
+
+    /// Sets the file's length.
+    #[doc(alias = "IORING_OP_FTRUNCATE")]
+    pub fn ftruncate(fd: impl Into<Fd>, len: u64) -> Op<B> {
+        Op::new(Some(fd.into()), Kind::Ftruncate { len })
+    }
+
+    /// Called when nobody will take this request's completion (`res`): a descriptor it
+    /// opened is adopted, to be closed with the op.
+    pub(crate) fn adopt_orphan(&mut self, res: i64) {
+        if let Kind::OpenAt { orphan, .. } = &mut self.kind {
+            if res >= 0 {
+                // SAFETY: an openat request's non-negative result is a descriptor the
+                // kernel (or the pool's openat) just opened for this request; nobody else
+                // has it, since the completion is never handed out.
+                *orphan = Some(unsafe { OwnedFd::from_raw_fd(res as RawFd) });
+            }
+        }
+    }
+
     /// A value returned unchanged in the completion.
     pub fn user_data(mut self, data: u64) -> Op<B> {
         self.user_data = data;
@@ -293,13 +465,24 @@ impl<B: IoBufMut> Op<B> {
             Kind::Fdatasync => OpCode::Fdatasync,
             Kind::Poll { .. } => OpCode::Poll,
             Kind::Nop => OpCode::Nop,
+            Kind::OpenAt { .. } => OpCode::OpenAt,
+            Kind::Statx { .. } => OpCode::Statx,
+            Kind::UnlinkAt { .. } => OpCode::UnlinkAt,
+            Kind::RenameAt { .. } => OpCode::RenameAt,
+            Kind::MkdirAt { .. } => OpCode::MkdirAt,
+            Kind::LinkAt { .. } => OpCode::LinkAt,
+            Kind::SymlinkAt { .. } => OpCode::SymlinkAt,
+            Kind::Fallocate { .. } => OpCode::Fallocate,
+            Kind::Ftruncate { .. } => OpCode::Ftruncate,
         }
     }
 
     /// Gives the buffers back (when a request is refused before it was accepted).
     pub fn into_bufs(self) -> Vec<B> {
         match self.kind {
-            Kind::Read { buf, .. } | Kind::Write { buf, .. } => vec![buf],
+            Kind::Read { buf, .. } | Kind::Write { buf, .. } | Kind::Statx { buf, .. } => {
+                vec![buf]
+            }
             Kind::Readv { bufs, .. } | Kind::Writev { bufs, .. } => bufs,
             _ => Vec::new(),
         }

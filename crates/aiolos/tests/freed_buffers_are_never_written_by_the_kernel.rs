@@ -121,7 +121,7 @@ fn a_dropped_read_future_frees_its_buffer_only_after_the_kernel_wrote_it(kind: E
     let Some(driver) = common::fs::driver(kind, 8, |b| b.build()) else {
         return;
     };
-    let file = File::from_std(open_direct(&fs), &driver);
+    let file = File::from_std_on(open_direct(&fs), &driver);
     quarantine::check_and_release().unwrap_or_else(|e| panic!("before the test: {e}"));
     let mut addrs = Vec::new();
     let mut futs = Vec::new();

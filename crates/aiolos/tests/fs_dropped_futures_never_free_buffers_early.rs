@@ -29,7 +29,7 @@ async fn drop_at_random(driver: Driver, path: std::path::PathBuf, direct: bool, 
         .read(true)
         .direct(direct)
         .driver(&driver)
-        .open(&path)
+        .open_blocking(&path)
         .expect("open");
     let drops = Arc::new(AtomicUsize::new(0));
     let mut rng = Rng::new(n as u64 ^ u64::from(direct));
@@ -146,7 +146,7 @@ fn a_forgotten_future_leaks_its_buffer_instead_of_freeing_it(kind: EngineKind) {
         .read(true)
         .direct(true)
         .driver(&driver)
-        .open(&path)
+        .open_blocking(&path)
         .expect("open");
     let drops = Arc::new(AtomicUsize::new(0));
     // A read that completes within its first poll hands its buffer back (and the test

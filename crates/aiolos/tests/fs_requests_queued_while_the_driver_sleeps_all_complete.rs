@@ -66,7 +66,7 @@ fn open(driver: &Driver, path: &Path) -> File {
     File::options()
         .read(true)
         .driver(driver)
-        .open(path)
+        .open_blocking(path)
         .expect("open")
 }
 
@@ -215,7 +215,7 @@ fn a_read_pushed_while_the_driver_waits_for_a_stalled_one_is_not_held_back(kind:
             .read(true)
             .direct(true)
             .driver(&d)
-            .open(fs.data())
+            .open_blocking(fs.data())
             .expect("open faultfs data");
         let file = open(&d, &path);
         let d2 = d.clone();

@@ -15,7 +15,7 @@ fn open(driver: &Driver, path: &PathBuf, direct: bool) -> File {
         .create(true)
         .direct(direct)
         .driver(driver)
-        .open(path)
+        .open_blocking(path)
         .expect("open")
 }
 
@@ -60,7 +60,7 @@ async fn every_operation(driver: Driver, path: PathBuf) {
     assert_eq!(bufs[0], expect);
     let mut expect = vec![3u8; 300];
     assert_eq!(bufs[1], expect.split_off(0));
-    assert_eq!(file.len().expect("len"), 70_600);
+    assert_eq!(file.metadata().await.expect("metadata").len(), 70_600);
 }
 
 /// Many reads at once, each checked against the pattern; O_DIRECT with aligned buffers.

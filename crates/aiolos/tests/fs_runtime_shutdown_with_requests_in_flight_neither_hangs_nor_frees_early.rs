@@ -20,7 +20,7 @@ fn open_direct(driver: &Driver, path: &std::path::Path) -> File {
         .read(true)
         .direct(true)
         .driver(driver)
-        .open(path)
+        .open_blocking(path)
         .expect("open")
 }
 

@@ -29,7 +29,7 @@ fn a_timed_out_read_keeps_its_buffer_until_the_kernel_is_done(kind: EngineKind) 
             .read(true)
             .direct(true)
             .driver(&driver)
-            .open(&path)
+            .open_blocking(&path)
             .expect("open faultfs data");
         let drops = Arc::new(AtomicUsize::new(0));
         let start = Instant::now();

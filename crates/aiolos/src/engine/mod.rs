@@ -12,6 +12,7 @@
 //! stays valid until that request's completion has been reaped.
 #![allow(unsafe_code)]
 
+pub(crate) mod helper;
 pub(crate) mod native;
 pub(crate) mod probe;
 mod resolve;
@@ -84,11 +85,18 @@ pub(crate) struct Sqe {
     pub slot: u32,
     pub op: OpCode,
     pub fd: RawFd,
-    /// Buffer address, or `iovec` array address for the vectored ops.
+    /// Buffer address, or `iovec` array address for the vectored ops; the path of the
+    /// path operations (the old path of a rename or link, the target of a symlink); the
+    /// function of a `Blocking` request (a `*const BlockingFn`).
     pub addr: u64,
-    /// Buffer length, or `iovec` count; poll events for `Poll`.
+    /// The second path of a rename, link or symlink; the buffer of a statx.
+    pub addr2: u64,
+    /// Buffer length, or `iovec` count; poll events for `Poll`; the mode of an open or
+    /// mkdir; the mask of a statx; the length of a fallocate or ftruncate.
     pub len: u64,
     pub offset: u64,
+    /// `RWF_*` for reads and writes; the flags of an open, statx, unlink, rename or link;
+    /// the mode of a fallocate.
     pub rw_flags: i32,
     pub ioprio: Option<u16>,
     /// A per-request eventfd to signal on completion.

@@ -9,10 +9,13 @@
 //!
 //! The engine keeps one `iocb` per in-flight slot, at a fixed address, because the kernel
 //! identifies a request to `io_cancel` by the address it was submitted from. A slot's iocb
-//! is written only by the submitter of that slot while the ring's state lock is held, and
-//! read by the kernel; the ring never reuses a slot before its completion is reaped.
+//! is written only in `submit`, under the `scratch` lock (the ring calls `submit` without
+//! its own table lock, one submitter at a time), and read by the kernel and by `cancel`,
+//! which takes the `scratch` lock too; the ring never reuses a slot before its completion
+//! is reaped.
 #![allow(unsafe_code)]
 
+use super::helper::{Helper, HELPER_DATA};
 use super::{Cqe, Engine, EngineCancel, EngineKind, EngineStats, Sqe};
 use crate::eventfd;
 use crate::op::OpCode;
@@ -31,6 +34,11 @@ const WAKE_DATA: u64 = u64::MAX;
 
 pub(crate) struct Native {
     ctx: AioContext,
+    /// The ring's capacity: iocb `capacity` is the wake poll's, `capacity + 1` the
+    /// helper poll's.
+    capacity: usize,
+    /// Runs what kernel AIO cannot: every path and metadata operation.
+    helper: Helper,
     iocbs: Box<[UnsafeCell<Iocb>]>,
     notify: OwnedFd,
     wake: OwnedFd,
@@ -60,9 +68,9 @@ unsafe impl Sync for Native {}
 impl Native {
     /// Creates a context for `capacity` requests (plus one internal wake request).
     pub(crate) fn new(capacity: u32) -> Result<Native, crate::Error> {
-        // One event more than asked for, for the internal wake poll; the error names the
-        // number the caller asked for.
-        let ctx = aio::io_setup(capacity.saturating_add(1))
+        // Two events more than asked for, for the internal wake poll and the poll on the
+        // helper pool's descriptor; the error names the number the caller asked for.
+        let ctx = aio::io_setup(capacity.saturating_add(2))
             .map_err(|e| crate::Error::io_setup_for(e, capacity))?;
         let make =
             || -> Result<(OwnedFd, OwnedFd), Errno> { Ok((eventfd::new()?, eventfd::new()?)) };
@@ -73,11 +81,13 @@ impl Native {
                 return Err(crate::Error::Sys("eventfd", e));
             }
         };
-        let iocbs = (0..=capacity)
+        let iocbs = (0..capacity.saturating_add(2))
             .map(|_| UnsafeCell::new(Iocb::default()))
             .collect();
         let engine = Native {
             ctx,
+            capacity: capacity as usize,
+            helper: Helper::new(capacity),
             iocbs,
             notify,
             wake,
@@ -94,7 +104,51 @@ impl Native {
     }
 
     fn wake_slot(&self) -> usize {
-        self.iocbs.len() - 1
+        self.capacity
+    }
+
+    /// Submits the poll on the helper pool's descriptor; its completion signals the
+    /// ring's notification descriptor too.
+    fn arm_helper(&self) -> Result<(), Errno> {
+        let Some(fd) = self.helper.notify_fd() else {
+            return Ok(());
+        };
+        let iocb = self.iocbs[self.capacity + 1].get();
+        // SAFETY: the helper slot is used only here, by the first submit to the pool and
+        // then by the reaper after the previous poll completed.
+        unsafe {
+            *iocb = Iocb {
+                aio_data: HELPER_DATA,
+                aio_lio_opcode: aio::IOCB_CMD_POLL,
+                aio_fildes: fd.as_raw_fd() as u32,
+                aio_buf: PollFlags::IN.bits() as u64,
+                aio_flags: aio::IOCB_FLAG_RESFD,
+                aio_resfd: self.notify.as_raw_fd() as u32,
+                ..Iocb::default()
+            };
+        }
+        // SAFETY: the iocb lives in self.iocbs for the engine's lifetime; a poll names no buffer.
+        let n = unsafe { aio::io_submit(self.ctx, &[iocb]) }?;
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(Errno::AGAIN)
+        }
+    }
+
+    /// Whether kernel AIO cannot take `op` (the helper pool runs it).
+    fn pooled(op: OpCode) -> bool {
+        !matches!(
+            op,
+            OpCode::Read
+                | OpCode::Write
+                | OpCode::Readv
+                | OpCode::Writev
+                | OpCode::Fsync
+                | OpCode::Fdatasync
+                | OpCode::Poll
+                | OpCode::Nop
+        )
     }
 
     /// Submits the internal poll on the wake eventfd.
@@ -130,7 +184,8 @@ impl Native {
             OpCode::Fsync => (aio::IOCB_CMD_FSYNC, 0, 0),
             OpCode::Fdatasync => (aio::IOCB_CMD_FDSYNC, 0, 0),
             OpCode::Poll => (aio::IOCB_CMD_POLL, sqe.len, 0),
-            OpCode::Nop => (aio::IOCB_CMD_NOOP, 0, 0),
+            // Never submitted: no-ops complete locally and the rest go to the pool.
+            _ => (aio::IOCB_CMD_NOOP, 0, 0),
         };
         let (resfd, mut flags) = match sqe.resfd {
             Some(fd) => (fd as u32, aio::IOCB_FLAG_RESFD),
@@ -167,6 +222,13 @@ impl Native {
     fn take_events(&self, events: &[IoEvent], out: &mut Vec<Cqe>) -> bool {
         let mut woken = false;
         for ev in events {
+            if ev.data == HELPER_DATA {
+                // Clear and collect, then arm again: a later completion fires it anew.
+                self.helper.take(out, usize::MAX);
+                let _ = self.arm_helper();
+                woken = true;
+                continue;
+            }
             if ev.data == WAKE_DATA {
                 woken = true;
                 let _ = eventfd::drain(self.wake.as_fd());
@@ -212,6 +274,19 @@ impl Engine for Native {
     unsafe fn submit(&self, sqes: &[Sqe]) -> Result<usize, Errno> {
         // Kernel AIO has no working no-op command (IOCB_CMD_NOOP is refused), so no-ops
         // complete here; the batch is split at them.
+        let pooled = sqes.iter().take_while(|s| Self::pooled(s.op)).count();
+        if pooled > 0 {
+            for (i, s) in sqes[..pooled].iter().enumerate() {
+                // SAFETY: the caller's contract, forwarded to the pool.
+                match unsafe { self.helper.submit(s) } {
+                    Ok(true) => self.arm_helper()?,
+                    Ok(false) => {}
+                    Err(e) if i == 0 => return Err(e),
+                    Err(_) => return Ok(i),
+                }
+            }
+            return Ok(pooled);
+        }
         let nops = sqes.iter().take_while(|s| s.op == OpCode::Nop).count();
         if nops > 0 {
             let mut local = self.local.lock().unwrap_or_else(|e| e.into_inner());
@@ -226,7 +301,7 @@ impl Engine for Native {
         }
         let end = sqes
             .iter()
-            .position(|s| s.op == OpCode::Nop)
+            .position(|s| s.op == OpCode::Nop || Self::pooled(s.op))
             .unwrap_or(sqes.len());
         let sqes = &sqes[..end];
         let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
@@ -294,10 +369,21 @@ impl Engine for Native {
     }
 
     fn cancel(&self, slot: u32, user_data: u64) -> EngineCancel {
+        if let Some(c) = self.helper.cancel(slot, user_data) {
+            return c;
+        }
         let iocb = self.iocbs[slot as usize].get();
-        // SAFETY: reading our own iocb's aio_data: the slot is in flight and only the
-        // submitter (serialised with this call by the ring) writes it.
-        if unsafe { (*iocb).aio_data } != user_data {
+        // The ring may be handing this very slot to `submit` right now (it marks a batch in
+        // flight, then submits without its lock): the scratch lock orders this read after
+        // that write, or before it (then the iocb still names the slot's previous request,
+        // whose user_data differs).
+        let submitted = {
+            let _g = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+            // SAFETY: reading our own iocb's aio_data under the scratch lock, which every
+            // write to it holds.
+            unsafe { (*iocb).aio_data }
+        };
+        if submitted != user_data {
             return EngineCancel::NotCancellable;
         }
         let mut ev = IoEvent::default();

@@ -19,7 +19,7 @@ use std::future::Future;
 use std::io;
 use std::path::Path;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{JoinHandle, Thread};
@@ -43,17 +43,43 @@ enum Mode {
     Thread(Option<JoinHandle<()>>),
     Manual,
     #[cfg(feature = "tokio")]
-    Tokio(::tokio::task::JoinHandle<()>),
+    Tokio(Vec<::tokio::task::JoinHandle<()>>),
 }
 
 struct Handle {
-    shared: Arc<Shared>,
+    /// One ring with its reaper per shard; a request goes to the shard of the thread that
+    /// makes it (see [`Driver::shared`]). Thread and manual drivers have one shard.
+    shards: Box<[Arc<Shared>]>,
+    /// Tells this driver apart in the threads' shard caches.
+    id: u64,
+    /// The next shard to give a thread that has none yet.
+    next_shard: AtomicUsize,
     mode: Mode,
+}
+
+static DRIVER_IDS: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The shard this thread uses on the driver it used last: (driver id, shard).
+    static SHARD: std::cell::Cell<(u64, usize)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+impl Handle {
+    fn new(shards: Vec<Arc<Shared>>, mode: Mode) -> Handle {
+        Handle {
+            shards: shards.into_boxed_slice(),
+            id: DRIVER_IDS.fetch_add(1, Ordering::Relaxed),
+            next_shard: AtomicUsize::new(0),
+            mode,
+        }
+    }
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        self.shared.shut_down();
+        for s in self.shards.iter() {
+            s.shut_down();
+        }
         match &mut self.mode {
             Mode::Thread(join) => {
                 if let Some(j) = join.take() {
@@ -66,7 +92,11 @@ impl Drop for Handle {
             }
             Mode::Manual => {}
             #[cfg(feature = "tokio")]
-            Mode::Tokio(task) => task.abort(),
+            Mode::Tokio(tasks) => {
+                for t in tasks {
+                    t.abort();
+                }
+            }
         }
     }
 }
@@ -93,7 +123,7 @@ impl Drop for Handle {
 ///
 /// let driver = Driver::new()?;
 /// let path = tempfile::NamedTempFile::new()?.into_temp_path();
-/// let file = File::options().read(true).write(true).driver(&driver).open(&path)?;
+/// let file = File::options().read(true).write(true).driver(&driver).open_blocking(&path)?;
 /// let aiolos::BufResult(n, _) = driver.block_on(file.write_at(b"hello".to_vec(), 0));
 /// assert_eq!(n?, 5);
 /// # Ok::<(), std::io::Error>(())
@@ -124,6 +154,7 @@ pub struct DriverBuilder {
     entries: u32,
     engine: Option<EngineKind>,
     threads: Option<usize>,
+    shards: Option<usize>,
 }
 
 impl Default for DriverBuilder {
@@ -132,6 +163,7 @@ impl Default for DriverBuilder {
             entries: 1024,
             engine: None,
             threads: None,
+            shards: None,
         }
     }
 }
@@ -159,6 +191,15 @@ impl DriverBuilder {
         self
     }
 
+    /// How many rings a tokio driver runs, each with its own reaper task: by default one
+    /// per core (at most 8), so that the workers of a multi-thread runtime submit and
+    /// complete their requests on rings of their own, in parallel. Each thread uses one
+    /// shard (assigned on its first request). Thread and manual drivers have one ring.
+    pub fn shards(mut self, shards: usize) -> DriverBuilder {
+        self.shards = Some(shards.clamp(1, 64));
+        self
+    }
+
     fn shared(&self, kick: Kick) -> io::Result<Arc<Shared>> {
         let mut builder = Ring::builder().entries(self.entries);
         if let Some(kind) = self.engine {
@@ -182,16 +223,18 @@ impl DriverBuilder {
     /// When no ring can be created (see [`RingBuilder::build`](crate::RingBuilder::build))
     /// or the thread cannot be spawned.
     pub fn build(self) -> io::Result<Driver> {
-        let shared = self.shared_with_fd()?;
+        DriverBuilder::thread_on(self.shared_with_fd()?)
+    }
+
+    /// A completion-thread driver on a ring made elsewhere (`build`, and the blocking
+    /// `DirectFile::with_ring`).
+    fn thread_on(shared: Arc<Shared>) -> io::Result<Driver> {
         let for_thread = Arc::clone(&shared);
         let join = std::thread::Builder::new()
             .name("aiolos-fs".into())
             .spawn(move || completion_thread(for_thread))?;
         Ok(Driver {
-            handle: Arc::new(Handle {
-                shared,
-                mode: Mode::Thread(Some(join)),
-            }),
+            handle: Arc::new(Handle::new(vec![shared], Mode::Thread(Some(join)))),
         })
     }
 
@@ -202,10 +245,7 @@ impl DriverBuilder {
     /// When no ring can be created.
     pub fn build_manual(self) -> io::Result<Driver> {
         Ok(Driver {
-            handle: Arc::new(Handle {
-                shared: self.shared_with_fd()?,
-                mode: Mode::Manual,
-            }),
+            handle: Arc::new(Handle::new(vec![self.shared_with_fd()?], Mode::Manual)),
         })
     }
 
@@ -218,13 +258,18 @@ impl DriverBuilder {
     /// When called outside a tokio runtime, or no ring can be created.
     #[cfg(feature = "tokio")]
     pub fn build_tokio(self) -> io::Result<Driver> {
-        let shared = self.shared(Kick::Tokio(::tokio::sync::Notify::new()))?;
-        let task = super::tokio::spawn_reaper(Arc::clone(&shared))?;
+        let n = self
+            .shards
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)));
+        let mut shards = Vec::with_capacity(n);
+        let mut tasks = Vec::with_capacity(n);
+        for _ in 0..n {
+            let shared = self.shared(Kick::Tokio(::tokio::sync::Notify::new()))?;
+            tasks.push(super::tokio::spawn_reaper(Arc::clone(&shared))?);
+            shards.push(shared);
+        }
         Ok(Driver {
-            handle: Arc::new(Handle {
-                shared,
-                mode: Mode::Tokio(task),
-            }),
+            handle: Arc::new(Handle::new(shards, Mode::Tokio(tasks))),
         })
     }
 }
@@ -260,9 +305,8 @@ impl Driver {
         DriverBuilder::default()
     }
 
-    /// The process-wide driver (with a completion thread) used by
-    /// [`File::open`](super::File::open), [`File::create`](super::File::create) and the
-    /// whole-file helpers. Created on first use; never closed.
+    /// The process-wide driver (with a completion thread), which
+    /// [`Driver::default_driver`] returns. Created on first use; never closed.
     ///
     /// # Errors
     /// As [`DriverBuilder::build`], on first use.
@@ -274,6 +318,36 @@ impl Driver {
         Ok(GLOBAL.get_or_init(|| d).clone())
     }
 
+    /// The driver that [`File::open`](super::File::open), [`OpenOptions`](super::OpenOptions)
+    /// without [`driver`](super::OpenOptions::driver), and the free functions
+    /// ([`read`](super::read), [`metadata`](super::metadata), ...) use, so that code
+    /// written for `tokio::fs` works unchanged:
+    ///
+    /// - inside a tokio runtime with I/O enabled (feature `tokio`): that runtime's own
+    ///   tokio driver (`DriverBuilder::build_tokio`, one ring per core), made on first
+    ///   use and kept until the runtime shuts down. Its reapers are tasks of the runtime,
+    ///   so completions wake tasks from the runtime's own workers, with no thread of
+    ///   aiolos's in between. A file opened there fails (`BrokenPipe`) once that runtime
+    ///   is gone, as work given to a runtime's blocking pool does;
+    /// - anywhere else: the [global driver](Driver::global), whose completion thread serves
+    ///   any executor, or none.
+    ///
+    /// # Errors
+    /// As [`Driver::global`].
+    pub fn default_driver() -> io::Result<Driver> {
+        #[cfg(feature = "tokio")]
+        if let Some(d) = super::tokio::runtime_driver() {
+            return Ok(d);
+        }
+        Driver::global()
+    }
+
+    /// Whether the driver has shut down (its runtime is gone, or it was dropped).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.handle.shards.iter().any(|s| s.is_closed())
+    }
+
     /// A tokio-driven driver with default settings (see [`DriverBuilder::build_tokio`]).
     ///
     /// # Errors
@@ -283,38 +357,71 @@ impl Driver {
         DriverBuilder::default().build_tokio()
     }
 
+    /// A completion-thread driver on `ring`.
+    pub(crate) fn on_ring(ring: Ring<super::erased::ErasedBuf, ()>) -> io::Result<Driver> {
+        let fd = eventfd::new().map_err(|e| Error::Sys("eventfd", e))?;
+        DriverBuilder::thread_on(Arc::new(Shared::new(ring, Kick::Fd { fd })))
+    }
+
+    /// The shard of the calling thread: its ring, reaper and hand-off.
     pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.handle.shared
+        let h = &*self.handle;
+        if h.shards.len() == 1 {
+            return &h.shards[0];
+        }
+        let i = SHARD.with(|c| {
+            let (id, i) = c.get();
+            if id == h.id {
+                return i;
+            }
+            let i = h.next_shard.fetch_add(1, Ordering::Relaxed) % h.shards.len();
+            c.set((h.id, i));
+            i
+        });
+        &h.shards[i]
     }
 
-    /// The engine under this driver's ring.
+    fn first(&self) -> &Shared {
+        &self.handle.shards[0]
+    }
+
+    /// The engine under this driver's rings.
     pub fn engine_kind(&self) -> EngineKind {
-        self.handle.shared.ring.engine_kind()
+        self.first().ring.engine_kind()
     }
 
-    /// Requests accepted by the ring and not yet handed to their futures.
+    /// Requests accepted by the rings and not yet handed to their futures.
     pub fn outstanding(&self) -> usize {
-        self.handle.shared.ring.outstanding()
+        self.handle
+            .shards
+            .iter()
+            .map(|s| s.ring.outstanding())
+            .sum()
     }
 
     /// How the engine was chosen, and why it is this one.
     pub fn engine_choice(&self) -> &crate::EngineChoice {
-        self.handle.shared.ring.engine_choice()
+        self.first().ring.engine_choice()
+    }
+
+    /// How many rings the driver runs (see [`DriverBuilder::shards`]).
+    pub fn shards(&self) -> usize {
+        self.handle.shards.len()
     }
 
     /// Requests the engine is still working on (a forgotten future's request stops being
     /// in flight when the kernel is done with it, but stays outstanding: its completion,
     /// and buffer, are never handed out).
     pub fn in_flight(&self) -> usize {
-        self.handle.shared.ring.in_flight()
+        self.handle.shards.iter().map(|s| s.ring.in_flight()).sum()
     }
 
     /// Opens a file on this driver for reading (as [`File::open`](super::File::open)).
     ///
     /// # Errors
     /// As [`std::fs::File::open`].
-    pub fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
-        File::options().read(true).driver(self).open(path)
+    pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
+        File::options().read(true).driver(self).open(path).await
     }
 
     /// Submits what futures have queued, then waits up to `timeout` (forever with `None`)
@@ -327,7 +434,27 @@ impl Driver {
     /// # Errors
     /// When the engine fails, or the driver has been shut down.
     pub fn run_once(&self, timeout: Option<Duration>) -> io::Result<usize> {
-        let shared = &self.handle.shared;
+        if let [shared] = &*self.handle.shards {
+            return Self::run_shard(shared, timeout);
+        }
+        // Several shards (a tokio driver, whose reapers also run on their own): collect
+        // from each without blocking, then wait on the first if nothing was ready.
+        let mut n = 0;
+        for s in self.handle.shards.iter() {
+            if s.ring.outstanding() > 0 {
+                n += s.submit_and_reap()?;
+            }
+        }
+        if n > 0 || timeout == Some(Duration::ZERO) {
+            return Ok(n);
+        }
+        match self.handle.shards.iter().find(|s| s.ring.outstanding() > 0) {
+            Some(s) => Ok(s.ring.drive(timeout)?),
+            None => Ok(0),
+        }
+    }
+
+    fn run_shard(shared: &Shared, timeout: Option<Duration>) -> io::Result<usize> {
         if shared.ring.outstanding() == 0 {
             return Ok(0);
         }
@@ -350,7 +477,7 @@ impl Driver {
     /// use aiolos::fs::Driver;
     ///
     /// let driver = Driver::builder().build_manual()?;
-    /// let file = driver.open("/dev/zero")?;
+    /// let file = driver.block_on(driver.open("/dev/zero"))?;
     /// let aiolos::BufResult(n, buf) = driver.block_on(file.read_at(vec![1u8; 8], 0));
     /// assert_eq!((n?, buf), (8, vec![0u8; 8]));
     /// # Ok::<(), std::io::Error>(())

@@ -1,13 +1,26 @@
-//! async/await file I/O on a [`Ring`](crate::Ring), for any executor and for tokio.
+//! async/await file I/O on a [`Ring`](crate::Ring), for any executor and for tokio: the
+//! API of `tokio::fs` (change `use tokio::fs;` to `use aiolos::fs;`), with no blocking call
+//! on the caller's thread.
 //!
-//! [`File`] has positional reads and writes that take their buffers by value and give
-//! them back in a [`BufResult`] when they complete. Buffers may be of any type that
-//! implements [`IoBufMut`](crate::IoBufMut) (reads) or [`IoBuf`] (writes).
+//! Every function and type of `tokio::fs` is here, with its name, signature and error kinds:
+//! [`read`], [`write`](write()), [`metadata`], [`read_dir`], [`rename`], [`copy`], ... and [`File`],
+//! [`OpenOptions`], [`DirBuilder`]. Each is a request on the driver's ring (an io_uring
+//! opcode where the kernel has it, else the engine's thread pool) or, for the few calls no
+//! engine has (`getdents64`, `readlinkat`, ...), a job on aiolos's own blocking pool. With
+//! the `tokio` feature [`File`] is an `AsyncRead`/`AsyncWrite`/`AsyncSeek` stream (with
+//! `futures-io`, the `futures` traits). [`DirectFile`] is async O_DIRECT at any offset and
+//! length.
 //!
-//! Futures complete when their [`Driver`] reaps the ring: by default a completion thread
-//! (so any executor works, or none: [`Driver::block_on`]); with the `tokio` feature, a task
-//! on the tokio runtime that watches the ring's notification descriptor
-//! (`Driver::tokio`); or the program itself ([`Driver::run_once`]).
+//! The fast path stays positional: [`File::read_at`] and friends take their buffers by
+//! value and give them back in a [`BufResult`](crate::BufResult) when they complete. Buffers
+//! may be of any type that implements [`IoBufMut`](crate::IoBufMut) (reads) or
+//! [`IoBuf`](crate::IoBuf) (writes).
+//!
+//! Futures complete when their [`Driver`] reaps its rings: inside a tokio runtime (feature
+//! `tokio`), by default a task of that runtime per ring, watching the ring's notification
+//! descriptor; elsewhere a completion thread (so any executor works, or none:
+//! [`Driver::block_on`]); or the program itself ([`Driver::run_once`]). See
+//! [`Driver::default_driver`].
 //!
 //! # Cancellation and drop safety
 //!
@@ -26,8 +39,8 @@
 //! # let path = dir.path().join("data");
 //! let driver = fs::Driver::global()?;
 //! driver.block_on(async {
-//!     fs::write(&path, b"0123456789".to_vec()).await?;
-//!     let file = fs::File::open(&path)?;
+//!     fs::write(&path, b"0123456789").await?;
+//!     let file = fs::File::open(&path).await?;
 //!     let BufResult(n, buf) = file.read_at(Vec::with_capacity(4), 6).await;
 //!     assert_eq!((n?, &buf[..]), (4, &b"6789"[..]));
 //!     assert_eq!(fs::read(&path).await?, b"0123456789");
@@ -36,56 +49,39 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod dir;
+pub(crate) mod direct;
 mod driver;
 mod erased;
 mod file;
+#[cfg(feature = "futures-io")]
+mod futures_io;
 mod handshake;
 #[cfg(all(test, aiolos_loom))]
 mod loom_model;
+mod meta;
+mod options;
+mod path;
+mod pool;
 mod request;
 mod shared;
+// Without a stream feature only the cursor and pending-write parts are used.
+#[cfg_attr(not(any(feature = "tokio", feature = "futures-io")), allow(dead_code))]
+mod stream;
 #[cfg(feature = "tokio")]
 mod tokio;
+#[cfg(feature = "tokio")]
+mod tokio_io;
 
+pub use dir::{read_dir, DirBuilder, DirEntry, ReadDir};
+pub use direct::DirectFile;
 pub use driver::{Driver, DriverBuilder};
-pub use file::{File, OpenOptions};
-pub use request::{ReadAt, ReadvAt, Sync, WriteAt, WritevAt};
-
-use crate::buf::{BufResult, IoBuf};
-use std::io;
-use std::path::Path;
-
-/// Reads a whole file into a `Vec` (on the [global driver](Driver::global)).
-///
-/// # Errors
-/// Opening or reading the file fails.
-pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
-    let file = File::open(path)?;
-    // A size of 0 may be a lie (procfs): read until a read returns 0.
-    let hint = file.len().unwrap_or(0) as usize;
-    let mut buf = Vec::with_capacity(hint.max(8192) + 1);
-    loop {
-        if buf.len() == buf.capacity() {
-            buf.reserve(buf.capacity());
-        }
-        let pos = buf.len();
-        let BufResult(r, b) = file.read_window(buf, pos, pos as u64).await;
-        buf = b;
-        match r {
-            Ok(0) => return Ok(buf),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Creates (or truncates) a file and writes all of `contents` to it (on the
-/// [global driver](Driver::global)).
-///
-/// # Errors
-/// Creating or writing the file fails.
-pub async fn write<B: IoBuf>(path: impl AsRef<Path>, contents: B) -> io::Result<()> {
-    let file = File::create(path)?;
-    file.write_all_at(contents, 0).await.0
-}
+pub use file::File;
+pub use meta::{FileType, Metadata};
+pub use options::OpenOptions;
+pub use path::{
+    canonicalize, copy, create_dir, create_dir_all, hard_link, metadata, read, read_link,
+    read_to_string, remove_dir, remove_dir_all, remove_file, rename, set_permissions, symlink,
+    symlink_metadata, try_exists, write, PathError,
+};
+pub use request::{ReadAt, ReadvAt, WriteAt, WritevAt};

@@ -29,12 +29,14 @@ enum Stage {
 }
 
 /// What a request ends with: its result and its buffers.
-type Outcome = (io::Result<usize>, Vec<ErasedBuf>);
+pub(crate) type Outcome = (io::Result<usize>, Vec<ErasedBuf>);
 
 /// The type-independent part of every operation future.
 pub(crate) struct Request {
     shared: Arc<Shared>,
     stage: Stage,
+    /// Dropping the future asks the ring to cancel the request (not for writes behind).
+    cancel_on_drop: bool,
 }
 
 impl Request {
@@ -42,7 +44,13 @@ impl Request {
         Request {
             shared: Arc::clone(shared),
             stage: Stage::Unsent(op),
+            cancel_on_drop: true,
         }
+    }
+
+    /// Dropping this request's future lets the request finish instead of cancelling it.
+    pub(crate) fn keep_on_drop(&mut self) {
+        self.cancel_on_drop = false;
     }
 
     fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
@@ -90,7 +98,9 @@ impl Drop for Request {
             // The ring keeps the buffer until the kernel is done, whatever the outcome of
             // the cancel, and frees it then (at once if the request is already complete).
             self.shared.ring.detach(token);
-            let _ = self.shared.ring.cancel(token);
+            if self.cancel_on_drop {
+                let _ = self.shared.ring.cancel(token);
+            }
         }
     }
 }
@@ -176,31 +186,20 @@ buf_future!(
     |res, bufs| BufResult(res, bufs.into_iter().map(ErasedBuf::into_read_only).collect())
 );
 
-/// The future of [`File::sync_all`](super::File::sync_all) and
-/// [`File::sync_data`](super::File::sync_data).
+/// The future of any request as the fs layer itself uses it: the raw result and the
+/// buffers.
 #[must_use = "futures do nothing unless polled"]
-pub struct Sync {
-    req: Request,
-}
+pub(crate) struct Raw(Request);
 
-impl Sync {
-    pub(crate) fn new(req: Request) -> Sync {
-        Sync { req }
+impl Raw {
+    pub(crate) fn new(req: Request) -> Raw {
+        Raw(req)
     }
 }
 
-impl Future for Sync {
-    type Output = io::Result<()>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut()
-            .req
-            .poll_outcome(cx)
-            .map(|(res, _)| res.map(|_| ()))
-    }
-}
-
-impl std::fmt::Debug for Sync {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sync").finish_non_exhaustive()
+impl Future for Raw {
+    type Output = Outcome;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+        self.get_mut().0.poll_outcome(cx)
     }
 }

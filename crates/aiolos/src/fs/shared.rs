@@ -43,6 +43,8 @@ pub(crate) struct Shared {
     /// [`Driver::run_once`](super::Driver::run_once)) meet here.
     handshake: Handshake,
     pub(crate) kick: Kick,
+    /// Set once the driver has shut down (its ring is closed).
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -51,6 +53,7 @@ impl Shared {
             ring,
             handshake: Handshake::default(),
             kick,
+            closed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -80,6 +83,12 @@ impl Shared {
             #[cfg(feature = "tokio")]
             Kick::Tokio(notify) => notify.notify_one(),
         }
+    }
+
+    /// Whether the driver has shut down.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Submits everything queued (one system call for the whole batch) and hands the
@@ -113,6 +122,8 @@ impl Shared {
     /// Closes the ring (waiting for what is in flight, whose futures are woken with their
     /// completions) and wakes a reaper asleep, which finds the ring closed and stops.
     pub(crate) fn shut_down(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
         let _ = self.ring.close();
         self.kick();
     }

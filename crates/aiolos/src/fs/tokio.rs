@@ -53,6 +53,42 @@ impl Drop for Reaper {
     }
 }
 
+/// The tokio driver of the runtime the caller runs in (see `Driver::default_driver`), made
+/// on first use; `None` outside a runtime, or in one without I/O enabled.
+pub(crate) fn runtime_driver() -> Option<super::Driver> {
+    use std::cell::RefCell;
+    use std::sync::Mutex;
+    use tokio::runtime::Id;
+    /// Each runtime's driver (`None`: the runtime cannot host one), pruned of runtimes
+    /// that are gone whenever one is added.
+    static DRIVERS: Mutex<Vec<(Id, Option<super::Driver>)>> = Mutex::new(Vec::new());
+    thread_local! {
+        static LAST: RefCell<Option<(Id, super::Driver)>> = const { RefCell::new(None) };
+    }
+    let id = tokio::runtime::Handle::try_current().ok()?.id();
+    let hit = LAST.with(|l| match &*l.borrow() {
+        Some((i, d)) if *i == id && !d.is_closed() => Some(d.clone()),
+        _ => None,
+    });
+    if hit.is_some() {
+        return hit;
+    }
+    let d = {
+        let mut all = DRIVERS.lock().unwrap_or_else(|e| e.into_inner());
+        match all.iter().find(|(i, _)| *i == id) {
+            Some((_, d)) if d.as_ref().is_none_or(|d| !d.is_closed()) => d.clone(),
+            _ => {
+                all.retain(|(i, d)| *i != id && d.as_ref().is_some_and(|d| !d.is_closed()));
+                let d = super::Driver::builder().build_tokio().ok();
+                all.push((id, d.clone()));
+                d
+            }
+        }
+    }?;
+    LAST.with(|l| *l.borrow_mut() = Some((id, d.clone())));
+    Some(d)
+}
+
 pub(crate) fn spawn_reaper(shared: Arc<Shared>) -> io::Result<tokio::task::JoinHandle<()>> {
     let rt = tokio::runtime::Handle::try_current().map_err(|e| {
         io::Error::other(format!(
@@ -62,10 +98,21 @@ pub(crate) fn spawn_reaper(shared: Arc<Shared>) -> io::Result<tokio::task::JoinH
     let raw = shared.ring.notify_fd().as_raw_fd();
     let fd = {
         let _guard = rt.enter();
-        // SAFETY: `raw` is the ring's notification descriptor; the ring lives in `shared`,
-        // which the Reaper below keeps, and the Reaper drops this AsyncFd first (field
-        // order). NotifyFd::as_raw_fd always returns the same number.
-        unsafe { AsyncFd::register_with_interest(NotifyFd(raw), Interest::READABLE)? }
+        // tokio panics (rather than fail) when the runtime has no I/O driver: turn that
+        // into an error (the panic message is still printed by the panic hook).
+        std::panic::catch_unwind(|| {
+            // SAFETY: `raw` is the ring's notification descriptor; the ring lives in
+            // `shared`, which the Reaper below keeps, and the Reaper drops this AsyncFd
+            // first (field order). NotifyFd::as_raw_fd always returns the same number.
+            unsafe { AsyncFd::register_with_interest(NotifyFd(raw), Interest::READABLE) }
+        })
+        .map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the tokio runtime has no I/O driver: build it with enable_io() (or \
+                 enable_all())",
+            )
+        })??
     };
     Ok(rt.spawn(run(Reaper { fd, shared })))
 }

@@ -34,6 +34,14 @@ pub(super) fn completion<B: IoBufMut, T>(
         Kind::Read { buf, offset } => (Buffers::One(buf), Some((false, offset))),
         Kind::Write { buf, offset } => (Buffers::One(buf), Some((true, offset))),
         Kind::Readv { bufs, .. } | Kind::Writev { bufs, .. } => (Buffers::Many(bufs), None),
+        // A successful statx filled the whole structure (its result is 0).
+        Kind::Statx { buf, .. } => {
+            let mut bufs = Buffers::One(buf);
+            if res == 0 {
+                mark_init(&mut bufs, crate::sys::path::STATX_SIZE);
+            }
+            (bufs, None)
+        }
         _ => (Buffers::None, None),
     };
     let result = if res >= 0 {

@@ -486,3 +486,72 @@ fn submitting_while_another_thread_waits_loses_no_request() {
         m.finish();
     });
 }
+
+/// The engine is called without the table's lock: two threads that push and submit at the
+/// same time lose neither request (one of them may find the other submitting and leave
+/// its request to it), and both complete.
+#[test]
+fn two_submitters_outside_the_lock_lose_no_request() {
+    check(|| {
+        let m = Model::new(2, false);
+        let kernel = m.kernel_thread();
+        let other = {
+            let ring = m.ring.clone();
+            let op = m.read(2);
+            thread::spawn(move || {
+                ring.push(op).map_err(|e| e.error).unwrap();
+                ring.submit().unwrap();
+            })
+        };
+        m.ring.push(m.read(1)).map_err(|e| e.error).unwrap();
+        m.ring.submit().unwrap();
+        other.join().unwrap();
+        let mut ids = Vec::new();
+        while ids.len() < 2 {
+            let v = m.ring.wait(1, 2, None).unwrap();
+            ids.extend(v.iter().map(|c| c.user_data));
+        }
+        kernel.join();
+        ids.sort_unstable();
+        assert_eq!(ids, [1, 2]);
+        m.finish();
+    });
+}
+
+/// `close` racing a submission that runs outside the lock: the request either never
+/// reaches the engine (it completes with ECANCELED) or is waited for before its buffer is
+/// freed, and a cancellable request that reached the engine after `close` asked for
+/// cancellation is cancelled by the submitter.
+#[test]
+fn close_racing_an_unlocked_submit_frees_no_buffer_early() {
+    check(|| {
+        let m = Model::new(2, true);
+        let kernel = m.kernel_thread();
+        let submitter = {
+            let ring = m.ring.clone();
+            let op = m.read(1);
+            thread::spawn(move || {
+                if ring.push(op).is_ok() {
+                    let _ = ring.submit();
+                }
+            })
+        };
+        m.ring.close().unwrap();
+        submitter.join().unwrap();
+        assert_eq!(
+            m.ring.in_flight(),
+            0,
+            "close returned with a request in flight"
+        );
+        let Model {
+            ring,
+            live,
+            kernel: k,
+            ..
+        } = m;
+        drop(ring);
+        kernel.join();
+        drop(k);
+        assert!(live.lock().unwrap().is_empty(), "a buffer was leaked");
+    });
+}

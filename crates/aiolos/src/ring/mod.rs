@@ -303,8 +303,7 @@ impl<B: IoBufMut, T> Ring<B, T> {
     pub fn submit(&self) -> Result<usize, Error> {
         self.check_pid()?;
         self.check_thread()?;
-        let mut st = self.lock();
-        let n = self.submit_locked(&mut st);
+        let (st, n) = self.submit_locked(self.lock());
         self.unlock(st);
         Ok(n)
     }

@@ -102,6 +102,8 @@ pub(super) struct State<B, T> {
     pub applied: u64,
     /// A thread is reaping from the engine (without the lock).
     pub reaping: bool,
+    /// A thread is handing queued requests to the engine (without the lock).
+    pub submitting: bool,
     /// Threads sleeping on the condition variable.
     pub waiters: usize,
     pub closed: bool,
@@ -129,6 +131,7 @@ impl<B: IoBufMut, T> State<B, T> {
             in_flight: 0,
             applied: 0,
             reaping: false,
+            submitting: false,
             waiters: 0,
             closed: false,
             space: Vec::new(),
@@ -215,7 +218,12 @@ impl<B: IoBufMut, T> State<B, T> {
     /// Frees a slot (its op goes to `trash`, dropped outside the lock) and lets a task
     /// waiting for space try again.
     pub fn release(&mut self, index: u32) {
-        let op = self.free_slot(index);
+        let res = self.slots[index as usize].result;
+        let mut op = self.free_slot(index);
+        // Nobody takes this completion: a descriptor the request opened is closed with it.
+        if let Some(op) = op.as_mut() {
+            op.adopt_orphan(res);
+        }
         self.trash.extend(op);
     }
 

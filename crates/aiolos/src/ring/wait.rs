@@ -81,7 +81,7 @@ impl<B: IoBufMut, T> Ring<B, T> {
         let mut reaped_once = false;
         loop {
             if !st.closed && !st.queued.is_empty() {
-                self.submit_locked(&mut st);
+                st = self.submit_locked(st).0;
             }
             let avail = st.unclaimed;
             let enough = avail >= min && (avail > 0 || reaped_once);
@@ -199,7 +199,7 @@ impl<B: IoBufMut, T> Ring<B, T> {
         let mut st = self.lock();
         loop {
             if !st.closed && !st.queued.is_empty() {
-                self.submit_locked(&mut st);
+                st = self.submit_locked(st).0;
             }
             let Some(slot) = st.slot_of(self.id, token) else {
                 self.unlock(st);
@@ -285,7 +285,7 @@ impl<B: IoBufMut, T> Ring<B, T> {
         self.check_thread()?;
         let mut st = self.lock();
         if !st.closed && !st.queued.is_empty() {
-            self.submit_locked(&mut st);
+            st = self.submit_locked(st).0;
         }
         if st.closed && st.in_flight == 0 {
             self.unlock(st);
@@ -321,7 +321,7 @@ impl<B: IoBufMut, T> Ring<B, T> {
                 return Ok(true);
             }
             if !st.queued.is_empty() {
-                self.submit_locked(&mut st);
+                st = self.submit_locked(st).0;
             }
             let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             if remaining == Some(Duration::ZERO) {

@@ -4,6 +4,8 @@
 //!   compile-time size and offset checks, its system calls (typed, and in [`aio::raw`] with
 //!   C's pointers unchanged for the drop-in), and the completion ring read in shared memory.
 //! - [`ioprio`]: `ioprio_get`/`ioprio_set` for the thread pool.
+//! - [`path`]: the flags of the path and metadata operations, and the reading of a
+//!   `struct statx` that a request (on any engine) wrote into its buffer.
 //! - [`fork_generation`]: fork detection without a system call (`pthread_atfork`).
 //! - [`IoVec`]: the kernel's `struct iovec`, as vectored requests hand it to every engine.
 //! - [`Errno`], the error number of every system call the library makes.
@@ -27,6 +29,7 @@
 
 pub mod aio;
 pub mod ioprio;
+pub mod path;
 
 use std::fmt;
 use std::io;

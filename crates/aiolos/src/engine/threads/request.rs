@@ -59,6 +59,9 @@ pub(super) fn run(shared: &Shared, id: usize, sqe: &Sqe, iov: &mut Vec<IoVec>) -
         OpCode::Fdatasync => sync(sqe, |fd| rustix::fs::fdatasync(fd)),
         OpCode::Poll => poll(shared, id, sqe),
         OpCode::Nop => Ok(0),
+        // SAFETY: submit's contract keeps the paths and statx buffer of this
+        // request alive until its completion is reaped, which is after `complete` below.
+        _ => return unsafe { run_other(sqe) },
     };
     match result {
         Ok(n) => n as i64,
@@ -233,5 +236,78 @@ fn poll(shared: &Shared, id: usize, sqe: &Sqe) -> Result<usize, Errno> {
         if let Some(w) = waker.filter(|_| !fds[1].revents().is_empty()) {
             let _ = eventfd::drain(w);
         }
+    }
+}
+
+/// Runs a path, metadata or space operation as the kernel's io_uring would. Returns the
+/// result (a new descriptor's number for an open, which the taker of the completion owns)
+/// or a negated errno.
+///
+/// # Safety
+/// The addresses in `sqe` (paths, statx buffer) must be alive for the call, and its
+/// descriptor (unless `AT_FDCWD`) open.
+unsafe fn run_other(sqe: &Sqe) -> i64 {
+    use rustix::fs::{AtFlags, FallocateFlags, Mode, OFlags, RenameFlags, StatxFlags};
+    use std::ffi::CStr;
+    use std::os::fd::IntoRawFd;
+    let dir = if sqe.fd == crate::sys::path::AT_FDCWD {
+        rustix::fs::CWD
+    } else {
+        // SAFETY: the request's descriptor stays open until its completion is published
+        // (the function's contract).
+        match unsafe { request_fd(sqe.fd) } {
+            Some(fd) => fd,
+            None => return -i64::from(Errno::BADF.0),
+        }
+    };
+    let raw_flags = sqe.rw_flags as u32;
+    let mode = sqe.len as u32;
+    // SAFETY: the ring put a NUL-terminated path (a CString the slot owns) at addr, and for
+    // two-path operations at addr2; the caller keeps them alive for the call.
+    let path = || unsafe { CStr::from_ptr(sqe.addr as *const std::ffi::c_char) };
+    // SAFETY: as above, for the second path.
+    let path2 = || unsafe { CStr::from_ptr(sqe.addr2 as *const std::ffi::c_char) };
+    let r: rustix::io::Result<i64> = match sqe.op {
+        OpCode::OpenAt => rustix::fs::openat(
+            dir,
+            path(),
+            OFlags::from_bits_retain(raw_flags),
+            Mode::from_bits_retain(mode),
+        )
+        .map(|fd| i64::from(fd.into_raw_fd())),
+        OpCode::Statx => {
+            let flags = AtFlags::from_bits_retain(raw_flags);
+            rustix::fs::statx(dir, path(), flags, StatxFlags::from_bits_retain(mode)).map(|st| {
+                // SAFETY: addr2 is the slot's statx buffer, at least STATX_SIZE bytes (the
+                // ring checked), alive for the call.
+                unsafe { crate::sys::path::store_statx(&st, sqe.addr2 as *mut u8) };
+                0
+            })
+        }
+        OpCode::UnlinkAt => {
+            rustix::fs::unlinkat(dir, path(), AtFlags::from_bits_retain(raw_flags)).map(|()| 0)
+        }
+        OpCode::RenameAt => {
+            let flags = RenameFlags::from_bits_retain(raw_flags);
+            rustix::fs::renameat_with(dir, path(), dir, path2(), flags).map(|()| 0)
+        }
+        OpCode::MkdirAt => {
+            rustix::fs::mkdirat(dir, path(), Mode::from_bits_retain(mode)).map(|()| 0)
+        }
+        OpCode::LinkAt => {
+            let flags = AtFlags::from_bits_retain(raw_flags);
+            rustix::fs::linkat(dir, path(), dir, path2(), flags).map(|()| 0)
+        }
+        OpCode::SymlinkAt => rustix::fs::symlinkat(path(), dir, path2()).map(|()| 0),
+        OpCode::Fallocate => {
+            let flags = FallocateFlags::from_bits_retain(raw_flags);
+            rustix::fs::fallocate(dir, flags, sqe.offset, sqe.len).map(|()| 0)
+        }
+        OpCode::Ftruncate => rustix::fs::ftruncate(dir, sqe.len).map(|()| 0),
+        _ => Err(rustix::io::Errno::INVAL),
+    };
+    match r {
+        Ok(n) => n,
+        Err(e) => -i64::from(e.raw_os_error()),
     }
 }

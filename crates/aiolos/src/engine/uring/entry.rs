@@ -114,6 +114,49 @@ macro_rules! build_entry {
                 .build(),
             (OpCode::Poll, _) => opcode::PollAdd::new(fd, u32::from(sqe.len as u16)).build(),
             (OpCode::Nop, _) => opcode::Nop::new().build(),
+            (OpCode::OpenAt, _) => opcode::OpenAt::new(types::Fd(sqe.fd), sqe.addr as *const _)
+                .flags(sqe.rw_flags)
+                .mode(sqe.len as u32)
+                .build(),
+            (OpCode::Statx, _) => {
+                opcode::Statx::new(types::Fd(sqe.fd), sqe.addr as *const _, sqe.addr2 as *mut _)
+                    .flags(sqe.rw_flags)
+                    .mask(sqe.len as u32)
+                    .build()
+            }
+            (OpCode::UnlinkAt, _) => opcode::UnlinkAt::new(types::Fd(sqe.fd), sqe.addr as *const _)
+                .flags(sqe.rw_flags)
+                .build(),
+            (OpCode::RenameAt, _) => opcode::RenameAt::new(
+                types::Fd(sqe.fd),
+                sqe.addr as *const _,
+                types::Fd(sqe.fd),
+                sqe.addr2 as *const _,
+            )
+            .flags(sqe.rw_flags as u32)
+            .build(),
+            (OpCode::MkdirAt, _) => opcode::MkDirAt::new(types::Fd(sqe.fd), sqe.addr as *const _)
+                .mode(sqe.len as u32)
+                .build(),
+            (OpCode::LinkAt, _) => opcode::LinkAt::new(
+                types::Fd(sqe.fd),
+                sqe.addr as *const _,
+                types::Fd(sqe.fd),
+                sqe.addr2 as *const _,
+            )
+            .flags(sqe.rw_flags)
+            .build(),
+            (OpCode::SymlinkAt, _) => opcode::SymlinkAt::new(
+                types::Fd(sqe.fd),
+                sqe.addr as *const _,
+                sqe.addr2 as *const _,
+            )
+            .build(),
+            (OpCode::Fallocate, _) => opcode::Fallocate::new(fd, sqe.len)
+                .offset(sqe.offset)
+                .mode(sqe.rw_flags)
+                .build(),
+            (OpCode::Ftruncate, _) => opcode::Ftruncate::new(fd, sqe.len).build(),
         };
         e.user_data(sqe.user_data)
     }};

@@ -59,6 +59,7 @@ mod buffered_reads;
 mod entry;
 mod setup;
 
+use super::helper::{Helper, HELPER_DATA};
 use super::{Cqe, Engine, EngineCancel, EngineKind, EngineStats, Sqe};
 use crate::eventfd;
 use crate::op::OpCode;
@@ -109,8 +110,54 @@ struct CqState {
     links: Vec<Link>,
 }
 
+/// Which of the operations beyond reads, writes, syncs and polls this kernel's io_uring
+/// has (its opcode probe); the others go to the engine's [`Helper`] pool.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct KernelOps(u32);
+
+impl KernelOps {
+    const PROBED: [(OpCode, u8); 9] = [
+        (OpCode::OpenAt, opcode::OpenAt::CODE),
+        (OpCode::Statx, opcode::Statx::CODE),
+        (OpCode::UnlinkAt, opcode::UnlinkAt::CODE),
+        (OpCode::RenameAt, opcode::RenameAt::CODE),
+        (OpCode::MkdirAt, opcode::MkDirAt::CODE),
+        (OpCode::LinkAt, opcode::LinkAt::CODE),
+        (OpCode::SymlinkAt, opcode::SymlinkAt::CODE),
+        (OpCode::Fallocate, opcode::Fallocate::CODE),
+        (OpCode::Ftruncate, opcode::Ftruncate::CODE),
+    ];
+
+    /// Asks the kernel (`IORING_REGISTER_PROBE`); nothing is assumed from its version.
+    fn probe(ring: &IoUring) -> KernelOps {
+        let mut probe = io_uring::Probe::new();
+        if ring.submitter().register_probe(&mut probe).is_err() {
+            return KernelOps(0);
+        }
+        let mut bits = 0;
+        for (i, (_, code)) in Self::PROBED.iter().enumerate() {
+            if probe.is_supported(*code) {
+                bits |= 1 << i;
+            }
+        }
+        KernelOps(bits)
+    }
+
+    /// Whether the kernel takes `op` (reads, writes, syncs, polls and no-ops always).
+    fn has(self, op: OpCode) -> bool {
+        match Self::PROBED.iter().position(|(o, _)| *o == op) {
+            Some(i) => self.0 & (1 << i) != 0,
+            None => true,
+        }
+    }
+}
+
 pub(crate) struct Uring {
     ring: IoUring,
+    /// Operations this kernel's io_uring has.
+    kernel_ops: KernelOps,
+    /// Runs what the kernel's io_uring cannot.
+    helper: Helper,
     sq: Mutex<SqState>,
     cq: Mutex<CqState>,
     /// Registered with `IORING_REGISTER_EVENTFD`: the kernel signals it per completion.
@@ -208,6 +255,7 @@ impl Uring {
     /// completions). Returns how many ring completions were added.
     fn drain(&self, st: &mut CqState, out: &mut Vec<Cqe>, room: usize) -> usize {
         let mut added = 0;
+        let mut helper_fired = false;
         // SAFETY: the cq lock is held (st borrows from it), so this is the only
         // CompletionQueue.
         let mut cq = unsafe { self.ring.completion_shared() };
@@ -216,6 +264,10 @@ impl Uring {
             let user_data = c.user_data();
             let res = i64::from(c.result());
             if user_data == WAKE_DATA || user_data == CANCEL_DATA {
+                continue;
+            }
+            if user_data == HELPER_DATA {
+                helper_fired = true;
                 continue;
             }
             if user_data >> 32 == 0 {
@@ -255,7 +307,22 @@ impl Uring {
             added += 1;
         }
         cq.sync();
+        drop(cq);
+        if helper_fired {
+            // Clear and collect, then arm again: a completion from here on fires the poll.
+            added += self.helper.take(out, room.saturating_sub(added));
+            if let Some(fd) = self.helper.notify_fd() {
+                self.push_internal(&[Self::helper_poll(fd.as_raw_fd())]);
+            }
+        }
         added
+    }
+
+    /// The one-shot poll on the helper pool's notification descriptor.
+    fn helper_poll(fd: RawFd) -> squeue::Entry {
+        opcode::PollAdd::new(types::Fd(fd), rustix::event::PollFlags::IN.bits() as u32)
+            .build()
+            .user_data(HELPER_DATA)
     }
 }
 
@@ -278,6 +345,29 @@ impl Engine for Uring {
         let (mut reads, mut bytes) = (0u32, 0u64);
         for s in sqes {
             let room = sq.capacity() - sq.len();
+            if !self.kernel_ops.has(s.op) {
+                // The pool's first request also arms the poll on its descriptor.
+                if room < 1 {
+                    break;
+                }
+                if let Some(l) = self.linked.get(s.slot as usize) {
+                    l.store(false, Ordering::Release);
+                }
+                // SAFETY: the caller's contract, forwarded to the pool.
+                match unsafe { self.helper.submit(s) } {
+                    Ok(true) => {
+                        if let Some(fd) = self.helper.notify_fd() {
+                            // SAFETY: a poll names no memory.
+                            let _ = unsafe { sq.push(&Self::helper_poll(fd.as_raw_fd())) };
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(e) if n == 0 => return Err(e),
+                    Err(_) => break,
+                }
+                n += 1;
+                continue;
+            }
             let mut entry = self.entry(s);
             // Whether this is a buffered read, and if so whether it is punted.
             let mut buffered_read = None;
@@ -426,9 +516,12 @@ impl Engine for Uring {
         }
     }
 
-    fn cancel(&self, _slot: u32, user_data: u64) -> EngineCancel {
+    fn cancel(&self, slot: u32, user_data: u64) -> EngineCancel {
         if self.forked() {
             return EngineCancel::NotCancellable;
+        }
+        if let Some(c) = self.helper.cancel(slot, user_data) {
+            return c;
         }
         let entry = opcode::AsyncCancel::new(user_data)
             .build()

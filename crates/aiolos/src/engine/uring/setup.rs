@@ -127,6 +127,8 @@ impl Uring {
                 files: files_res,
                 buffers: bufs_res,
             },
+            kernel_ops: KernelOps::probe(&ring),
+            helper: Helper::new(capacity),
             sqpoll: opts.sqpoll_idle_ms.is_some(),
             deferred,
             fork_generation: crate::sys::fork_generation(),
