@@ -14,7 +14,7 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// An open file whose reads and writes are asynchronous requests on a [`Driver`]'s ring.
 ///
@@ -55,6 +55,8 @@ use std::sync::{Mutex, MutexGuard};
 pub struct File {
     fd: Fd,
     driver: Driver,
+    /// The path it was opened by, which its requests' errors name.
+    path: Option<Arc<Path>>,
     /// The cursor and buffers of the stream interface.
     pub(crate) stream: Mutex<Box<Stream>>,
 }
@@ -68,6 +70,7 @@ impl Clone for File {
         File {
             fd: self.fd.clone(),
             driver: self.driver.clone(),
+            path: self.path.clone(),
             stream: Mutex::new(Box::new(Stream::at(pos))),
         }
     }
@@ -160,8 +163,16 @@ impl File {
         File {
             fd: Fd::from(fd),
             driver: driver.clone(),
+            path: None,
             stream: Mutex::new(Box::new(Stream::at(0))),
         }
+    }
+
+    /// The file opened at `path`, which its requests' errors name.
+    pub(crate) fn opened_at(fd: OwnedFd, driver: &Driver, path: &Path) -> File {
+        let mut f = File::from_fd(fd, driver);
+        f.path = Some(Arc::from(path));
+        f
     }
 
     /// The descriptor, the driver and the stream state, for the stream traits.
@@ -213,10 +224,20 @@ impl File {
         if !self.lock_stream().is_idle() {
             return Err(self);
         }
-        let File { fd, driver, stream } = self;
+        let File {
+            fd,
+            driver,
+            path,
+            stream,
+        } = self;
         match fd.try_into_owned() {
             Ok(fd) => Ok(std::fs::File::from(fd)),
-            Err(fd) => Err(File { fd, driver, stream }),
+            Err(fd) => Err(File {
+                fd,
+                driver,
+                path,
+                stream,
+            }),
         }
     }
 
@@ -226,7 +247,8 @@ impl File {
     /// `EMFILE` when the process is out of descriptors.
     pub async fn try_clone(&self) -> io::Result<File> {
         let fd = rustix::io::fcntl_dupfd_cloexec(&self.fd, 0)?;
-        let f = File::from_fd(fd, &self.driver);
+        let mut f = File::from_fd(fd, &self.driver);
+        f.path = self.path.clone();
         **f.lock_stream() = Stream::at(self.lock_stream().position());
         Ok(f)
     }
@@ -324,7 +346,7 @@ impl File {
     }
 
     fn request(&self, op: Op<ErasedBuf>) -> Request {
-        Request::new(self.driver.shared(), op)
+        Request::new(self.driver.shared(), op).named(self.path.as_ref())
     }
 
     /// A read into `buf` from `begin` bytes in.

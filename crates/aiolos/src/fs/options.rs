@@ -181,7 +181,7 @@ impl OpenOptions {
         let oflags = rustix::fs::OFlags::from_bits_retain((flags | oflags::CLOEXEC) as u32);
         let mode = rustix::fs::Mode::from_bits_retain(self.mode);
         match rustix::fs::openat(rustix::fs::CWD, c.as_c_str(), oflags, mode) {
-            Ok(fd) => Ok(File::from_fd(fd, &driver)),
+            Ok(fd) => Ok(File::opened_at(fd, &driver, path)),
             Err(e) => Err(self.explain(io::Error::from(e), path)),
         }
     }
@@ -215,7 +215,7 @@ impl OpenOptions {
         };
         let flags = self.flags().map_err(|e| context(e, "open", path))?;
         match fspath::open_fd(&driver, path, flags, self.mode).await {
-            Ok(fd) => Ok(File::from_fd(fd, &driver)),
+            Ok(fd) => Ok(File::opened_at(fd, &driver, path)),
             Err(e) => Err(self.explain(e, path)),
         }
     }

@@ -28,13 +28,23 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub struct PathError {
     op: &'static str,
-    path: PathBuf,
+    /// The path, or (for a file opened without one) its descriptor.
+    path: Result<PathBuf, RawFd>,
+    /// What the cause means here, when it is not plain.
+    hint: Option<&'static str>,
     source: io::Error,
 }
 
 impl std::fmt::Display for PathError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.op, self.path.display(), self.source)
+        match &self.path {
+            Ok(p) => write!(f, "{} {}: {}", self.op, p.display(), self.source)?,
+            Err(fd) => write!(f, "{} of descriptor {fd}: {}", self.op, self.source)?,
+        }
+        match self.hint {
+            Some(h) => write!(f, ": {h}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -49,6 +59,22 @@ impl PathError {
     pub fn raw_os_error(&self) -> Option<i32> {
         self.source.raw_os_error()
     }
+
+    /// The error of a request on an open file: its path if known, else its descriptor.
+    pub(crate) fn of_file(
+        op: &'static str,
+        path: Option<&Path>,
+        fd: RawFd,
+        hint: Option<&'static str>,
+        source: io::Error,
+    ) -> PathError {
+        PathError {
+            op,
+            path: path.map(Path::to_path_buf).ok_or(fd),
+            hint,
+            source,
+        }
+    }
 }
 
 /// `e`, naming the operation and the path (the kind stays `e`'s).
@@ -61,7 +87,8 @@ pub(crate) fn context(e: io::Error, op: &'static str, path: &Path) -> io::Error 
         e.kind(),
         PathError {
             op,
-            path: path.to_path_buf(),
+            path: Ok(path.to_path_buf()),
+            hint: None,
             source: e,
         },
     )

@@ -10,11 +10,13 @@ use super::erased::ErasedBuf;
 use super::shared::Shared;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::error::Error;
-use crate::op::Op;
+use crate::op::{Fd, Op, OpCode};
 use crate::ring::{Completion, PushError, Token};
+use crate::sys::Errno;
 use std::future::Future;
 use std::io;
 use std::marker::PhantomData;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -31,21 +33,87 @@ enum Stage {
 /// What a request ends with: its result and its buffers.
 pub(crate) type Outcome = (io::Result<usize>, Vec<ErasedBuf>);
 
+/// What a file request's error names: the operation, the file (its path where the
+/// `File` was opened by path, else its descriptor).
+struct Subject {
+    op: &'static str,
+    write: bool,
+    fd: Fd,
+    path: Option<Arc<Path>>,
+}
+
 /// The type-independent part of every operation future.
 pub(crate) struct Request {
     shared: Arc<Shared>,
     stage: Stage,
     /// Dropping the future asks the ring to cancel the request (not for writes behind).
     cancel_on_drop: bool,
+    /// For a read, write or sync of a file: what its error names.
+    subject: Option<Box<Subject>>,
 }
 
 impl Request {
     pub(crate) fn new(shared: &Arc<Shared>, op: Op<ErasedBuf>) -> Request {
+        let name = match op.opcode() {
+            OpCode::Read | OpCode::Readv => Some(("read", false)),
+            OpCode::Write | OpCode::Writev => Some(("write", true)),
+            OpCode::Fsync => Some(("fsync", false)),
+            OpCode::Fdatasync => Some(("fdatasync", false)),
+            _ => None,
+        };
+        let subject = name.and_then(|(op_name, write)| {
+            let fd = op.fd.clone()?;
+            Some(Box::new(Subject {
+                op: op_name,
+                write,
+                fd,
+                path: None,
+            }))
+        });
         Request {
             shared: Arc::clone(shared),
             stage: Stage::Unsent(op),
             cancel_on_drop: true,
+            subject,
         }
+    }
+
+    /// Names the file by its path in this request's error.
+    pub(crate) fn named(mut self, path: Option<&Arc<Path>>) -> Request {
+        if let (Some(s), Some(p)) = (self.subject.as_mut(), path) {
+            s.path = Some(Arc::clone(p));
+        }
+        self
+    }
+
+    /// The request's error, naming the operation and the file; a read or write refused
+    /// because the file is not open for it is `PermissionDenied` and says so.
+    fn explain(&self, e: io::Error) -> io::Error {
+        let Some(s) = self.subject.as_deref() else {
+            return e;
+        };
+        if e.get_ref().is_some() {
+            // Already explained (an O_DIRECT alignment refusal).
+            return e;
+        }
+        let mut kind = e.kind();
+        let mut hint = None;
+        if e.raw_os_error() == Some(Errno::BADF.0) && s.op != "fsync" && s.op != "fdatasync" {
+            if let Ok(fl) = rustix::fs::fcntl_getfl(&s.fd) {
+                let mode = fl & rustix::fs::OFlags::RWMODE;
+                if s.write && mode == rustix::fs::OFlags::RDONLY {
+                    kind = io::ErrorKind::PermissionDenied;
+                    hint = Some("the file is not open for writing");
+                } else if !s.write && mode == rustix::fs::OFlags::WRONLY {
+                    kind = io::ErrorKind::PermissionDenied;
+                    hint = Some("the file is not open for reading");
+                }
+            }
+        }
+        io::Error::new(
+            kind,
+            super::path::PathError::of_file(s.op, s.path.as_deref(), s.fd.as_raw(), hint, e),
+        )
     }
 
     /// Dropping this request's future lets the request finish instead of cancelling it.
@@ -78,7 +146,10 @@ impl Request {
                 }
             },
             Stage::Sent(token) => match self.shared.ring.poll_token(token, cx) {
-                Poll::Ready(Ok(c)) => Poll::Ready(outcome_of(c)),
+                Poll::Ready(Ok(c)) => {
+                    let (r, bufs) = outcome_of(c);
+                    Poll::Ready((r.map_err(|e| self.explain(e)), bufs))
+                }
                 Poll::Ready(Err(e)) => {
                     unreachable!("only this future takes its request's completion: {e}")
                 }
