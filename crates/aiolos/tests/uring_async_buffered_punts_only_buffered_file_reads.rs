@@ -8,10 +8,13 @@ use std::io::Write;
 use std::time::Duration;
 
 fn uring(policy: AsyncBuffered) -> Option<Ring<Vec<u8>>> {
+    // The policy decides per submission system call; one call per batch (no split into
+    // chunks) makes "a batch is punted whole or not at all" checkable.
     match Ring::builder()
         .entries(64)
         .engine(EngineKind::Uring)
         .async_buffered(policy)
+        .submit_split(0, 0)
         .build()
     {
         Ok(r) => Some(r),
