@@ -38,6 +38,10 @@ pub(super) fn build_op(cb: &Iocb) -> Result<Op<RawBuf>, Errno> {
     if cb.aio_reserved2 != 0 || cb.aio_flags & !(IOCB_FLAG_RESFD | IOCB_FLAG_IOPRIO) != 0 {
         return Err(Errno::INVAL);
     }
+    // The kernel's overflow check: a length (or iovec count) too large for a ssize_t.
+    if isize::try_from(cb.aio_nbytes).is_err() {
+        return Err(Errno::INVAL);
+    }
     let fd = cb.aio_fildes as i32;
     // EBADF now, as the kernel's fget at submit.
     crate::fds::check_open(fd)?;
@@ -65,6 +69,11 @@ pub(super) fn build_op(cb: &Iocb) -> Result<Op<RawBuf>, Errno> {
             let mut bufs = Vec::with_capacity(count);
             for i in 0..count {
                 let v: IoVec = load_iovec(base.wrapping_add(i))?;
+                // As the kernel's iovec import: an element too long for a ssize_t is
+                // EINVAL at submission (lengths that only sum past it are capped there).
+                if isize::try_from(v.len).is_err() {
+                    return Err(Errno::INVAL);
+                }
                 // SAFETY: as for a single buffer: valid until reaped, checked by the
                 // kernel.
                 bufs.push(unsafe { RawBuf::new(v.base as *mut u8, v.len) });

@@ -1,4 +1,4 @@
-/* DESC: iocbs with bad contents (an iocb submitted twice, a negative offset, zero lengths, more than IOV_MAX elements, a wild buffer) get the kernel's answers on every engine, never a crash. */
+/* DESC: iocbs with bad contents (an iocb submitted twice, a negative offset, zero lengths, more than IOV_MAX elements, iovec lengths past SIZE_MAX, a wild buffer) get the kernel's answers on every engine, never a crash. */
 #include "common.h"
 
 /* Submits one iocb; returns io_submit's result, and the event's res when it was queued. */
@@ -72,6 +72,24 @@ int main(void)
 			iov[i].iov_len = 1;
 		}
 		io_prep_preadv(&cb, fd, iov, 1025, 0);
+		EXPECT_RET(io_submit(ctx, 1, ptrs), -EINVAL);
+	}
+
+	/* A length too large for a ssize_t: the kernel's overflow check, EINVAL. */
+	io_prep_pread(&cb, fd, buf, (size_t)-1, 0);
+	EXPECT_RET(io_submit(ctx, 1, ptrs), -EINVAL);
+
+	/* Vectored lengths whose sum passes SIZE_MAX (each too large for a ssize_t): the
+	 * kernel refuses the request with EINVAL at submission. */
+	{
+		static struct iovec huge[2];
+		huge[0].iov_base = buf;
+		huge[0].iov_len = (size_t)-1;
+		huge[1].iov_base = buf;
+		huge[1].iov_len = (size_t)-1;
+		io_prep_preadv(&cb, fd, huge, 2, 0);
+		EXPECT_RET(io_submit(ctx, 1, ptrs), -EINVAL);
+		io_prep_pwritev(&cb, fd, huge, 2, 0);
 		EXPECT_RET(io_submit(ctx, 1, ptrs), -EINVAL);
 	}
 

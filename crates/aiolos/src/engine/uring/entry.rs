@@ -204,7 +204,9 @@ impl Uring {
                 let iov = unsafe {
                     std::slice::from_raw_parts(sqe.addr as *const IoVec, sqe.len as usize)
                 };
-                iov.iter().map(|v| v.len as u64).sum()
+                // Saturating: a caller's iovec lengths are not checked here, and may sum past
+                // u64 (the kernel refuses such a request; the estimate must not panic).
+                iov.iter().fold(0u64, |sum, v| sum.saturating_add(v.len as u64))
             }
             _ => sqe.len,
         }

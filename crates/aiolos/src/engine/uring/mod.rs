@@ -415,7 +415,7 @@ impl Engine for Uring {
                     reads += 1;
                     // SAFETY: the caller guarantees the iovec table of a readv stays
                     // valid until its completion is reaped.
-                    bytes += unsafe { Self::read_len(s) };
+                    bytes = bytes.saturating_add(unsafe { Self::read_len(s) });
                 }
                 None => {}
             }
