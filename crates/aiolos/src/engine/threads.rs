@@ -53,6 +53,9 @@ use std::time::{Duration, Instant};
 /// own; cancellation and shutdown normally wake it at once through its eventfd.
 const POLL_SLICE: Duration = Duration::from_secs(5);
 
+/// The offset `preadv2`/`pwritev2` read as "the file position" (-1).
+const CURRENT_POSITION: u64 = u64::MAX;
+
 /// How often a write that makes no progress is retried before its 0 is reported.
 const ZERO_WRITE_RETRIES: usize = 3;
 
@@ -326,17 +329,31 @@ unsafe fn read_write(sqe: &Sqe) -> Result<usize, Errno> {
         }
         _ => &one,
     };
+    // A stream (pipe, socket) has no offsets: its read or write goes to the stream, as
+    // io_uring and kernel AIO do it, rather than failing with ESPIPE.
+    let mut offset = sqe.offset;
     match sqe.op {
-        // SAFETY: the caller keeps every buffer named by iov writable and alive.
-        OpCode::Read | OpCode::Readv => unsafe {
-            file::preadv2(sqe.fd, iov, sqe.offset, sqe.rw_flags)
+        OpCode::Read | OpCode::Readv => loop {
+            // SAFETY: the caller keeps every buffer named by iov writable and alive.
+            match unsafe { file::preadv2(sqe.fd, iov, offset, sqe.rw_flags) } {
+                Err(Errno::SPIPE) if offset != CURRENT_POSITION => {
+                    offset = CURRENT_POSITION;
+                }
+                other => return other,
+            }
         },
         _ => {
             let wanted: usize = iov.iter().map(|v| v.len).sum();
             let mut tries = 0;
             loop {
                 // SAFETY: the caller keeps every buffer named by iov readable and alive.
-                let n = unsafe { file::pwritev2(sqe.fd, iov, sqe.offset, sqe.rw_flags) }?;
+                let n = match unsafe { file::pwritev2(sqe.fd, iov, offset, sqe.rw_flags) } {
+                    Err(Errno::SPIPE) if offset != CURRENT_POSITION => {
+                        offset = CURRENT_POSITION;
+                        continue;
+                    }
+                    other => other?,
+                };
                 // A short write is reported as the kernel's engines report it; only a
                 // write that made no progress at all is tried again.
                 if n > 0 || wanted == 0 || tries == ZERO_WRITE_RETRIES {

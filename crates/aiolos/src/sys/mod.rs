@@ -65,6 +65,8 @@ impl Errno {
     pub const NFILE: Errno = Errno(libc::ENFILE);
     /// `EBUSY`: device or resource busy.
     pub const BUSY: Errno = Errno(libc::EBUSY);
+    /// Illegal seek: an offset given for a pipe or socket.
+    pub const SPIPE: Errno = Errno(libc::ESPIPE);
 
     /// The calling thread's current `errno`.
     pub fn last() -> Errno {
