@@ -14,7 +14,9 @@
 //! - [`context`]: which contexts this library created, so that a context's completion ring
 //!   is only read while it is known to be mapped.
 //! - [`native`]: the `native` engine: the kernel's own AIO context, passed through.
-//! - [`stack`]: which caller pointers the library may read itself without risking a fault.
+//! - [`region`]: which caller memory the library may read or write itself without risking
+//!   a fault.
+//! - [`sys`]: the drop-in's own system calls.
 //!
 //! - [`dispatch`]: routes each call to the engine serving its context.
 //! - [`emulated`] and [`userring`]: the `uring` and `threads` engines, whose
@@ -34,7 +36,8 @@ pub mod engine;
 pub mod exports;
 pub mod ffi;
 pub mod native;
-pub mod stack;
+pub mod region;
+pub mod sys;
 #[cfg(test)]
 mod test_support;
 pub mod userring;
