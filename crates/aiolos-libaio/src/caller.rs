@@ -3,8 +3,9 @@
 //!
 //! Memory that is certainly mapped ([`crate::region`]: the caller's live stack, the `brk`
 //! heap, the program's own data) is read and written directly. Anything else goes through
-//! the kernel (`process_vm_readv`/`writev` on this process, in `aiolos::sys::aio_raw`), so
-//! an unmapped or read-only address is `EFAULT`, never a crash.
+//! the kernel ([`crate::bounce`]'s memory file, else `process_vm_readv`/`writev` on this
+//! process, in `aiolos::sys::aio_raw`), so an unmapped or read-only address is `EFAULT`,
+//! never a crash.
 //!
 //! Miri cannot run those system calls. Under Miri only (`cfg(miri)`, which no build of the
 //! library has), the same functions copy directly, after the checks that do not need the
@@ -35,7 +36,12 @@ pub fn load(src: *const u8, dst: &mut [u8]) -> Result<usize, Errno> {
     }
     #[cfg(not(miri))]
     {
-        aiolos::sys::aio_raw::load_checked(src, dst)
+        if dst.is_empty() {
+            return Ok(0);
+        }
+        let len = dst.len();
+        crate::bounce::load_vectored(&[(src as usize, len)], dst)
+            .unwrap_or_else(|| aiolos::sys::aio_raw::load_checked(src, dst))
     }
     #[cfg(miri)]
     {
@@ -74,7 +80,11 @@ pub fn load_vectored(srcs: &[(usize, usize)], dst: &mut [u8]) -> Result<usize, E
     }
     #[cfg(not(miri))]
     {
-        aiolos::sys::aio_raw::load_vectored_checked(srcs, dst)
+        if total == Some(0) {
+            return Ok(0);
+        }
+        crate::bounce::load_vectored(srcs, dst)
+            .unwrap_or_else(|| aiolos::sys::aio_raw::load_vectored_checked(srcs, dst))
     }
     #[cfg(miri)]
     {
@@ -117,7 +127,11 @@ pub fn store(dst: *mut u8, src: &[u8]) -> Result<(), Errno> {
     }
     #[cfg(not(miri))]
     {
-        aiolos::sys::aio_raw::store_checked(dst, src)
+        if src.is_empty() {
+            return Ok(());
+        }
+        crate::bounce::store(dst as usize, src)
+            .unwrap_or_else(|| aiolos::sys::aio_raw::store_checked(dst, src))
     }
     #[cfg(miri)]
     {

@@ -6,8 +6,8 @@
 //! libaio's own header.
 //!
 //! - [`abi`]: the C types (`io_context_t`, `struct iocb`, `struct io_event`, callbacks).
-//! - [`caller`]: reads and writes of memory named by callers' pointers, through the kernel
-//!   (`EFAULT`, never a crash).
+//! - [`caller`]: reads and writes of memory named by callers' pointers, directly where it
+//!   is certainly mapped, else through the kernel (`EFAULT`, never a crash; [`bounce`]).
 //! - [`ffi`]: the one place where a `Result` becomes a C return value (negative errno,
 //!   `errno` untouched) and where panics are stopped before they reach C.
 //! - [`exports`]: the exported functions and their symbol versions.
@@ -28,6 +28,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod abi;
+pub mod bounce;
 pub mod caller;
 pub mod context;
 pub mod dispatch;
