@@ -131,7 +131,9 @@ pub fn store(dst: *mut u8, src: &[u8]) -> Result<(), Errno> {
             return Ok(());
         }
         crate::bounce::store(dst as usize, src)
-            .unwrap_or_else(|| aiolos::sys::aio_raw::store_checked(dst, src))
+            .unwrap_or_else(|| aiolos::sys::aio_raw::store_checked(dst, src))?;
+        remember_written(dst as usize, src.len());
+        Ok(())
     }
     #[cfg(miri)]
     {
@@ -168,6 +170,37 @@ fn copy_out(src: &[u8], addr: usize) {
 /// As [`store`].
 pub fn store_u64(dst: *mut u64, value: u64) -> Result<(), Errno> {
     store(dst.cast(), &value.to_ne_bytes())
+}
+
+thread_local! {
+    /// Pages this thread wrote through the kernel lately (page numbers).
+    static WRITTEN: std::cell::RefCell<[usize; 16]> = const { std::cell::RefCell::new([usize::MAX; 16]) };
+}
+
+#[cfg_attr(miri, allow(dead_code))]
+fn remember_written(addr: usize, len: usize) {
+    let (first, last) = (addr / 4096, (addr + len.max(1) - 1) / 4096);
+    if first == last {
+        WRITTEN.with(|w| {
+            let mut w = w.borrow_mut();
+            if !w.contains(&first) {
+                w.rotate_right(1);
+                w[0] = first;
+            }
+        });
+    }
+}
+
+/// Whether `[addr, addr + len)` is writable as far as this thread knows: proven by
+/// [`crate::region`], or on a page it wrote through the kernel lately. Only for skipping a
+/// write that would store what is there already: a page made read-only since would then
+/// miss its `EFAULT`, never fault (nothing is written).
+pub fn known_writable(addr: usize, len: usize) -> bool {
+    if region::writable(addr, len) {
+        return true;
+    }
+    let (first, last) = (addr / 4096, addr.saturating_add(len.max(1) - 1) / 4096);
+    first == last && WRITTEN.with(|w| w.borrow().contains(&first))
 }
 
 /// Writes `value` at `dst` (native byte order).

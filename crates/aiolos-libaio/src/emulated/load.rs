@@ -92,11 +92,14 @@ fn check_after_fd(iocb: usize, cb: &Iocb, fd: RawFd, kind: FileKind) -> Result<C
     if cb.aio_flags & IOCB_FLAG_RESFD != 0 {
         fdinfo::check_eventfd(cb.aio_resfd as i32)?;
     }
-    // io_submit writes KIOCB_KEY (0) into the iocb: a read-only iocb is EFAULT here.
+    // io_submit writes KIOCB_KEY (0) into the iocb: a read-only iocb is EFAULT here. A key
+    // that is 0 already on a page known to be writable needs no write (only its check).
     let key = std::ptr::with_exposed_provenance_mut::<Iocb>(iocb)
         .wrapping_byte_add(std::mem::offset_of!(Iocb, aio_key))
         .cast::<u32>();
-    caller::store_u32(key, 0)?;
+    if cb.aio_key != 0 || !caller::known_writable(key as usize, 4) {
+        caller::store_u32(key, 0)?;
+    }
     match cb.aio_lio_opcode {
         kaio::IOCB_CMD_PREAD => check_rw(cb, fd, kind, false, false),
         kaio::IOCB_CMD_PWRITE => check_rw(cb, fd, kind, true, false),
