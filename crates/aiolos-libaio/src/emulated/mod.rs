@@ -457,9 +457,6 @@ impl Ctx {
         let deadline = timeout.map(|d| Instant::now().checked_add(d));
         let (min, max) = (min_nr as usize, nr as usize);
         let mut n = 0;
-        // Collect what the engine has finished before looking (the pool engine; on
-        // io_uring the engine thread publishes as soon as the kernel completes).
-        self.shared.sweep();
         let interrupted = loop {
             match self.take(events.wrapping_add(n), max - n) {
                 Ok(k) => n += k,
@@ -493,7 +490,6 @@ impl Ctx {
                 }
                 break true;
             }
-            self.shared.sweep();
         };
         if let Some(m) = mask {
             // A signal the mask unblocks that is pending now is delivered before
@@ -606,7 +602,6 @@ impl Ctx {
         }
         self.cancel_polls();
         while self.in_flight.load(Ordering::SeqCst) > 0 {
-            self.shared.sweep();
             let _ = self.sleep_until_quiet();
         }
         self.ring.retire();

@@ -279,14 +279,6 @@ impl Shared {
         }
     }
 
-    /// Collects what the engine has finished, on this thread (a no-op where only the
-    /// engine thread may reap; that thread reaps as soon as the kernel says so).
-    pub fn sweep(&self) {
-        if !self.owner_only {
-            let _ = self.ring.drive(Some(Duration::ZERO));
-        }
-    }
-
     /// Asks the engine to cancel a request (a poll).
     pub fn cancel(&self, token: Token) {
         if self.owner_only {
