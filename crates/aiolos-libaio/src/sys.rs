@@ -1,6 +1,6 @@
 //! The drop-in's own system calls: what the emulated engines need beyond the library's
-//! `aiolos::sys` (which serves the library): eventfds and polls for the engine thread and
-//! `io_pgetevents`, futexes for threads waiting in `io_getevents`, the buffered reads and
+//! `aiolos::sys` (which serves the library): eventfds for the engine thread's doorbell
+//! and `io_pgetevents`, futexes for threads waiting in `io_getevents`, the buffered reads and
 //! writes done inside `io_submit`, and descriptor queries.
 //!
 //! # Safety
@@ -59,22 +59,6 @@ pub fn eventfd_drain(fd: BorrowedFd<'_>) {
             8,
         )
     };
-}
-
-/// `poll(2)` on `fds` (`(descriptor, events)`), no timeout: waits until one is ready, and
-/// returns each one's `revents`. An interrupted wait returns all zeros.
-pub fn poll_forever(fds: &[(RawFd, i16)]) -> Vec<i16> {
-    let mut pfds: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|&(fd, events)| libc::pollfd {
-            fd,
-            events,
-            revents: 0,
-        })
-        .collect();
-    // SAFETY: pfds is a live, writable array of pfds.len() pollfds.
-    let _ = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, -1) };
-    pfds.iter().map(|p| p.revents).collect()
 }
 
 /// `ppoll(2)` on `fd` for reading with the signal set `mask` (8 bytes, the kernel's) in

@@ -356,7 +356,7 @@ impl Ctx {
             Checked::Nop => return done(0),
         };
         let req = Req {
-            ctx: Arc::clone(self),
+            ctx: Some(Arc::clone(self)),
             iocb: iocb as u64,
             data: cb.aio_data,
             resfd: resfd.map(ResFd::take),
@@ -566,9 +566,7 @@ impl Ctx {
         let addr = iocb as usize as u64;
         let ring = self.shared.ring();
         let token = ring
-            .find(|r| {
-                std::ptr::eq(Arc::as_ptr(&r.ctx), self) && r.iocb == addr && r.poll && !r.cancelled
-            })
+            .find(|r| r.belongs_to(self) && r.iocb == addr && r.poll && !r.cancelled)
             .ok_or(Errno::INVAL)?;
         let took = ring.with_payload(token, |r| !std::mem::replace(&mut r.cancelled, true));
         if !matches!(took, Ok(true)) {
@@ -625,9 +623,7 @@ impl Ctx {
 
     fn cancel_polls(&self) {
         let ring = self.shared.ring();
-        while let Some(t) =
-            ring.find(|r| std::ptr::eq(Arc::as_ptr(&r.ctx), self) && r.poll && !r.cancelled)
-        {
+        while let Some(t) = ring.find(|r| r.belongs_to(self) && r.poll && !r.cancelled) {
             let took = ring.with_payload(t, |r| !std::mem::replace(&mut r.cancelled, true));
             if matches!(took, Ok(true)) {
                 self.shared.cancel(t);

@@ -21,11 +21,18 @@
 //!
 //! The engine thread blocks every signal: the program's signals are for the program's
 //! threads.
+//!
+//! # Safety
+//!
+//! The doorbell's poll uses the doorbell eventfd by number; the descriptor is owned by the
+//! [`Shared`] whose ring holds the request, and the ring is dropped (waiting for every
+//! request) before the descriptor is closed.
+#![allow(unsafe_code)]
 
 use super::Ctx;
 use crate::sys;
 use aiolos::sys::Errno;
-use aiolos::{AsyncBuffered, Completion, EngineKind, RawBuf, Ring, Token};
+use aiolos::{AsyncBuffered, Completion, EngineKind, Fd, Op, RawBuf, Ring, Token};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -72,8 +79,8 @@ impl ResFd {
 /// What the ring keeps of an iocb, as the payload of its slot.
 #[derive(Debug)]
 pub struct Req {
-    /// The context the request belongs to.
-    pub ctx: Arc<Ctx>,
+    /// The context the request belongs to (`None`: the engine thread's doorbell poll).
+    pub ctx: Option<Arc<Ctx>>,
     /// The iocb's address (the event's `obj`, and how `io_cancel` names the request).
     pub iocb: u64,
     /// The iocb's `aio_data` (the event's `data`).
@@ -87,6 +94,15 @@ pub struct Req {
     /// Bytes a buffered read already got inside `io_submit` before the rest was handed to
     /// the engine.
     pub done: i64,
+}
+
+impl Req {
+    /// Whether this request belongs to context `ctx`.
+    pub fn belongs_to(&self, ctx: &Ctx) -> bool {
+        self.ctx
+            .as_ref()
+            .is_some_and(|c| std::ptr::eq(Arc::as_ptr(c), ctx))
+    }
 }
 
 impl std::fmt::Debug for Ctx {
@@ -103,6 +119,8 @@ pub struct Shared {
     doorbell: OwnedFd,
     /// The engine thread is about to sleep or sleeps: ring the doorbell.
     sleeping: AtomicBool,
+    /// The doorbell's poll completed (set by the sink; the engine thread re-arms it).
+    rang: Arc<AtomicBool>,
     cancels: Mutex<Vec<Token>>,
     /// Tells the engine thread to return (Miri only: see [`release`]).
     stop: AtomicBool,
@@ -225,22 +243,30 @@ fn build(kind: EngineKind) -> Result<Arc<Shared>, Errno> {
         }
         Err(e) => return Err(e.errno().unwrap_or(Errno::NOMEM)),
     };
-    ring.set_sink(publish);
+    let rang = Arc::new(AtomicBool::new(false));
+    let sink_rang = Arc::clone(&rang);
+    ring.set_sink(move |c| publish(c, &sink_rang));
     Ok(Arc::new(Shared {
         owner_only: ring.engine_kind() == EngineKind::Uring,
         ring,
         doorbell: sys::eventfd()?,
         sleeping: AtomicBool::new(false),
+        rang,
         cancels: Mutex::new(Vec::new()),
         stop: AtomicBool::new(false),
         thread: Mutex::new(None),
     }))
 }
 
-/// The ring's sink: a completion goes to its context's ring, as the kernel would post it.
-fn publish(c: Completion<RawBuf, Req>) {
+/// The ring's sink: a completion goes to its context's ring, as the kernel would post it
+/// (the doorbell's poll only says the doorbell rang).
+fn publish(c: Completion<RawBuf, Req>, rang: &AtomicBool) {
     let mut res = c.raw_result();
     let req = c.user_data;
+    let Some(ctx) = req.ctx else {
+        rang.store(true, Ordering::SeqCst);
+        return;
+    };
     // The kernel completes a cancelled poll with no events ready: res 0.
     if req.cancelled && res == -i64::from(libc::ECANCELED) {
         res = 0;
@@ -251,7 +277,7 @@ fn publish(c: Completion<RawBuf, Req>) {
         res = if res < 0 { req.done } else { req.done + res };
     }
     let resfd = req.resfd.as_ref().map(ResFd::raw);
-    req.ctx.publish(req.data, req.iocb, res, resfd);
+    ctx.publish(req.data, req.iocb, res, resfd);
 }
 
 impl Shared {
@@ -290,46 +316,73 @@ impl Shared {
     }
 }
 
-/// The engine thread: submits what program threads queued (io_uring), reaps whatever
-/// completes, and sleeps on the engine's notification descriptor and the doorbell.
+/// The engine thread: submits what program threads queued (io_uring), and waits in the
+/// engine for completions, reaping them as they come. On io_uring it also waits for its
+/// doorbell: a poll of the doorbell eventfd in the ring itself, so one `io_uring_enter`
+/// both submits and sleeps until a completion or the doorbell.
 fn run(shared: &Shared) {
-    let notify = shared.ring.notify_fd().as_raw_fd();
-    let bell = shared.doorbell.as_raw_fd();
     let spin = spin_time();
+    let mut armed = false;
     let mut last_work = Instant::now();
     while !shared.stop.load(Ordering::SeqCst) {
-        let queued = shared.ring.queued();
-        let applied = shared.ring.drive(Some(Duration::ZERO)).unwrap_or(0);
+        if shared.rang.swap(false, Ordering::SeqCst) {
+            sys::eventfd_drain(shared.doorbell.as_fd());
+            armed = false;
+        }
+        if shared.owner_only && !armed {
+            armed = arm_doorbell(shared);
+        }
         let cancels = std::mem::take(&mut *lock(&shared.cancels));
         for t in cancels {
             let _ = shared.ring.cancel(t);
         }
-        if queued > 0 || applied > 0 {
-            last_work = Instant::now();
-        }
-        // Right after work, look again for a while before sleeping: the next request of a
-        // program waiting on one at a time then needs no doorbell, and its completion no
-        // wake-up of this thread.
+        // Right after work, look again for a while before sleeping (AIOLOS_SPIN_US): the
+        // next request of a program waiting on one at a time then needs no doorbell.
         if last_work.elapsed() < spin {
+            let queued = shared.ring.queued();
+            if shared.ring.drive(Some(Duration::ZERO)).unwrap_or(0) > 0 || queued > 0 {
+                last_work = Instant::now();
+            }
             std::hint::spin_loop();
             continue;
         }
-        // Anything queued after this store is announced by the doorbell (pushers look at
-        // `sleeping` after queueing; the ring's lock orders the two).
+        // Anything queued from here on is announced by the doorbell (pushers look at
+        // `sleeping` after queueing; drive submits what was queued before it waits).
         shared.sleeping.store(true, Ordering::SeqCst);
-        if shared.ring.queued() > 0 || !lock(&shared.cancels).is_empty() {
-            shared.sleeping.store(false, Ordering::SeqCst);
-            continue;
-        }
-        let ready = wait(&[notify, bell]);
+        let applied = shared.ring.drive(WAIT).unwrap_or(0);
         shared.sleeping.store(false, Ordering::SeqCst);
-        if ready[0] {
-            sys::eventfd_drain(shared.ring.notify_fd());
-        }
-        if ready[1] {
-            sys::eventfd_drain(shared.doorbell.as_fd());
+        if applied > 0 {
+            last_work = Instant::now();
         }
     }
+}
+
+/// How long one wait of the engine thread lasts at most: forever, except under Miri,
+/// where a stopping engine thread must notice (a pool has no doorbell).
+const WAIT: Option<Duration> = if cfg!(miri) {
+    Some(Duration::from_millis(5))
+} else {
+    None
+};
+
+/// Queues a poll of the doorbell eventfd (the next drive submits it).
+fn arm_doorbell(shared: &Shared) -> bool {
+    // SAFETY: the doorbell eventfd is owned by `shared`, whose ring (dropped first) waits
+    // for this request before the descriptor is closed.
+    let fd = unsafe { Fd::from_raw(shared.doorbell.as_raw_fd()) };
+    let req = Req {
+        ctx: None,
+        iocb: 0,
+        data: 0,
+        resfd: None,
+        poll: false,
+        cancelled: false,
+        done: 0,
+    };
+    shared
+        .ring
+        .push_with(Op::poll(fd, libc::POLLIN), req)
+        .is_ok()
 }
 
 /// How long the engine thread keeps looking for work after its last before it sleeps
@@ -340,18 +393,4 @@ fn spin_time() -> Duration {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     Duration::from_micros(us)
-}
-
-/// Sleeps until one of `fds` is readable; says which are.
-#[cfg(not(miri))]
-fn wait(fds: &[RawFd; 2]) -> [bool; 2] {
-    let r = sys::poll_forever(&[(fds[0], libc::POLLIN), (fds[1], libc::POLLIN)]);
-    [r[0] != 0, r[1] != 0]
-}
-
-/// Miri cannot run `poll`: look every millisecond (of Miri's virtual clock).
-#[cfg(miri)]
-fn wait(_fds: &[RawFd; 2]) -> [bool; 2] {
-    std::thread::sleep(Duration::from_millis(1));
-    [true, true]
 }
