@@ -2,11 +2,11 @@
 # Checks that a built libaio.so.1 exports exactly libaio 0.3.113's dynamic symbols: the same
 # names, versions and default (@@) / compatibility (@) bindings, the SONAME libaio.so.1, and
 # nothing else (no leaked Rust or runtime symbols).
-# Usage: check-symbols.sh [PATH/TO/libaio.so.1]   (default: <target dir>/release/libaio.so.1)
+# Usage: check-symbols.sh [PATH/TO/libaio.so.1]   (default: <target dir>/dropin/libaio.so.1)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-lib=${1:-${CARGO_TARGET_DIR:-$root/target}/release/libaio.so.1}
+lib=${1:-${CARGO_TARGET_DIR:-$root/target}/dropin/libaio.so.1}
 [ -e "$lib" ] || { echo "check-symbols: $lib not found (run build-so.sh first)" >&2; exit 1; }
 
 # objdump -T prints "(VERSION)" for a hidden compatibility version (name@VERSION) and

@@ -1,4 +1,4 @@
-//! The `aiolos` command's modules (`bench`, `cp`, `probe`), as a library so that its fuzz
+//! The `aiolos` command's modules (`bench`, `cp`, `probe`, `run`), as a library so that its fuzz
 //! targets and tests reach the parsers and the copy planning the binary runs. Not a stable
 //! API: the command line is the interface (`src/main.rs` is a thin front end).
 #![deny(unsafe_code)]
@@ -10,4 +10,6 @@ pub mod engine;
 pub mod interrupt;
 pub mod kernelfs;
 pub mod probe;
+pub mod program;
+pub mod run;
 pub mod rusage;

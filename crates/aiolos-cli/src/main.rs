@@ -1,8 +1,9 @@
 //! `aiolos`: the command-line tool. `bench` measures the engines, `cp` copies files, `probe`
-//! reports what the kernel and a file system offer.
+//! reports what the kernel, a file system or a program offer, `run` runs a program on the
+//! drop-in libaio.so.1.
 #![deny(unsafe_code)]
 
-use aiolos_cli::{bench, cp, interrupt, probe};
+use aiolos_cli::{bench, cp, interrupt, probe, run};
 use clap::{Parser, Subcommand};
 use std::io;
 use std::process::ExitCode;
@@ -21,8 +22,11 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Copy a file with many requests in flight, O_DIRECT where both sides support it.
     Cp(cp::CpArgs),
-    /// Report what this kernel and file system offer: io_uring, kernel AIO, O_DIRECT.
+    /// Report what this kernel and file system offer: io_uring, kernel AIO, O_DIRECT (or,
+    /// given a program, whether it links libaio.so.1).
     Probe(probe::ProbeArgs),
+    /// Run an unchanged libaio program on aiolos's drop-in libaio.so.1.
+    Run(run::RunArgs),
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -30,6 +34,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::run(args),
         Command::Cp(args) => cp::run(args),
         Command::Probe(args) => probe::run(args),
+        Command::Run(args) => run::run(args),
     }
 }
 

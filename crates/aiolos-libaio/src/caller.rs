@@ -1,9 +1,11 @@
 //! Caller memory: reads and writes of memory that a C caller's pointer names (the iocb
 //! pointer array, iocbs, iovec arrays, `*timeout`, `*ctxp`, the event array).
 //!
-//! In the library these go through the kernel (`process_vm_readv`/`writev` on this
-//! process, in this module's `kernel`), so an unmapped or read-only address is `EFAULT`,
-//! never a crash. `rustix` has neither call; they are made through `libc`.
+//! Memory that is certainly mapped ([`crate::region`]: the caller's live stack, the `brk`
+//! heap, the program's own data) is read and written directly. Anything else goes through
+//! the kernel ([`crate::bounce`]'s memory file, else `process_vm_readv`/`writev` on this
+//! process, in this module's `kernel`: `rustix` has neither call), so an unmapped or read-only address is `EFAULT`,
+//! never a crash.
 //!
 //! Miri cannot run those system calls. Under Miri only (`cfg(miri)`, which no build of the
 //! library has), the same functions copy directly, after the checks that do not need the
@@ -13,12 +15,13 @@
 //!
 //! # Safety
 //!
-//! Outside Miri: the kernel validates every caller address; the local side of each call
-//! is a Rust slice, valid for its length until the call returns. Under Miri: the direct
-//! copies rely on the test's pointers naming readable (or writable) memory of the given
-//! length, which Miri itself checks.
+//! Outside Miri: direct copies only touch ranges [`crate::region`] proves mapped (readable,
+//! or writable for stores); the kernel validates every other address. Under Miri: the
+//! direct copies rely on the test's pointers naming readable (or writable) memory of the
+//! given length, which Miri itself checks.
 #![allow(unsafe_code)]
 
+use crate::region;
 use aiolos::sys::Errno;
 
 /// Reads `dst.len()` bytes from `src`; returns how many were readable from the start.
@@ -27,9 +30,18 @@ use aiolos::sys::Errno;
 /// `EFAULT` when not even the first byte is readable; `EPERM`/`ENOSYS` where a seccomp
 /// filter denies the system call.
 pub fn load(src: *const u8, dst: &mut [u8]) -> Result<usize, Errno> {
+    if region::readable(src as usize, dst.len()) {
+        copy_in(src as usize, dst);
+        return Ok(dst.len());
+    }
     #[cfg(not(miri))]
     {
-        kernel::load(src, dst)
+        if dst.is_empty() {
+            return Ok(0);
+        }
+        let len = dst.len();
+        crate::bounce::load_vectored(&[(src as usize, len)], dst)
+            .unwrap_or_else(|| kernel::load(src, dst))
     }
     #[cfg(miri)]
     {
@@ -52,9 +64,26 @@ pub fn load(src: *const u8, dst: &mut [u8]) -> Result<usize, Errno> {
 /// `EFAULT` when not even the first byte is readable; `EINVAL` for more than 1024 ranges or
 /// a `dst` shorter than their total; `EPERM`/`ENOSYS` under a seccomp filter.
 pub fn load_vectored(srcs: &[(usize, usize)], dst: &mut [u8]) -> Result<usize, Errno> {
+    let total = srcs
+        .iter()
+        .try_fold(0usize, |t, &(_, len)| t.checked_add(len));
+    if srcs.len() <= 1024
+        && total.is_some_and(|t| t <= dst.len())
+        && srcs.iter().all(|&(a, len)| region::readable(a, len))
+    {
+        let mut done = 0;
+        for &(addr, len) in srcs {
+            copy_in(addr, &mut dst[done..done + len]);
+            done += len;
+        }
+        return Ok(done);
+    }
     #[cfg(not(miri))]
     {
-        kernel::load_vectored(srcs, dst)
+        if total == Some(0) {
+            return Ok(0);
+        }
+        crate::bounce::load_vectored(srcs, dst).unwrap_or_else(|| kernel::load_vectored(srcs, dst))
     }
     #[cfg(miri)]
     {
@@ -91,9 +120,18 @@ pub fn load_vectored(srcs: &[(usize, usize)], dst: &mut [u8]) -> Result<usize, E
 /// # Errors
 /// `EFAULT` when the whole range is not writable; `EPERM`/`ENOSYS` under a seccomp filter.
 pub fn store(dst: *mut u8, src: &[u8]) -> Result<(), Errno> {
+    if region::writable(dst as usize, src.len()) {
+        copy_out(src, dst as usize);
+        return Ok(());
+    }
     #[cfg(not(miri))]
     {
-        kernel::store(dst, src)
+        if src.is_empty() {
+            return Ok(());
+        }
+        crate::bounce::store(dst as usize, src).unwrap_or_else(|| kernel::store(dst, src))?;
+        remember_written(dst as usize, src.len());
+        Ok(())
     }
     #[cfg(miri)]
     {
@@ -109,6 +147,21 @@ pub fn store(dst: *mut u8, src: &[u8]) -> Result<(), Errno> {
     }
 }
 
+/// Copies caller memory at `addr` that [`region::readable`] proved readable.
+fn copy_in(addr: usize, dst: &mut [u8]) {
+    let src = std::ptr::with_exposed_provenance::<u8>(addr);
+    // SAFETY: the caller checked region::readable(addr, dst.len()): the range is mapped
+    // and readable for the duration of the call; dst is our own buffer of that length.
+    unsafe { std::ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), dst.len()) };
+}
+
+/// Copies `src` to caller memory at `addr` that [`region::writable`] proved writable.
+fn copy_out(src: &[u8], addr: usize) {
+    let dst = std::ptr::with_exposed_provenance_mut::<u8>(addr);
+    // SAFETY: the caller checked region::writable(addr, src.len()); src is our own buffer.
+    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
+}
+
 /// Writes `value` at `dst` (native byte order).
 ///
 /// # Errors
@@ -116,6 +169,85 @@ pub fn store(dst: *mut u8, src: &[u8]) -> Result<(), Errno> {
 pub fn store_u64(dst: *mut u64, value: u64) -> Result<(), Errno> {
     store(dst.cast(), &value.to_ne_bytes())
 }
+
+thread_local! {
+    /// Pages this thread wrote through the kernel lately (page numbers).
+    static WRITTEN: std::cell::RefCell<[usize; 16]> = const { std::cell::RefCell::new([usize::MAX; 16]) };
+}
+
+#[cfg_attr(miri, allow(dead_code))]
+fn remember_written(addr: usize, len: usize) {
+    let (first, last) = (addr / 4096, (addr + len.max(1) - 1) / 4096);
+    if first == last {
+        WRITTEN.with(|w| {
+            let mut w = w.borrow_mut();
+            if !w.contains(&first) {
+                w.rotate_right(1);
+                w[0] = first;
+            }
+        });
+    }
+}
+
+/// Whether `[addr, addr + len)` is writable as far as this thread knows: proven by
+/// [`crate::region`], or on a page it wrote through the kernel lately. Only for skipping a
+/// write that would store what is there already: a page made read-only since would then
+/// miss its `EFAULT`, never fault (nothing is written).
+pub fn known_writable(addr: usize, len: usize) -> bool {
+    if region::writable(addr, len) {
+        return true;
+    }
+    let (first, last) = (addr / 4096, addr.saturating_add(len.max(1) - 1) / 4096);
+    first == last && WRITTEN.with(|w| w.borrow().contains(&first))
+}
+
+/// Writes `value` at `dst` (native byte order).
+///
+/// # Errors
+/// As [`store`].
+pub fn store_u32(dst: *mut u32, value: u32) -> Result<(), Errno> {
+    store(dst.cast(), &value.to_ne_bytes())
+}
+
+/// Reads a `T` (plain data: every bit pattern valid) from caller memory.
+///
+/// # Errors
+/// `EFAULT` unless all of it is readable; as [`load`] otherwise.
+pub fn load_value<T: Plain>(src: *const T) -> Result<T, Errno> {
+    let mut v = T::default();
+    // SAFETY: T: Plain, so its bytes may be overwritten with any values.
+    let bytes = unsafe {
+        std::slice::from_raw_parts_mut((&mut v as *mut T).cast::<u8>(), std::mem::size_of::<T>())
+    };
+    match load(src.cast(), bytes)? {
+        n if n == std::mem::size_of::<T>() => Ok(v),
+        _ => Err(Errno::FAULT),
+    }
+}
+
+/// Plain data read from callers: every bit pattern is a valid value.
+///
+/// # Safety
+/// Implementors have no padding-dependent invariants and no invalid bit patterns.
+pub unsafe trait Plain: Copy + Default {}
+// SAFETY: integers and arrays of integers have no invalid bit patterns.
+unsafe impl Plain for u64 {}
+// SAFETY: as above.
+unsafe impl Plain for u32 {}
+// SAFETY: as above.
+unsafe impl Plain for usize {}
+// SAFETY: as above.
+unsafe impl Plain for [u32; 8] {}
+// SAFETY: as above.
+unsafe impl Plain for [u64; 2] {}
+// SAFETY: as above.
+unsafe impl Plain for [usize; 2] {}
+// SAFETY: as above.
+unsafe impl Plain for [i64; 2] {}
+// SAFETY: struct io_event is four plain integers.
+unsafe impl Plain for crate::abi::IoEvent {}
+// SAFETY: struct iocb is plain integers (64 bytes, no padding-dependent invariants).
+unsafe impl Plain for crate::abi::Iocb {}
 
 /// Whether `addr` lies in the first page, which Linux never maps (`vm.mmap_min_addr`).
 #[cfg(miri)]

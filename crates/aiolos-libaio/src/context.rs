@@ -1,4 +1,4 @@
-//! The contexts this library created, and which engine each one runs on.
+//! The kernel AIO contexts this library created (engine `native`).
 //!
 //! Reading a context's completion ring in user space (libaio's zero-timeout fast path) is
 //! only sound while the ring is mapped. A context id handed in by the caller may be stale,
@@ -16,24 +16,12 @@
 //! is async-signal-safe and so allowed in a child of a multi-threaded process.
 #![allow(unsafe_code)]
 
-use crate::emulated::Emulated;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::sync::{Once, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
-
-/// Which engine serves a context.
-#[derive(Clone)]
-pub enum Kind {
-    /// The kernel's own AIO context.
-    Native,
-    /// A user-space ring fed by an aiolos ring (`uring` or `threads`).
-    Emulated(Arc<Emulated>),
-}
 
 struct Entry {
     generation: u64,
-    kind: Kind,
 }
 
 static CONTEXTS: RwLock<BTreeMap<u64, Entry>> = RwLock::new(BTreeMap::new());
@@ -56,8 +44,8 @@ fn write() -> RwLockWriteGuard<'static, BTreeMap<u64, Entry>> {
     CONTEXTS.write().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Records that this library created context `id`, served by `kind`.
-pub fn register(id: u64, kind: Kind) {
+/// Records that this library created kernel context `id`.
+pub fn register(id: u64) {
     // Miri runs no fork (and no pthread_atfork).
     #[cfg(not(miri))]
     ATFORK.call_once(|| {
@@ -70,40 +58,32 @@ pub fn register(id: u64, kind: Kind) {
         id,
         Entry {
             generation: generation(),
-            kind,
         },
     );
 }
 
-/// Forgets context `id`; returns its kind if this process created it.
-pub fn unregister(id: u64) -> Option<Kind> {
+/// Forgets context `id`; returns whether this process created it.
+pub fn unregister(id: u64) -> bool {
     let mut map = write();
     // A context from before a fork stays in the map: removing it would free memory, which
     // a fork child of a threaded program must not do (its allocator's locks may be held by
     // threads that do not exist in the child). A context set up later at the same address
     // replaces the entry.
-    if map.get(&id)?.generation != generation() {
-        return None;
+    if map.get(&id).is_none_or(|e| e.generation != generation()) {
+        return false;
     }
-    map.remove(&id).map(|e| e.kind)
+    map.remove(&id).is_some()
 }
 
-/// Runs `f` with the kind of context `id` while holding the registry's read lock, so the
-/// context cannot be destroyed meanwhile. Returns `None` (without waiting) when the context
-/// is not ours, is from before a `fork`, or the registry is being written to.
-pub fn with_live<R>(id: u64, f: impl FnOnce(&Kind) -> R) -> Option<R> {
+/// Runs `f` while holding the registry's read lock, if context `id` is live, so it cannot
+/// be destroyed meanwhile. Returns `None` (without waiting) when the context is not ours,
+/// is from before a `fork`, or the registry is being written to.
+pub fn with_live<R>(id: u64, f: impl FnOnce() -> R) -> Option<R> {
     let guard: RwLockReadGuard<'_, _> = match CONTEXTS.try_read() {
         Ok(g) => g,
         Err(TryLockError::Poisoned(e)) => e.into_inner(),
         Err(TryLockError::WouldBlock) => return None,
     };
     let e = guard.get(&id)?;
-    (e.generation == generation()).then(|| f(&e.kind))
-}
-
-/// The kind of context `id` if this process created it (waits for the registry lock).
-pub fn get(id: u64) -> Option<Kind> {
-    let guard = CONTEXTS.read().unwrap_or_else(|e| e.into_inner());
-    let e = guard.get(&id)?;
-    (e.generation == generation()).then(|| e.kind.clone())
+    (e.generation == generation()).then(f)
 }

@@ -1,15 +1,19 @@
 //! Routes each call to the engine that serves its context: contexts created on an
-//! emulated engine (`uring`, `threads`) are found in the registry; every other context id
-//! (ours on `native`, or one created by a direct system call) goes to the kernel.
+//! emulated engine (`uring`, `threads`) are found by their address (or their ring
+//! header); every other context id (ours on `native`, or one created by a direct system
+//! call) goes to the kernel.
+//!
+//! Where the kernel checks an argument before it looks the context up (the count of
+//! `io_submit`, the timeout and signal mask of `io_getevents`/`io_pgetevents`), so does
+//! the emulation, so that the error is the kernel's whatever else is wrong.
 //!
 //! # Safety
 //!
 //! Only forwards the callers' contracts to the engines.
 #![allow(unsafe_code)]
 
-use crate::abi::{ctx_id, IoContext, IoEvent, Iocb, Sigset, Timespec};
-use crate::context::{self, Kind};
-use crate::emulated::Emulated;
+use crate::abi::{IoContext, IoEvent, Iocb, Sigset, Timespec};
+use crate::emulated::{self, Ctx};
 use crate::engine;
 use crate::native;
 use aiolos::sys::Errno;
@@ -17,57 +21,26 @@ use aiolos::EngineKind;
 use std::ffi::{c_int, c_long};
 use std::sync::Arc;
 
-fn emulated(ctx: IoContext) -> Option<Arc<Emulated>> {
+fn emulated(ctx: IoContext) -> Option<Arc<Ctx>> {
     if engine::configured() == EngineKind::Native {
         return None;
     }
-    match context::get(ctx_id(ctx)) {
-        Some(Kind::Emulated(e)) => Some(e),
-        _ => None,
-    }
+    emulated::lookup(ctx)
 }
 
-/// `io_setup` on the configured engine (`uring` falls back to `threads` where io_uring
-/// cannot be set up).
+/// `io_setup` on the configured engine.
 ///
 /// # Safety
-/// `ctxp` is NULL or points to an `io_context_t`.
+/// `ctxp` is checked by the kernel (or read through it).
 ///
 /// # Errors
-/// As [`native::setup`].
+/// As the kernel's `io_setup`.
 pub unsafe fn setup(maxevents: c_int, ctxp: *mut IoContext) -> Result<c_int, Errno> {
-    let kind = engine::configured();
-    if kind == EngineKind::Native {
+    match engine::configured() {
         // SAFETY: forwarded contract.
-        return unsafe { native::setup(maxevents, ctxp) };
+        EngineKind::Native => unsafe { native::setup(maxevents, ctxp) },
+        kind => emulated::setup(kind, maxevents, ctxp).map(|()| 0),
     }
-    if ctxp.is_null() {
-        return Err(Errno::FAULT);
-    }
-    let mut current = [0u8; 8];
-    if crate::caller::load(ctxp.cast(), &mut current)? != 8 {
-        return Err(Errno::FAULT);
-    }
-    if maxevents <= 0 || current != [0; 8] {
-        return Err(Errno::INVAL);
-    }
-    let ctx = match Emulated::new(kind, maxevents) {
-        // The probe allowed io_uring, but this ring could not be set up (descriptors or
-        // locked memory ran out since): the thread pool, as the rule says.
-        Err(e) if kind == EngineKind::Uring => {
-            if aiolos::engine::log_enabled() {
-                eprintln!("aiolos: io_uring could not be set up ({e}); this context uses threads");
-            }
-            Emulated::new(EngineKind::Threads, maxevents)?
-        }
-        other => other?,
-    };
-    if let Err(e) = crate::caller::store_u64(ctxp.cast(), ctx.id()) {
-        ctx.destroy();
-        return Err(e);
-    }
-    context::register(ctx.id(), Kind::Emulated(ctx));
-    Ok(0)
 }
 
 /// `io_destroy`.
@@ -75,14 +48,10 @@ pub unsafe fn setup(maxevents: c_int, ctxp: *mut IoContext) -> Result<c_int, Err
 /// # Errors
 /// `EINVAL` for a context that is not live.
 pub fn destroy(ctx: IoContext) -> Result<c_int, Errno> {
-    if engine::configured() != EngineKind::Native {
-        if let Some(Kind::Emulated(e)) = context::get(ctx_id(ctx)) {
-            context::unregister(ctx_id(ctx));
-            e.destroy();
-            return Ok(0);
-        }
+    match emulated(ctx) {
+        Some(e) => e.destroy().map(|()| 0),
+        None => native::destroy(ctx),
     }
-    native::destroy(ctx)
 }
 
 /// `io_submit`.
@@ -93,11 +62,19 @@ pub fn destroy(ctx: IoContext) -> Result<c_int, Errno> {
 /// # Errors
 /// As the kernel's.
 pub unsafe fn submit(ctx: IoContext, nr: c_long, ios: *mut *mut Iocb) -> Result<c_int, Errno> {
+    if nr < 0 {
+        return Err(Errno::INVAL);
+    }
     match emulated(ctx) {
         Some(e) => e.submit(nr, ios).map(crate::ffi::count),
         // SAFETY: forwarded contract.
         None => unsafe { native::submit(ctx, nr, ios) },
     }
+}
+
+/// The counts `io_getevents` accepts.
+fn counts_ok(min_nr: c_long, nr: c_long) -> bool {
+    0 <= min_nr && min_nr <= nr
 }
 
 /// `io_getevents`.
@@ -114,13 +91,19 @@ pub unsafe fn getevents(
     events: *mut IoEvent,
     timeout: *const Timespec,
 ) -> Result<c_int, Errno> {
-    match emulated(ctx) {
-        Some(e) => e
-            .getevents(min_nr, nr, events, timeout)
-            .map(crate::ffi::count),
-        // SAFETY: forwarded contract.
-        None => unsafe { native::getevents(ctx, min_nr, nr, events, timeout) },
+    if engine::configured() != EngineKind::Native {
+        let wait = emulated::read_timeout(timeout)?;
+        if let Some(e) = emulated::lookup(ctx) {
+            if !counts_ok(min_nr, nr) {
+                return Err(Errno::INVAL);
+            }
+            return e
+                .getevents(min_nr, nr, events, wait, None)
+                .map(crate::ffi::count);
+        }
     }
+    // SAFETY: forwarded contract.
+    unsafe { native::getevents(ctx, min_nr, nr, events, timeout) }
 }
 
 /// `io_pgetevents`: on every engine the signal mask is in effect for the whole call, so a
@@ -139,13 +122,24 @@ pub unsafe fn pgetevents(
     timeout: *const Timespec,
     sigmask: *const Sigset,
 ) -> Result<c_int, Errno> {
-    match emulated(ctx) {
-        Some(e) => e
-            .pgetevents(min_nr, nr, events, timeout, sigmask)
-            .map(crate::ffi::count),
-        // SAFETY: forwarded contract.
-        None => unsafe { native::pgetevents(ctx, min_nr, nr, events, timeout, sigmask) },
+    if engine::configured() != EngineKind::Native {
+        let wait = emulated::read_timeout(timeout)?;
+        let mask = if sigmask.is_null() {
+            None
+        } else {
+            Some(emulated::read_sigmask(sigmask)?)
+        };
+        if let Some(e) = emulated::lookup(ctx) {
+            if !counts_ok(min_nr, nr) {
+                return Err(Errno::INVAL);
+            }
+            return e
+                .getevents(min_nr, nr, events, wait, mask)
+                .map(crate::ffi::count);
+        }
     }
+    // SAFETY: forwarded contract.
+    unsafe { native::pgetevents(ctx, min_nr, nr, events, timeout, sigmask) }
 }
 
 /// `io_cancel`. `evt` is never written, on any engine: the kernel ignores it and delivers

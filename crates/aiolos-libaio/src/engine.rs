@@ -1,41 +1,44 @@
-//! Which engine new contexts use, resolved once per process as every aiolos ring resolves
-//! its engine ([`EngineKind::resolve_or`]): `AIOLOS_ENGINE=native|uring|threads`, with
-//! kernel AIO as the default (this library is libaio); `uring` falls back to `threads`
-//! where io_uring is refused. Nothing is written to the program's stderr unless
-//! `AIOLOS_LOG` is set: then the choice and its reason, and an `AIOLOS_ENGINE` value that
-//! names no engine (which means `native`).
+//! Which engine new contexts use, read once per process from `AIOLOS_ENGINE`
+//! (`native|uring|threads`, as every aiolos ring reads it), with kernel AIO as the default
+//! (this library is libaio). Nothing is written to the program's stderr unless
+//! `AIOLOS_LOG` is set: then the choice, and an `AIOLOS_ENGINE` value that names no
+//! engine (which means `native`).
 //!
-//! On `uring`, `AIOLOS_ASYNC_BUFFERED=auto|always|never` (default `auto`) says whether
-//! buffered reads go to the kernel's worker threads ([`aiolos::AsyncBuffered`]). The
-//! drop-in defaults to `auto`, unlike the library: measured with fio, buffered cold random
-//! reads at iodepth 32 ran 1.4× faster than with `never` (docs/benchmarks.md).
+//! Unlike [`EngineKind::resolve`], this does not probe io_uring here: a probe ring made
+//! and closed on a program thread makes the kernel queue clean-up work to that thread,
+//! which shows as one `EINTR` in the program's next blocking call. The engine thread sets
+//! io_uring up instead, and falls back to `threads` there where it is refused
+//! (`emulated::shared`).
+//!
+//! On `uring` and `threads`, buffered reads the page cache serves are done inside
+//! `io_submit`, as kernel AIO does them; only those that would wait for the disk reach the
+//! engine, and on io_uring they go straight to the kernel's worker threads.
 
-use aiolos::{AsyncBuffered, EngineChoice, EngineKind};
-use std::sync::OnceLock;
+use aiolos::EngineKind;
 
-/// The engine chosen for this process, and why.
-pub fn choice() -> &'static EngineChoice {
-    static CHOICE: OnceLock<EngineChoice> = OnceLock::new();
-    CHOICE.get_or_init(|| {
-        let choice = EngineKind::resolve_or(None, Some(EngineKind::Native)).unwrap_or_else(|e| {
-            EngineChoice {
-                kind: EngineKind::Native,
-                source: aiolos::ChoiceSource::Default,
-                reason: format!("{e}; using native"),
-                fallback_from: None,
+/// The engine `AIOLOS_ENGINE` names (`native` when unset or unknown).
+pub fn from_environment() -> EngineKind {
+    let value = std::env::var(aiolos::engine::ENGINE_VAR).unwrap_or_default();
+    let kind = match value.parse::<EngineKind>() {
+        Ok(kind) => kind,
+        Err(e) => {
+            if !value.is_empty() && aiolos::engine::log_enabled() {
+                eprintln!("aiolos: {e}; libaio.so.1 uses native");
             }
-        });
-        if aiolos::engine::log_enabled() {
-            eprintln!("aiolos: libaio.so.1 runs on {choice}");
+            EngineKind::Native
         }
-        choice
-    })
+    };
+    if aiolos::engine::log_enabled() {
+        eprintln!("aiolos: libaio.so.1 runs on {kind}");
+    }
+    kind
 }
 
 /// The engine chosen for this process.
 #[cfg(not(test))]
 pub fn configured() -> EngineKind {
-    choice().kind
+    static KIND: std::sync::OnceLock<EngineKind> = std::sync::OnceLock::new();
+    *KIND.get_or_init(from_environment)
 }
 
 /// Unit tests drive the emulated context logic on the `threads` engine, the one engine
@@ -43,16 +46,4 @@ pub fn configured() -> EngineKind {
 #[cfg(test)]
 pub fn configured() -> EngineKind {
     EngineKind::Threads
-}
-
-/// The io_uring policy for buffered reads chosen for this process: `auto` unless
-/// `AIOLOS_ASYNC_BUFFERED` names another. An unknown value means `auto`.
-pub fn async_buffered() -> AsyncBuffered {
-    static POLICY: OnceLock<AsyncBuffered> = OnceLock::new();
-    *POLICY.get_or_init(|| {
-        std::env::var("AIOLOS_ASYNC_BUFFERED")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(AsyncBuffered::Auto)
-    })
 }

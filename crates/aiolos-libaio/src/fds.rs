@@ -16,7 +16,7 @@ use rustix::event::{EventfdFlags, PollFd, PollFlags};
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 
 /// `fd` borrowed for one system call, or `EBADF` for -1.
-fn borrow<'a>(fd: RawFd) -> Result<BorrowedFd<'a>, Errno> {
+pub(crate) fn borrow<'a>(fd: RawFd) -> Result<BorrowedFd<'a>, Errno> {
     if fd == -1 {
         return Err(Errno::BADF);
     }

@@ -6,17 +6,19 @@
 //! libaio's own header.
 //!
 //! - [`abi`]: the C types (`io_context_t`, `struct iocb`, `struct io_event`, callbacks).
-//! - [`caller`]: reads and writes of memory named by callers' pointers, through the kernel
-//!   (`EFAULT`, never a crash).
+//! - [`caller`]: reads and writes of memory named by callers' pointers, directly where it
+//!   is certainly mapped, else through the kernel (`EFAULT`, never a crash; [`bounce`]).
 //! - [`ffi`]: the one place where a `Result` becomes a C return value (negative errno,
 //!   `errno` untouched) and where panics are stopped before they reach C.
 //! - [`exports`]: the exported functions and their symbol versions.
 //! - [`context`]: which contexts this library created, so that a context's completion ring
 //!   is only read while it is known to be mapped.
 //! - [`native`]: the `native` engine: the kernel's own AIO context, passed through.
-//! - [`stack`]: which caller pointers the library may read itself without risking a fault.
+//! - [`region`]: which caller memory the library may read or write itself without risking
+//!   a fault.
 //! - [`fds`]: descriptor numbers from iocbs, which may be closed or -1, and eventfds.
 //! - [`sigmask`]: `io_pgetevents`'s signal mask on the emulated engines (`ppoll`).
+//! - [`sys`]: the drop-in's own system calls.
 //!
 //! - [`dispatch`]: routes each call to the engine serving its context.
 //! - [`emulated`] and [`userring`]: the `uring` and `threads` engines, whose
@@ -28,6 +30,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod abi;
+pub mod bounce;
 pub mod caller;
 pub mod context;
 pub mod dispatch;
@@ -37,8 +40,9 @@ pub mod exports;
 pub mod fds;
 pub mod ffi;
 pub mod native;
+pub mod region;
 pub mod sigmask;
-pub mod stack;
+pub mod sys;
 #[cfg(test)]
 mod test_support;
 pub mod userring;

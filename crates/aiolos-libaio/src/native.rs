@@ -17,34 +17,30 @@
 #![allow(unsafe_code)]
 
 use crate::abi::{ctx_id, plausible, IoContext, IoEvent, Iocb, Sigset, Timespec, ZERO_TIMEOUT};
-use crate::context::{self, Kind};
-use crate::stack::on_live_stack;
-use aiolos::sys::aio::{raw, ring_has_events, AioContext};
+use crate::context;
+use crate::region::on_live_stack;
+use aiolos::sys::aio::raw;
+use aiolos::sys::aio::{ring_has_events, AioContext};
 use aiolos::sys::Errno;
 use std::ffi::{c_int, c_long};
 
 /// `io_setup`: creates a kernel context for `maxevents` requests and stores it in `*ctxp`,
-/// which must hold NULL.
+/// which must hold NULL. Every check is the kernel's, in its order (`*ctxp` is read
+/// first, so a bad `ctxp` is `EFAULT` whatever `maxevents` is).
 ///
 /// # Errors
-/// `EFAULT` for a NULL or bad `ctxp`; `EINVAL` when `maxevents <= 0`, too large, or `*ctxp`
-/// is not NULL; `EAGAIN` over `fs.aio-max-nr`.
+/// `EFAULT` for a bad `ctxp`; `EINVAL` when `maxevents` is 0 or too large, or `*ctxp` is
+/// not NULL; `EAGAIN` over `fs.aio-max-nr`.
 ///
 /// # Safety
 /// `ctxp` is NULL or points to an `io_context_t`; the kernel checks it before writing.
 pub unsafe fn setup(maxevents: c_int, ctxp: *mut IoContext) -> Result<c_int, Errno> {
-    if ctxp.is_null() {
-        return Err(Errno::FAULT);
-    }
-    if maxevents <= 0 {
-        return Err(Errno::INVAL);
-    }
     // SAFETY: the kernel validates ctxp (copy_from_user/copy_to_user).
     unsafe { raw::io_setup(maxevents as u32, ctxp.cast::<u64>()) }?;
     // SAFETY: the kernel has just written the context id through ctxp, so it is a valid,
     // aligned, writable io_context_t.
     let id = ctx_id(unsafe { ctxp.read() });
-    context::register(id, Kind::Native);
+    context::register(id);
     Ok(0)
 }
 
@@ -92,7 +88,7 @@ fn is_zero_timeout(timeout: *const Timespec) -> bool {
     if std::ptr::eq(timeout, &ZERO_TIMEOUT) {
         return true;
     }
-    if !plausible(timeout) || !on_live_stack(timeout) {
+    if !plausible(timeout) || !on_live_stack(timeout as usize, std::mem::size_of::<Timespec>()) {
         return false;
     }
     // SAFETY: the timespec is aligned and lies in the mapped, live part of this thread's
@@ -110,8 +106,8 @@ fn ring_is_empty_and_zero_wait(id: u64, min_nr: c_long, nr: c_long, t: *const Ti
     // The registry first: a context of another process (a fork child's inherited one)
     // goes to the kernel without the timeout check, whose one-time stack lookup allocates
     // (`pthread_getattr_np`), which a fork child of a threaded program must not do.
-    context::with_live(id, |kind| {
-        if !matches!(kind, Kind::Native) || !is_zero_timeout(t) {
+    context::with_live(id, || {
+        if !is_zero_timeout(t) {
             return false;
         }
         // SAFETY: the registry holds this context as live and its read lock keeps

@@ -30,7 +30,8 @@ const READ_BYTES: usize = 1 << 20;
 /// `aiolos probe`: report kernel and file-system support for asynchronous I/O.
 #[derive(Args, Debug, Clone)]
 pub struct ProbeArgs {
-    /// A file, directory or block device to examine (default: the current directory).
+    /// A file, directory or block device to examine (default: the current directory), or a
+    /// program: then whether it links libaio.so.1.
     #[arg(default_value = ".")]
     pub path: PathBuf,
     /// Print JSON instead of text.
@@ -426,11 +427,21 @@ pub fn gather(path: &Path) -> Result<Report> {
 /// # Errors
 /// When PATH cannot be examined, or the output cannot be written.
 pub fn run(args: ProbeArgs) -> Result<ExitCode> {
+    let mut out = io::stdout().lock();
+    if let Some(program) = crate::program::inspect(&args.path)? {
+        if args.json {
+            serde_json::to_writer_pretty(&mut out, &program)?;
+            writeln!(out)?;
+        } else {
+            crate::program::text(&program, &mut out)?;
+        }
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     crate::interrupt::catch().context("cannot install the Ctrl-C handler")?;
     let report = gather(&args.path)?;
     // The measurements take moments; Ctrl-C waits for them, so the scratch file is gone.
     crate::interrupt::check(|| "probe interrupted; its scratch file was removed".into())?;
-    let mut out = io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;

@@ -1,57 +1,60 @@
-//! The `uring` and `threads` engines: requests run on an [`aiolos::Ring`] (io_uring, or a
-//! thread pool where io_uring is denied), so buffered I/O is truly asynchronous, while
-//! `io_context_t` points at a [`UserRing`] with the kernel ring's layout.
+//! The `uring` and `threads` engines: kernel AIO's semantics on an io_uring or a thread
+//! pool, with `io_context_t` pointing at a user-space ring with the kernel ring's layout.
 //!
-//! The Ring is the only table of requests: each slot's payload is what the kernel keeps of
-//! an iocb ([`Req`]: its address, `aio_data`, its eventfd). The ring's completions go to a
-//! [sink](Ring::set_sink) that publishes each one in the user-space ring the moment it is
-//! reaped, whoever reaps (a thread in `io_getevents`, the context's completion thread,
-//! `io_destroy`), then signals the request's eventfd (`IOCB_FLAG_RESFD`), as the kernel
-//! orders it. Clients that read the ring directly (fio's `userspace_reap`, QEMU, libaio's
-//! own fast path) see every completion; `io_getevents` takes events from that ring and,
-//! while it has too few, reaps through the Ring (its one reaper election). The completion
-//! thread reaps whenever the engine signals, so eventfds and ring readers are served even
-//! when nobody is in `io_getevents`.
+//! - One engine for the whole process (`shared.rs`): every context's requests go to one
+//!   [`aiolos::Ring`] and one thread of the library's own, so a context costs no
+//!   descriptor and no thread; its limits are the kernel's for its size (`limits.rs`).
+//! - The ring a program sees is shared memory that the library writes through a view of
+//!   its own (`arena.rs`), so the program may `mremap` it (the context is then recognised
+//!   at its new address, `table.rs`) or unmap it, and nothing is written where it was.
+//! - Buffered reads and writes are done inside `io_submit` as kernel AIO does them, when
+//!   the page cache serves them without blocking (`inline.rs`); what would block goes to
+//!   the engine (reads) or is finished in `io_submit` (writes, whose buffer is then free).
+//! - Every iocb is checked as `io_submit` checks it, in the kernel's order (`load.rs`,
+//!   `fdinfo.rs`).
 //!
-//! What the kernel checks at `io_submit`, this module checks too (`load.rs`), so errors and
-//! partial submits look the same.
+//! Completions are published in the context's ring the moment they are known (inline, or
+//! by whoever reaps the engine), then the request's eventfd is signalled, then threads
+//! waiting in `io_getevents` are woken: a futex on the context, which a signal handler
+//! interrupts (`EINTR`, as the kernel's wait), or with `io_pgetevents`' mask a `ppoll` on
+//! an eventfd of the caller's.
+//!
+//! # Safety
+//!
+//! Caller memory is read and written only through [`crate::caller`]; buffers named by
+//! iocbs are wrapped in [`RawBuf`]s and descriptors used by number, under `io_submit`'s
+//! contract (valid until the completion is reaped). The ring is written through the
+//! library's view, whose span this module frees only when no request can write it.
+#![allow(unsafe_code)]
 
+mod arena;
+mod fdinfo;
+mod inline;
+mod limits;
 mod load;
+mod shared;
+mod table;
 
-use crate::abi::{plausible, IoEvent, Iocb, Sigset, Timespec};
+use crate::abi::{IoContext, IoEvent, Iocb};
+use crate::caller;
+use crate::sys;
 use crate::userring::UserRing;
-use crate::{fds, sigmask};
-use aiolos::sys::aio::{self as kaio, IOCB_FLAG_RESFD};
 use aiolos::sys::Errno;
-use aiolos::{CancelOutcome, Completion, EngineKind, Error, RawBuf, Ring};
-#[cfg(test)]
-use load::load_iovec;
-use load::{build_op, load, load_iocbs, read_timespec, store_events, IOV_MAX};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use aiolos::{EngineKind, Fd, Op, RawBuf, RwFlags};
+use arena::Span;
+use load::{Checked, Rw};
+use shared::{Req, ResFd, Shared};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// What the context keeps of a submitted iocb, as the payload of its ring slot.
-#[derive(Clone, Copy, Debug)]
-pub struct Req {
-    /// The iocb's address (the event's `obj`, and how `io_cancel` names the request).
-    iocb: u64,
-    /// The iocb's `aio_data` (the event's `data`).
-    data: u64,
-    resfd: Option<i32>,
-    /// An `IOCB_CMD_POLL`: the only kind `io_cancel` cancels, as on the kernel.
-    poll: bool,
-    /// `io_cancel` took it: a second cancel is `EINVAL`, and its `ECANCELED` completion is
-    /// reported as the kernel reports a cancelled poll (`res` 0).
-    cancelled: bool,
-}
+pub use load::{read_sigmask, read_timeout};
 
-/// Eventfds of `io_pgetevents` callers sleeping in `ppoll` with their signal mask; every
-/// publication signals them (under this lock, so a descriptor is never written after its
-/// owner has deregistered and closed it).
-type Masked = Arc<Mutex<Vec<i32>>>;
+/// The bit [`table::maps_ring_of`] flips in the ring header's `header_length`.
+const PROBE_BIT: u32 = 1 << 31;
+/// The longest single futex sleep (a wait without a deadline sleeps in such steps).
+const LONG_SLEEP: Duration = Duration::from_secs(3600);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every critical section here leaves its data consistent before anything can panic.
@@ -59,147 +62,216 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// One emulated context.
-pub struct Emulated {
-    ring: Ring<RawBuf, Req>,
-    events: Arc<UserRing>,
-    capacity: u32,
+pub struct Ctx {
+    id: u32,
+    sizes: limits::Sizes,
+    ring: UserRing,
+    /// The ring's memory, until the context is gone; its lock is held by whoever writes
+    /// the ring other than a producer (consumers moving `head`, the address check).
+    span: Mutex<Option<Span>>,
+    /// Where the program's view of the ring is, as far as the library knows.
+    view: AtomicUsize,
+    shared: Arc<Shared>,
+    /// Requests accepted and not yet published.
+    in_flight: AtomicU32,
     destroyed: AtomicBool,
-    masked: Masked,
-    /// Serialises submitters: requests in flight plus events in the user ring never exceed
-    /// the capacity (the user ring has room for exactly that many).
-    submitting: Mutex<()>,
-    /// Serialises the consumers of the user ring inside this library.
-    consuming: Mutex<()>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    /// Bumped at every publication and at `io_destroy`: the futex waiters sleep on.
+    seq: AtomicU32,
+    sleepers: AtomicU32,
+    /// Serialises producers.
+    produce: Mutex<()>,
+    /// Eventfds of `io_pgetevents` callers sleeping in `ppoll` with their signal mask.
+    masked: Mutex<Vec<RawFd>>,
 }
 
-fn sys_err(e: &Error) -> Errno {
-    e.errno().unwrap_or(Errno::IO)
+/// `io_setup` on an emulated engine: checks as the kernel does (`*ctxp` read first, then
+/// "`*ctxp` not 0 or `nr` 0", then the size, then the process's share of
+/// `fs.aio-max-nr`), sets the context up and writes its address to `*ctxp` (a context
+/// that cannot be written there is destroyed again).
+///
+/// # Errors
+/// `EFAULT`, `EINVAL`, `EAGAIN`, `ENOMEM` as the kernel's.
+pub fn setup(kind: EngineKind, nr: i32, ctxp: *mut IoContext) -> Result<(), Errno> {
+    let current: u64 = caller::load_value(ctxp.cast::<u64>())?;
+    if current != 0 || nr == 0 {
+        return Err(Errno::INVAL);
+    }
+    let max_nr = limits::aio_max_nr();
+    let sizes = limits::sizes(
+        nr as u32,
+        limits::possible_cpus(),
+        rustix::param::page_size() as u64,
+        max_nr,
+    )?;
+    let shared = shared::get(kind)?;
+    let ctx = match table::insert(|id| Ctx::new(id, sizes, shared)) {
+        Ok(c) => c,
+        Err(e) => {
+            shared::release();
+            return Err(e);
+        }
+    };
+    if let Err(e) = limits::QUOTA.reserve(sizes.max_reqs, max_nr) {
+        ctx.destroy_quietly();
+        return Err(e);
+    }
+    if let Err(e) = caller::store_u64(ctxp.cast(), ctx.view() as u64) {
+        let _ = ctx.destroy();
+        return Err(e);
+    }
+    Ok(())
 }
 
-/// The sink of a context's ring: publishes a completion as the kernel would.
-fn publisher(events: Arc<UserRing>, masked: Masked) -> impl FnMut(Completion<RawBuf, Req>) + Send {
-    move |c| {
-        let req = c.user_data;
-        let res = c.raw_result();
-        // The kernel completes a cancelled poll with no events ready: res 0.
-        let res = if req.cancelled && res == -i64::from(Errno::CANCELED.0) {
-            0
-        } else {
-            res
+/// The emulated context the program calls `ctx`, if it is one.
+pub fn lookup(ctx: IoContext) -> Option<Arc<Ctx>> {
+    table::lookup(ctx as usize)
+}
+
+impl Ctx {
+    fn new(id: u32, sizes: limits::Sizes, shared: Arc<Shared>) -> Result<(Arc<Ctx>, usize), Errno> {
+        let span = arena::alloc(sizes.pages)?;
+        // SAFETY: the span is fresh, zeroed, page-aligned memory of `pages` pages (at least
+        // the ring's size), which stays mapped for the life of the process and which only
+        // this context writes until it frees the span.
+        let ring = unsafe { UserRing::init(span.addr(), sizes.ring_nr, id) };
+        let view = match arena::map_view(&span) {
+            Ok(v) => v,
+            Err(e) => {
+                arena::free(span);
+                return Err(e);
+            }
         };
-        events.push(IoEvent {
-            data: req.data,
-            obj: req.iocb,
-            res,
-            res2: 0,
-        });
-        if let Some(fd) = req.resfd {
-            // The kernel ignores a failing eventfd the same way.
-            let _ = fds::signal(fd);
-        }
-        wake_masked(&masked);
-    }
-}
-
-impl Emulated {
-    /// Creates a context for `maxevents` requests on `kind`, with its completion thread.
-    ///
-    /// # Errors
-    /// `EINVAL` for `maxevents <= 0` or huge, `EAGAIN` above `fs.aio-max-nr` (as for kernel
-    /// contexts), `ENOMEM`, or the engine's set-up error.
-    pub fn new(kind: EngineKind, maxevents: i32) -> Result<Arc<Emulated>, Errno> {
-        let n = u32::try_from(maxevents).map_err(|_| Errno::INVAL)?;
-        if n == 0 || n > 1 << 20 {
-            return Err(Errno::INVAL);
-        }
-        // Same limit as kernel contexts, so programs see the same EAGAIN everywhere.
-        if u64::from(n) > aio_max_nr() {
-            return Err(Errno::AGAIN);
-        }
-        let ring = Ring::builder()
-            .entries(n)
-            .engine(kind)
-            .async_buffered(crate::engine::async_buffered())
-            .build_with_payload::<RawBuf, Req>()
-            .map_err(|e| sys_err(&e))?;
-        let events = Arc::new(UserRing::new(n).ok_or(Errno::NOMEM)?);
-        let masked = Masked::default();
-        ring.set_sink(publisher(Arc::clone(&events), Arc::clone(&masked)));
-        let ctx = Arc::new(Emulated {
+        let ctx = Arc::new(Ctx {
+            id,
+            sizes,
             ring,
-            events,
-            capacity: n,
+            span: Mutex::new(Some(span)),
+            view: AtomicUsize::new(view),
+            shared,
+            in_flight: AtomicU32::new(0),
             destroyed: AtomicBool::new(false),
-            masked,
-            submitting: Mutex::new(()),
-            consuming: Mutex::new(()),
-            thread: Mutex::new(None),
+            seq: AtomicU32::new(0),
+            sleepers: AtomicU32::new(0),
+            produce: Mutex::new(()),
+            masked: Mutex::new(Vec::new()),
         });
-        let worker = Arc::clone(&ctx);
-        let handle = std::thread::Builder::new()
-            .name("aiolos-aio".into())
-            .spawn(move || worker.complete_forever())
-            .map_err(|_| Errno::AGAIN)?;
-        *lock(&ctx.thread) = Some(handle);
-        Ok(ctx)
+        Ok((ctx, view))
     }
 
-    /// The context id handed to C (the ring's address).
-    pub fn id(&self) -> u64 {
-        self.events.addr()
+    /// The context's id (the ring header's `id`).
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The address of the program's view of the ring, as far as the library knows.
+    pub fn view(&self) -> usize {
+        self.view.load(Ordering::Acquire)
+    }
+
+    fn set_view(&self, addr: usize) {
+        self.view.store(addr, Ordering::Release);
     }
 
     fn destroyed(&self) -> bool {
-        self.destroyed.load(Ordering::Acquire)
+        self.destroyed.load(Ordering::SeqCst)
     }
 
-    /// The completion thread: whenever the engine signals its notification descriptor,
-    /// reaps what is complete (the ring's sink publishes it), unless another thread is
-    /// reaping (a caller in `io_getevents`), whose round publishes it instead.
-    fn complete_forever(&self) {
-        loop {
-            wait_readable(self.ring.notify_fd());
-            let _ = fds::drain(self.ring.notify_fd());
-            if let Err(Error::Closed) = self.ring.drive(Some(Duration::ZERO)) {
-                return;
-            }
+    /// Flips [`PROBE_BIT`] in the header through the library's view (if the ring still
+    /// exists).
+    fn flip_probe_bit(&self) {
+        let span = lock(&self.span);
+        if span.is_some() {
+            let p = std::ptr::with_exposed_provenance::<AtomicU32>(self.ring.addr() + 28);
+            // SAFETY: header_length is an aligned u32 of the ring's header, in the span,
+            // which the lock held here keeps from being freed.
+            unsafe { (*p).fetch_xor(PROBE_BIT, Ordering::SeqCst) };
         }
     }
 
-    /// `io_submit`: queues what it can; returns how many.
+    /// Takes a request slot: room in the ring for its event (the kernel's limit for the
+    /// context's size), on a context not being destroyed.
+    fn reserve(&self) -> Result<(), Errno> {
+        let mut f = self.in_flight.load(Ordering::SeqCst);
+        loop {
+            if f + self.ring.pending() >= self.sizes.capacity {
+                return Err(Errno::AGAIN);
+            }
+            match self
+                .in_flight
+                .compare_exchange(f, f + 1, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => break,
+                Err(now) => f = now,
+            }
+        }
+        // After the increment: io_destroy either sees it (and waits) or we see it.
+        if self.destroyed() {
+            self.unreserve();
+            return Err(Errno::INVAL);
+        }
+        Ok(())
+    }
+
+    fn unreserve(&self) {
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.wake();
+    }
+
+    /// Posts a completion: the event goes into the ring, then the request's eventfd is
+    /// signalled, then waiters are woken (the kernel's `aio_complete` order).
+    pub fn publish(&self, data: u64, iocb: u64, res: i64, resfd: Option<RawFd>) {
+        {
+            let _one = lock(&self.produce);
+            self.ring.push(IoEvent {
+                data,
+                obj: iocb,
+                res,
+                res2: 0,
+            });
+        }
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if let Some(fd) = resfd {
+            sys::eventfd_signal(fd);
+        }
+        self.wake();
+    }
+
+    fn wake(&self) {
+        self.seq.fetch_add(1, Ordering::SeqCst);
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            sys::futex_wake(&self.seq);
+        }
+        let masked = lock(&self.masked);
+        for &fd in masked.iter() {
+            sys::eventfd_signal(fd);
+        }
+    }
+
+    /// `io_submit`: queues up to `nr` requests (`nr >= 0`, checked by the caller); returns
+    /// how many.
     ///
     /// # Errors
     /// As the kernel's `io_submit` when the first request is refused.
-    pub fn submit(&self, nr: i64, ios: *const *mut Iocb) -> Result<usize, Errno> {
-        if nr < 0 {
-            return Err(Errno::INVAL);
-        }
-        let nr = (nr as u64).min(u64::from(self.capacity)) as usize;
+    pub fn submit(self: &Arc<Self>, nr: i64, ios: *const *mut Iocb) -> Result<usize, Errno> {
         if self.destroyed() {
             return Err(Errno::INVAL);
         }
+        let nr = (nr as u64).min(u64::from(self.sizes.ring_nr)) as usize;
         let mut done = 0;
         let mut first_err = None;
-        // Caller memory is read through the kernel in two calls per chunk (the pointers,
-        // then every iocb they name).
-        'chunks: for start in (0..nr).step_by(IOV_MAX) {
-            let chunk = (nr - start).min(IOV_MAX);
-            let (ptrs, cbs) = match load_iocbs(ios.wrapping_add(start), chunk) {
+        let mut pushed = false;
+        'chunks: for start in (0..nr).step_by(CHUNK) {
+            let chunk = (nr - start).min(CHUNK);
+            let (ptrs, cbs) = match load::load_iocbs(ios.wrapping_add(start), chunk) {
                 Ok(v) => v,
                 Err(e) => {
                     first_err = Some(e);
                     break;
                 }
             };
-            let _submitting = lock(&self.submitting);
-            if self.destroyed() {
-                first_err = Some(Errno::INVAL);
-                break;
-            }
             for i in 0..chunk {
                 let r = match (ptrs.get(i), cbs.get(i)) {
-                    (Some(&p), Some(cb)) => self.submit_one(p, cb),
+                    (Some(&p), Some(cb)) => self.submit_one(p, cb, &mut pushed),
                     _ => Err(Errno::FAULT),
                 };
                 if let Err(e) = r {
@@ -209,116 +281,221 @@ impl Emulated {
                 done += 1;
             }
         }
+        if pushed {
+            self.shared.kick();
+        }
         if done > 0 {
-            self.ring.submit().map_err(|e| sys_err(&e))?;
             return Ok(done);
         }
         first_err.map_or(Ok(0), Err)
     }
 
-    /// Queues one request. Called with `submitting` held.
-    fn submit_one(&self, iocb_ptr: usize, cb: &Iocb) -> Result<(), Errno> {
-        let outstanding = self.ring.outstanding() as u32 + self.events.pending();
-        if outstanding >= self.capacity {
-            return Err(Errno::AGAIN);
-        }
-        let op = build_op(cb)?;
-        let req = Req {
-            iocb: iocb_ptr as u64,
-            data: cb.aio_data,
-            resfd: (cb.aio_flags & IOCB_FLAG_RESFD != 0).then_some(cb.aio_resfd as i32),
-            poll: cb.aio_lio_opcode == kaio::IOCB_CMD_POLL,
-            cancelled: false,
+    /// One iocb, checked in the kernel's order, then done inline or handed to the engine.
+    fn submit_one(
+        self: &Arc<Self>,
+        iocb: usize,
+        cb: &Iocb,
+        pushed: &mut bool,
+    ) -> Result<(), Errno> {
+        load::check_fields(cb)?;
+        self.reserve()?;
+        let checked = match load::check_request(iocb, cb) {
+            Ok(c) => c,
+            Err(e) => {
+                self.unreserve();
+                return Err(e);
+            }
         };
-        self.ring
-            .push_with(op, req)
-            .map_err(|e| sys_err(&e.error))?;
-        Ok(())
+        let resfd = (cb.aio_flags & aiolos::sys::aio::IOCB_FLAG_RESFD != 0)
+            .then_some(cb.aio_resfd as RawFd);
+        let done = |res: i64| {
+            self.publish(cb.aio_data, iocb as u64, res, resfd);
+            Ok(())
+        };
+        let (op, poll, already) = match checked {
+            Checked::Rw(rw) => {
+                let (rw, already) = if inline::applies(&rw) {
+                    match inline::run(&rw) {
+                        inline::Outcome::Done(res) => return done(res),
+                        inline::Outcome::Refused(e) => {
+                            self.unreserve();
+                            return Err(e);
+                        }
+                        inline::Outcome::Rest { done: n } => (
+                            Rw {
+                                iov: inline::skip(&rw.iov, n),
+                                offset: rw.offset + n as i64,
+                                ..rw
+                            },
+                            n,
+                        ),
+                    }
+                } else {
+                    (rw, 0)
+                };
+                if rw.iov.is_empty() {
+                    // Nothing (left) to transfer: a vectored request without segments.
+                    return done(already as i64);
+                }
+                (self.rw_op(rw), false, already)
+            }
+            Checked::Sync { fd, datasync } => {
+                let fd = self.op_fd(fd);
+                (
+                    if datasync {
+                        Op::fdatasync(fd)
+                    } else {
+                        Op::fsync(fd)
+                    },
+                    false,
+                    0,
+                )
+            }
+            Checked::Poll { fd, events } => (Op::poll(self.op_fd(fd), events as i16), true, 0),
+            #[cfg(test)]
+            Checked::Nop => return done(0),
+        };
+        let req = Req {
+            ctx: Some(Arc::clone(self)),
+            iocb: iocb as u64,
+            data: cb.aio_data,
+            resfd: resfd.map(ResFd::take),
+            poll,
+            cancelled: false,
+            done: already as i64,
+        };
+        match self.shared.ring().push_with(op.user_data(0), req) {
+            Ok(_) => {
+                *pushed = true;
+                Ok(())
+            }
+            Err(_) => {
+                // The process's table of requests is full (or the engine has stopped):
+                // as the kernel when it cannot allocate a request.
+                self.unreserve();
+                Err(Errno::AGAIN)
+            }
+        }
     }
 
-    /// Moves up to `out.len()` published events out of the user ring.
-    fn pop(&self, out: &mut [IoEvent]) -> usize {
-        let _consuming = lock(&self.consuming);
-        self.events.pop_into(out)
+    /// The descriptor an engine request uses. Where the engine thread submits later, a
+    /// duplicate taken now (the kernel takes the file at io_submit, so closing the
+    /// descriptor afterwards does not affect the request); the pool engine takes its own
+    /// when this thread submits.
+    fn op_fd(&self, fd: RawFd) -> Fd {
+        if self.shared.owner_only() {
+            if let Ok(own) = sys::dup(fd) {
+                return Fd::from(own);
+            }
+        }
+        // SAFETY: the io_submit caller keeps the descriptor open until the request is
+        // submitted (which happens before io_submit returns, or with a duplicate above).
+        unsafe { Fd::from_raw(fd) }
     }
 
-    /// `io_getevents`: moves between `min_nr` and `nr` events to `events`.
+    fn rw_op(&self, rw: Rw) -> Op<RawBuf> {
+        let fd = self.op_fd(rw.fd);
+        let bufs: Vec<RawBuf> = rw
+            .iov
+            .iter()
+            // SAFETY: the io_submit caller keeps its buffers valid until the completion
+            // is reaped; the kernel (io_uring or the pool's system calls) checks them.
+            .map(|v| unsafe { RawBuf::new(std::ptr::with_exposed_provenance_mut(v.base), v.len) })
+            .collect();
+        let off = rw.offset as u64;
+        let op = match (rw.write, bufs.len()) {
+            (false, 1) => Op::read(fd, bufs.into_iter().next().expect("one buffer"), off),
+            (true, 1) => Op::write(fd, bufs.into_iter().next().expect("one buffer"), off),
+            (false, _) => Op::readv(fd, bufs, off),
+            (true, _) => Op::writev(fd, bufs, off),
+        };
+        let op = op.rw_flags(RwFlags(rw.flags));
+        match rw.ioprio {
+            Some(p) => op.ioprio(p),
+            None => op,
+        }
+    }
+
+    /// Moves up to `max` events to the caller's array at `events`, as the kernel does: the
+    /// events are stored first and `head` moves only if that worked. Returns how many, or
+    /// `EFAULT` (nothing taken), or `EINVAL` once the context is gone.
+    fn take(&self, events: *mut IoEvent, max: usize) -> Result<usize, Errno> {
+        let span = lock(&self.span);
+        if span.is_none() {
+            return Err(Errno::INVAL);
+        }
+        let mut got = [IoEvent::default(); 128];
+        let mut taken = 0;
+        while taken < max {
+            let want = (max - taken).min(got.len());
+            let (n, head) = self.ring.peek(&mut got[..want]);
+            if n == 0 {
+                break;
+            }
+            if let Err(e) = load::store_events(events.wrapping_add(taken), &got[..n]) {
+                return if taken > 0 { Ok(taken) } else { Err(e) };
+            }
+            self.ring.advance(head);
+            taken += n;
+        }
+        Ok(taken)
+    }
+
+    /// `io_getevents`/`io_pgetevents` (the counts checked by the caller): waits up to
+    /// `timeout` (`None`: forever) for `min_nr` events, takes up to `nr`.
     ///
     /// # Errors
-    /// `EINVAL` (counts, or the context destroyed), `EFAULT` (events or timeout).
+    /// `EINVAL` (the context destroyed), `EFAULT` (events), `EINTR`.
     pub fn getevents(
         &self,
         min_nr: i64,
         nr: i64,
         events: *mut IoEvent,
-        timeout: *const Timespec,
+        timeout: Option<Duration>,
+        mask: Option<u64>,
     ) -> Result<usize, Errno> {
-        self.wait_events(min_nr, nr, events, timeout, std::ptr::null())
-    }
-
-    /// `io_pgetevents`: [`Emulated::getevents`] with the signal mask `*sigmask` (NULL:
-    /// unchanged) in effect for the whole call, as the kernel applies it.
-    ///
-    /// A caller with a mask does not reap (a wait in the engine cannot be interrupted by a
-    /// signal): it sleeps in `ppoll` with the mask, on an eventfd of its own that every
-    /// publication signals, so installing the mask and sleeping are one atomic step and no
-    /// signal slips in between; the completion thread reaps for it. Before returning it
-    /// delivers any signal the mask unblocks that is still pending (a zero-timeout
-    /// `ppoll`), as the kernel does on the way out of the system call. An interrupted call
-    /// returns the events it has, or `EINTR` if none.
-    ///
-    /// # Errors
-    /// As [`Emulated::getevents`]; `EFAULT` for an unreadable mask, `EINTR`.
-    pub fn pgetevents(
-        &self,
-        min_nr: i64,
-        nr: i64,
-        events: *mut IoEvent,
-        timeout: *const Timespec,
-        sigmask: *const Sigset,
-    ) -> Result<usize, Errno> {
-        self.wait_events(min_nr, nr, events, timeout, sigmask)
-    }
-
-    fn wait_events(
-        &self,
-        min_nr: i64,
-        nr: i64,
-        events: *mut IoEvent,
-        timeout: *const Timespec,
-        sigmask: *const Sigset,
-    ) -> Result<usize, Errno> {
-        if min_nr < 0 || nr < 0 || min_nr > nr {
-            return Err(Errno::INVAL);
-        }
-        let limit = if timeout.is_null() {
-            None
-        } else {
-            let t = read_timespec(timeout)?;
-            if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
-                return Err(Errno::INVAL);
+        let deadline = timeout.map(|d| Instant::now().checked_add(d));
+        let (min, max) = (min_nr as usize, nr as usize);
+        let mut n = 0;
+        let interrupted = loop {
+            match self.take(events.wrapping_add(n), max - n) {
+                Ok(k) => n += k,
+                Err(e) if n == 0 => return Err(e),
+                Err(_) => break false,
             }
-            Some(Duration::new(t.tv_sec as u64, t.tv_nsec as u32))
+            if self.destroyed() {
+                if n == 0 {
+                    return Err(Errno::INVAL);
+                }
+                break false;
+            }
+            if n >= min || n == max {
+                break false;
+            }
+            let remaining = match deadline {
+                None | Some(None) => None,
+                Some(Some(d)) => match d.checked_duration_since(Instant::now()) {
+                    Some(r) if !r.is_zero() => Some(r),
+                    _ => break false,
+                },
+            };
+            let slept = match mask {
+                Some(m) => self.sleep_masked(remaining, m),
+                None => self.sleep(remaining),
+            };
+            if slept.is_err() {
+                // A signal: the kernel takes what is there once more before it returns.
+                if let Ok(k) = self.take(events.wrapping_add(n), max - n) {
+                    n += k;
+                }
+                break true;
+            }
         };
-        // The kernel's signal set is _NSIG / 8 = 8 bytes; that much is read, as it does.
-        let mask = if sigmask.is_null() {
-            None
-        } else {
-            Some(load(sigmask.cast::<u64>())?)
-        };
-        let deadline = limit.map(|d| Instant::now() + d);
-        let want = (nr as usize).min(self.capacity as usize);
-        if want > 0 && !plausible(events) {
-            return Err(Errno::FAULT);
-        }
-        let min = min_nr as usize;
-        let mut got: Vec<IoEvent> = vec![IoEvent::default(); want];
-        let (n, interrupted) = self.collect(&mut got, min, deadline, mask)?;
-        if let Some(mask) = mask {
-            // A signal the mask unblocks that is pending now is delivered before returning,
-            // with the mask still in effect (as the kernel does on leaving the call).
+        if let Some(m) = mask {
+            // A signal the mask unblocks that is pending now is delivered before
+            // returning, with the mask still in effect (as the kernel does on leaving).
             if !interrupted
-                && sigmask::ppoll(None, Some(Duration::ZERO), mask) == Err(Errno::INTR)
+                && sys::ppoll_masked(None, Some(Duration::ZERO), m) == Err(Errno::INTR)
                 && n == 0
             {
                 return Err(Errno::INTR);
@@ -327,187 +504,148 @@ impl Emulated {
         if interrupted && n == 0 {
             return Err(Errno::INTR);
         }
-        if n > 0 {
-            store_events(events, &got[..n])?;
-        }
         Ok(n)
     }
 
-    /// Fills `got` with at least `min` events (or what there is by `deadline`); returns how
-    /// many, and whether a signal interrupted the wait.
-    fn collect(
-        &self,
-        got: &mut [IoEvent],
-        min: usize,
-        deadline: Option<Instant>,
-        mask: Option<u64>,
-    ) -> Result<(usize, bool), Errno> {
-        let mut n = 0;
-        // Whether what the engine has finished was collected since the last look: kernel
-        // AIO completes buffered I/O inside io_submit, so even a caller that does not wait
-        // (min_nr = 0, a zero timeout) must find what is already done.
-        let mut swept = false;
-        // The eventfd a masked caller sleeps on, made when it first has to sleep.
-        let mut wake_fd: Option<OwnedFd> = None;
-        loop {
-            if self.destroyed() {
-                return Err(Errno::INVAL);
-            }
-            n += self.pop(&mut got[n..]);
-            if n == got.len() || (n >= min && swept) {
-                return Ok((n, false));
-            }
-            if !swept {
-                swept = true;
-                match self.ring.drive(Some(Duration::ZERO)) {
-                    Ok(_) | Err(Error::Closed) => continue,
-                    Err(_) if n > 0 => return Ok((n, false)),
-                    Err(e) => return Err(sys_err(&e)),
-                }
-            }
-            let remaining = match deadline {
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(r) if !r.is_zero() => Some(r),
-                    _ => return Ok((n, false)),
-                },
-                None => None,
-            };
-            if let Some(mask) = mask {
-                let fd = match wake_fd {
-                    Some(ref fd) => fd,
-                    None => wake_fd.insert(fds::eventfd()?),
-                };
-                match self.sleep_masked(fd, remaining, mask) {
-                    Ok(()) => continue,
-                    Err(Errno::INTR) => {
-                        // The kernel looks at the ring once more before it gives up.
-                        n += self.pop(&mut got[n..]);
-                        return Ok((n, true));
-                    }
-                    // Events already taken from the ring are not dropped for an error.
-                    Err(_) if n > 0 => return Ok((n, false)),
-                    Err(e) => return Err(e),
-                }
-            }
-            // Reap (or sleep until the thread that reaps ends its round): the sink
-            // publishes what completes.
-            match self.ring.drive(remaining) {
-                Ok(_) | Err(Error::Closed) => {}
-                Err(_) if n > 0 => return Ok((n, false)),
-                Err(e) => return Err(sys_err(&e)),
-            }
+    /// Sleeps until something is published or the context destroyed (or `timeout`, or a
+    /// signal handler ran: `EINTR`).
+    fn sleep(&self, timeout: Option<Duration>) -> Result<(), Errno> {
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        let seen = self.seq.load(Ordering::SeqCst);
+        let r = if self.ring.pending() == 0 && !self.destroyed() {
+            sys::futex_wait(
+                &self.seq,
+                seen,
+                timeout.unwrap_or(LONG_SLEEP).min(LONG_SLEEP),
+            )
+        } else {
+            Ok(())
+        };
+        self.sleepers.fetch_sub(1, Ordering::SeqCst);
+        match r {
+            Err(Errno::INTR) => Err(Errno::INTR),
+            _ => Ok(()),
         }
     }
 
-    /// Sleeps in `ppoll` with `mask` on `fd` until a publication signals it (or `timeout`).
-    fn sleep_masked(
-        &self,
-        fd: &OwnedFd,
-        timeout: Option<Duration>,
-        mask: u64,
-    ) -> Result<(), Errno> {
-        // Drained and registered before the last look at the user ring: a publication
-        // after that look finds the descriptor registered and signals it.
-        let _ = fds::drain(fd.as_fd());
+    /// As [`Ctx::sleep`], with the signal mask `mask` installed for the sleep and removed
+    /// with it atomically (`ppoll`), on an eventfd every publication signals.
+    fn sleep_masked(&self, timeout: Option<Duration>, mask: u64) -> Result<(), Errno> {
+        let fd = sys::eventfd()?;
         let raw = fd.as_raw_fd();
+        // Registered before the last look at the ring: a publication after that look
+        // signals it.
         lock(&self.masked).push(raw);
-        let r = if self.events.pending() > 0 || self.destroyed() {
+        let r = if self.ring.pending() > 0 || self.destroyed() {
             Ok(())
         } else {
-            sigmask::ppoll(Some(raw), timeout, mask)
+            sys::ppoll_masked(Some(raw), timeout, mask)
         };
         lock(&self.masked).retain(|&w| w != raw);
-        r
+        match r {
+            Err(Errno::INTR) => Err(Errno::INTR),
+            _ => Ok(()),
+        }
     }
 
-    /// `io_cancel`, as the kernel does it: only a pending poll can be cancelled
-    /// (`EINPROGRESS`; its completion, `res` 0, then arrives once through the ring). Reads,
-    /// writes and syncs cannot (`EINVAL`, whether queued, running or complete) and complete
-    /// normally. Nothing is ever written to the caller's result event, which the kernel
-    /// ignores too. The request is found by its iocb's address, by a scan of the requests
-    /// outstanding, as the kernel does.
+    /// `io_cancel`, as the kernel does it: the iocb's key is read first (`EFAULT`, then
+    /// `EINVAL` unless 0); only a pending poll can be cancelled (`EINPROGRESS`; its
+    /// completion, `res` 0, then arrives once through the ring); reads, writes and syncs
+    /// cannot (`EINVAL`) and complete normally.
     ///
     /// # Errors
-    /// `EINPROGRESS` when cancelling (the completion follows), `EINVAL` when the request is
-    /// unknown, complete, already cancelled, not a poll, or the iocb's key is not the one
-    /// `io_submit` leaves there (0), `EFAULT` for an unreadable iocb.
+    /// As above.
     pub fn cancel(&self, iocb: *mut Iocb) -> Result<(), Errno> {
-        // The kernel reads the iocb's key first: an unreadable iocb is EFAULT.
-        let cb = load(iocb.cast_const())?;
-        if cb.aio_key != 0 {
+        let key_at = iocb
+            .wrapping_byte_add(std::mem::offset_of!(Iocb, aio_key))
+            .cast::<u32>();
+        let key: u32 = caller::load_value(key_at.cast_const())?;
+        if key != 0 || self.destroyed() {
             return Err(Errno::INVAL);
         }
         let addr = iocb as usize as u64;
-        let token = self.ring.find(|r| r.iocb == addr).ok_or(Errno::INVAL)?;
-        let cancellable = self.ring.with_payload(token, |r| {
-            let ok = r.poll && !r.cancelled;
-            r.cancelled |= ok;
-            ok
-        });
-        if !matches!(cancellable, Ok(true)) {
+        let ring = self.shared.ring();
+        let token = ring
+            .find(|r| r.belongs_to(self) && r.iocb == addr && r.poll && !r.cancelled)
+            .ok_or(Errno::INVAL)?;
+        let took = ring.with_payload(token, |r| !std::mem::replace(&mut r.cancelled, true));
+        if !matches!(took, Ok(true)) {
             return Err(Errno::INVAL);
         }
-        match self.ring.cancel(token) {
-            Ok(CancelOutcome::Cancelled | CancelOutcome::Requested) => Err(Errno::INPROGRESS),
-            Ok(_) | Err(_) => Err(Errno::INVAL),
+        self.shared.cancel(token);
+        Err(Errno::INPROGRESS)
+    }
+
+    /// `io_destroy`: the context stops being found, its waiters are woken (they get
+    /// `EINVAL`), its ring is unmapped from the program's address space and its pending
+    /// polls cancelled; then it waits for the requests in flight (they still complete
+    /// into the library's view of the ring) and frees the ring.
+    ///
+    /// # Errors
+    /// `EINVAL` for a context already being destroyed.
+    pub fn destroy(&self) -> Result<(), Errno> {
+        if self.destroyed.swap(true, Ordering::SeqCst) {
+            return Err(Errno::INVAL);
+        }
+        table::remove(self);
+        limits::QUOTA.release(self.sizes.max_reqs);
+        self.wake();
+        let view = self.view();
+        // Only if the program's view is still where the library last saw it (a ring moved
+        // and never used at its new address is left to the program).
+        if table::maps_ring_of(view, self) {
+            if let Some(s) = lock(&self.span).as_ref() {
+                arena::unmap_view(s, view);
+            }
+        }
+        self.cancel_polls();
+        while self.in_flight.load(Ordering::SeqCst) > 0 {
+            let _ = self.sleep_until_quiet();
+        }
+        self.ring.retire();
+        if let Some(s) = lock(&self.span).take() {
+            arena::free(s);
+        }
+        shared::release();
+        Ok(())
+    }
+
+    /// A context that was never handed to the program: gone without the checks.
+    fn destroy_quietly(&self) {
+        self.destroyed.store(true, Ordering::SeqCst);
+        table::remove(self);
+        if let Some(s) = lock(&self.span).take() {
+            arena::unmap_view(&s, self.view());
+            arena::free(s);
+        }
+        shared::release();
+    }
+
+    fn cancel_polls(&self) {
+        let ring = self.shared.ring();
+        while let Some(t) = ring.find(|r| r.belongs_to(self) && r.poll && !r.cancelled) {
+            let took = ring.with_payload(t, |r| !std::mem::replace(&mut r.cancelled, true));
+            if matches!(took, Ok(true)) {
+                self.shared.cancel(t);
+            }
         }
     }
 
-    /// `io_destroy`: wakes every waiter (they get `EINVAL`), waits for the requests in
-    /// flight (publishing their completions), stops the completion thread and retires the
-    /// ring.
-    pub fn destroy(&self) {
-        self.destroyed.store(true, Ordering::Release);
-        wake_masked(&self.masked);
-        // Wakes threads reaping or sleeping in the ring; they see `destroyed`.
-        let _ = self.ring.close();
-        // The completion thread sleeps on the ring's notification descriptor: wake it to
-        // see the ring closed.
-        let _ = fds::signal(self.ring.notify_fd().as_raw_fd());
-        let handle = lock(&self.thread).take();
-        if let Some(h) = handle {
-            let _ = h.join();
-        }
-        self.events.retire();
+    fn sleep_until_quiet(&self) -> Result<(), Errno> {
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        let seen = self.seq.load(Ordering::SeqCst);
+        let r = if self.in_flight.load(Ordering::SeqCst) > 0 {
+            sys::futex_wait(&self.seq, seen, Duration::from_millis(100))
+        } else {
+            Ok(())
+        };
+        self.sleepers.fetch_sub(1, Ordering::SeqCst);
+        r
     }
 }
 
-/// Wakes the `io_pgetevents` callers sleeping with a signal mask.
-fn wake_masked(masked: &Masked) {
-    for &fd in lock(masked).iter() {
-        let _ = fds::signal(fd);
-    }
-}
-
-/// Sleeps until `fd` (the engine's notification eventfd) is readable.
-#[cfg(not(miri))]
-fn wait_readable(fd: std::os::fd::BorrowedFd<'_>) {
-    let _ = fds::wait_readable(fd);
-}
-
-/// Miri cannot run `poll`: drain the eventfd every millisecond (of Miri's virtual clock)
-/// until it was signalled (the caller's own drain then finds it empty).
-#[cfg(miri)]
-fn wait_readable(fd: std::os::fd::BorrowedFd<'_>) {
-    while let Ok(0) = fds::drain(fd) {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// `fs.aio-max-nr`, read once (no limit if unreadable).
-fn aio_max_nr() -> u64 {
-    if cfg!(miri) {
-        // Miri isolates the program from the file system.
-        return u64::MAX;
-    }
-    static LIMIT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *LIMIT.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/fs/aio-max-nr")
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(u64::MAX)
-    })
-}
+/// How many iocbs `io_submit` reads from the caller at once.
+const CHUNK: usize = 64;
 
 #[cfg(test)]
 mod tests;

@@ -154,6 +154,11 @@ impl<B: IoBufMut, T> Ring<B, T> {
         self.lock().in_flight
     }
 
+    /// Requests pushed and not yet handed to the engine (the next submit takes them).
+    pub fn queued(&self) -> usize {
+        self.lock().queued.len()
+    }
+
     /// The engine's counters (system calls made, completions found in shared memory).
     pub fn stats(&self) -> EngineStats {
         self.engine.stats()

@@ -80,6 +80,9 @@ impl<B, T> Slot<B, T> {
     }
 }
 
+/// How many slots (and scratch entries) a table starts with room for.
+const INITIAL_SLOTS: usize = 64;
+
 /// Where completions that nobody waits for by token go instead of the ready queue (see
 /// [`Ring::set_sink`](super::Ring::set_sink)).
 pub(super) type Sink<B, T> = Box<dyn FnMut(Completion<B, T>) + Send>;
@@ -88,6 +91,8 @@ pub(super) type Sink<B, T> = Box<dyn FnMut(Completion<B, T>) + Send>;
 pub(super) struct State<B, T> {
     /// The ring's id (for the tokens of completions built here).
     pub ring: u32,
+    /// The most slots the table makes.
+    pub capacity: u32,
     pub sink: Option<Sink<B, T>>,
     pub slots: Vec<Slot<B, T>>,
     pub free: Vec<u32>,
@@ -119,12 +124,17 @@ pub(super) struct State<B, T> {
 
 impl<B: IoBufMut, T> State<B, T> {
     pub fn new(ring: u32, capacity: u32) -> State<B, T> {
-        let n = capacity as usize;
+        // Slots are made as they are first needed, up to `capacity`, so a ring sized for
+        // the worst case (the libaio drop-in's one ring per process) costs memory in
+        // proportion to the requests it has held at once, not to its capacity. The
+        // scratch vectors grow the same way and are then reused.
+        let n = (capacity as usize).min(INITIAL_SLOTS);
         State {
             ring,
+            capacity,
             sink: None,
-            slots: (0..capacity).map(|_| Slot::new()).collect(),
-            free: (0..capacity).rev().collect(),
+            slots: Vec::with_capacity(n),
+            free: Vec::with_capacity(n),
             queued: VecDeque::with_capacity(n),
             ready: VecDeque::with_capacity(n),
             unclaimed: 0,
@@ -142,10 +152,16 @@ impl<B: IoBufMut, T> State<B, T> {
         }
     }
 
-    /// Takes a free slot for `op` and queues it; gives both back when every slot is in use.
+    /// Takes a free slot for `op` and queues it (making a new slot while fewer than the
+    /// capacity exist); gives both back when every slot is in use.
     pub fn alloc(&mut self, op: Op<B>, payload: T, waiter: Waiter) -> Result<u32, (Op<B>, T)> {
-        let Some(index) = self.free.pop() else {
-            return Err((op, payload));
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None if self.slots.len() < self.capacity as usize => {
+                self.slots.push(Slot::new());
+                (self.slots.len() - 1) as u32
+            }
+            None => return Err((op, payload)),
         };
         let slot = &mut self.slots[index as usize];
         slot.state = SlotState::Queued;
@@ -287,6 +303,11 @@ impl<B: IoBufMut, T> State<B, T> {
     /// Outstanding requests (queued, in flight or complete and not yet taken).
     pub fn outstanding(&self) -> usize {
         self.slots.len() - self.free.len()
+    }
+
+    /// Whether a request can be accepted now: a free slot, or room to make one.
+    pub fn has_room(&self) -> bool {
+        !self.free.is_empty() || self.slots.len() < self.capacity as usize
     }
 }
 

@@ -272,3 +272,31 @@ fn close_waits_for_in_flight_requests_and_wakes_a_blocked_waiter() {
     );
     assert_eq!(*all[0].result.as_ref().unwrap(), 16);
 }
+
+#[test]
+fn a_large_ring_makes_slots_only_as_requests_need_them_and_reuses_them() {
+    let (m, ring) = manual_ring(1 << 20);
+    let made = |ring: &Ring<Vec<u8>>| ring.lock().slots.len();
+    assert_eq!(made(&ring), 0, "no slot before the first request");
+    for round in 0..3u64 {
+        for i in 0..5u64 {
+            ring.push(Op::read(raw_fd(), Vec::with_capacity(8), 0).user_data(round * 10 + i))
+                .unwrap();
+        }
+        ring.submit().unwrap();
+        m.complete_all();
+        let mut got = 0;
+        while got < 5 {
+            got += ring.wait(1, 8, Some(Duration::from_secs(5))).unwrap().len();
+        }
+        assert_eq!(made(&ring), 5, "slots freed by one round serve the next");
+    }
+    // The capacity still bounds the table: a small ring refuses past it.
+    let (_m, small) = manual_ring(2);
+    for _ in 0..2 {
+        small.push(Op::read(raw_fd(), Vec::new(), 0)).unwrap();
+    }
+    let full = small.push(Op::read(raw_fd(), Vec::new(), 0)).unwrap_err();
+    assert!(matches!(full.error, Error::QueueFull { capacity: 2 }));
+    assert_eq!(made(&small), 2);
+}

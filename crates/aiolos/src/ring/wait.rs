@@ -317,7 +317,7 @@ impl<B: IoBufMut, T> Ring<B, T> {
                 self.unlock(st);
                 return Err(Error::Closed);
             }
-            if !st.free.is_empty() {
+            if st.has_room() {
                 return Ok(true);
             }
             if !st.queued.is_empty() {

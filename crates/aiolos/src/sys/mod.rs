@@ -75,6 +75,10 @@ impl Errno {
     pub const BUSY: Errno = Errno(libc::EBUSY);
     /// `EIO`: input/output error.
     pub const IO: Errno = Errno(libc::EIO);
+    /// `EISDIR`: a read or write of a directory.
+    pub const ISDIR: Errno = Errno(libc::EISDIR);
+    /// Illegal seek: an offset given for a pipe or socket.
+    pub const SPIPE: Errno = Errno(libc::ESPIPE);
 
     /// The calling thread's current `errno`.
     pub fn last() -> Errno {

@@ -71,6 +71,9 @@ pub(super) fn run(shared: &Shared, id: usize, sqe: &Sqe, iov: &mut Vec<IoVec>) -
 
 /// Makes `call` again while a signal interrupts it: the kernel's engines never report
 /// `EINTR` for file I/O, and neither does this one.
+/// The offset `preadv2`/`pwritev2` read as "the file position" (-1).
+const CURRENT_POSITION: u64 = u64::MAX;
+
 fn retry<T>(mut call: impl FnMut() -> rustix::io::Result<T>) -> Result<T, Errno> {
     loop {
         match call() {
@@ -147,12 +150,20 @@ unsafe fn read_write(sqe: &Sqe, iov: &mut Vec<IoVec>) -> Result<usize, Errno> {
     // Unknown bits go to the kernel, which refuses them (`EOPNOTSUPP`) as it does on the
     // other engines.
     let flags = ReadWriteFlags::from_bits_retain(sqe.rw_flags as u32);
+    // A stream (pipe, socket) has no offsets: its read or write goes to the stream, as
+    // io_uring and kernel AIO do it, rather than failing with ESPIPE.
+    let mut offset = sqe.offset;
     match sqe.op {
         OpCode::Read | OpCode::Readv => {
             // SAFETY: the slices go only to the kernel; the caller keeps every buffer named
             // by iov writable and alive.
             let bufs = unsafe { io_slices_mut(iov) };
-            retry(|| rustix::io::preadv2(fd, bufs, sqe.offset, flags))
+            loop {
+                match retry(|| rustix::io::preadv2(fd, bufs, offset, flags)) {
+                    Err(Errno::SPIPE) if offset != CURRENT_POSITION => offset = CURRENT_POSITION,
+                    other => return other,
+                }
+            }
         }
         _ => {
             let wanted: usize = iov.iter().map(|v| v.len).sum();
@@ -161,7 +172,13 @@ unsafe fn read_write(sqe: &Sqe, iov: &mut Vec<IoVec>) -> Result<usize, Errno> {
             let bufs = unsafe { io_slices(iov) };
             let mut tries = 0;
             loop {
-                let n = retry(|| rustix::io::pwritev2(fd, bufs, sqe.offset, flags))?;
+                let n = match retry(|| rustix::io::pwritev2(fd, bufs, offset, flags)) {
+                    Err(Errno::SPIPE) if offset != CURRENT_POSITION => {
+                        offset = CURRENT_POSITION;
+                        continue;
+                    }
+                    other => other?,
+                };
                 // A short write is reported as the kernel's engines report it; only a
                 // write that made no progress at all is tried again.
                 if n > 0 || wanted == 0 || tries == ZERO_WRITE_RETRIES {

@@ -206,7 +206,8 @@ impl Uring {
                 };
                 // Saturating: a caller's iovec lengths are not checked here, and may sum past
                 // u64 (the kernel refuses such a request; the estimate must not panic).
-                iov.iter().fold(0u64, |sum, v| sum.saturating_add(v.len as u64))
+                iov.iter()
+                    .fold(0u64, |sum, v| sum.saturating_add(v.len as u64))
             }
             _ => sqe.len,
         }
