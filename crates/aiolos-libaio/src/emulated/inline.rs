@@ -113,6 +113,12 @@ pub(super) fn run(rw: &Rw) -> Outcome {
         Ok(n) if !rw.write => Outcome::Rest { done: n },
         Ok(n) => finish_write(rw, n),
         Err(Errno::AGAIN) if asked_nowait => Outcome::Done(-i64::from(Errno::AGAIN.0)),
+        // A buffered write the file system cannot promise not to block: kernel AIO takes
+        // the request and its write method fails it, so the error is in the event. (A file
+        // with no RWF_NOWAIT support at all is refused at submission, as on the kernel.)
+        Err(Errno::OPNOTSUPP) if asked_nowait && rw.write && rw.kind.cached_storage() => {
+            Outcome::Done(-i64::from(Errno::OPNOTSUPP.0))
+        }
         Err(Errno::OPNOTSUPP) if asked_nowait => Outcome::Refused(Errno::OPNOTSUPP),
         // Would block, or the file cannot say (no FMODE_NOWAIT).
         Err(Errno::AGAIN | Errno::OPNOTSUPP) if !rw.write => Outcome::Rest { done: 0 },

@@ -240,10 +240,7 @@ fn load_iovecs(addr: u64, count: u64) -> Result<Vec<IoVec>, Errno> {
         }
         let len = len.min(left);
         left -= len;
-        iov.push(IoVec {
-            base,
-            len,
-        });
+        iov.push(IoVec { base, len });
     }
     Ok(iov)
 }
