@@ -45,6 +45,11 @@ impl FileKind {
     pub fn directory(self) -> bool {
         self.fmt == FileType::Directory
     }
+    /// A character device (`/dev/null`, `/dev/zero`, a terminal), whose reads and writes
+    /// kernel AIO does inside `io_submit`, as for buffered files.
+    pub fn char_device(self) -> bool {
+        self.fmt == FileType::CharacterDevice
+    }
     /// A pipe or a socket: no file position, offsets are ignored.
     pub fn stream(self) -> bool {
         matches!(self.fmt, FileType::Fifo | FileType::Socket)

@@ -42,10 +42,12 @@ pub(super) enum Outcome {
     Rest { done: usize },
 }
 
-/// Whether a request is done here: buffered, and on something the page cache or a
-/// stream serves.
+/// Whether a request is done here: buffered, and on something the page cache, a stream or
+/// a character device serves.
 pub(super) fn applies(rw: &Rw) -> bool {
-    !rw.kind.direct() && (rw.kind.cached_storage() || rw.kind.stream()) && !cfg!(miri)
+    !rw.kind.direct()
+        && (rw.kind.cached_storage() || rw.kind.stream() || rw.kind.char_device())
+        && !cfg!(miri)
 }
 
 fn io(rw: &Rw, iov: &[IoVec], offset: i64, flags: i32) -> Result<usize, Errno> {

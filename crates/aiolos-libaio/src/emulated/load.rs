@@ -79,8 +79,12 @@ pub(super) fn check_request(iocb: usize, cb: &Iocb) -> Result<Checked, Errno> {
     let kind = fdinfo::kind(fd, false)?;
     let r = check_after_fd(iocb, cb, fd, kind);
     if r.is_err() {
-        // A remembered kind may be stale: the kernel's EBADF comes first.
-        fdinfo::kind(fd, true)?;
+        // A remembered kind may be stale (the number closed and reused for another file):
+        // the kernel's EBADF comes first, and a refusal must be the new file's.
+        let fresh = fdinfo::kind(fd, true)?;
+        if fresh != kind {
+            return check_after_fd(iocb, cb, fd, fresh);
+        }
     }
     r
 }
@@ -176,6 +180,10 @@ fn check_rw(
         return Err(Errno::OPNOTSUPP);
     }
     if flags & RWF_ATOMIC != 0 && (!write || !kind.direct()) {
+        return Err(Errno::OPNOTSUPP);
+    }
+    // A directory cannot promise not to block (no FMODE_NOWAIT): refused before its mode.
+    if flags & RWF_NOWAIT != 0 && kind.directory() {
         return Err(Errno::OPNOTSUPP);
     }
     if (write && !kind.writable()) || (!write && !kind.readable()) {

@@ -1,4 +1,4 @@
-/* DESC: iocbs with bad contents (an iocb submitted twice, a negative offset, zero lengths, more than IOV_MAX elements, iovec lengths past SIZE_MAX, a wild buffer) get the kernel's answers on every engine, never a crash. */
+/* DESC: iocbs with bad contents (an iocb submitted twice, a negative offset, zero lengths, more than IOV_MAX elements, iovec lengths past SIZE_MAX, a wild buffer, RWF_NOWAIT on a directory, a descriptor number reused for another file) get the kernel's answers on every engine, never a crash. */
 #include "common.h"
 
 /* Submits one iocb; returns io_submit's result, and the event's res when it was queued. */
@@ -99,6 +99,29 @@ int main(void)
 		close(dead);
 		io_prep_pread(&cb, dead, buf, sizeof(buf), 0);
 		EXPECT_RET(io_submit(ctx, 1, ptrs), -EBADF);
+	}
+
+	/* A directory with RWF_NOWAIT: EOPNOTSUPP, checked before the mode (a write). */
+	{
+		int dir = open(".", O_RDONLY | O_DIRECTORY);
+		CHECK(dir >= 0);
+		io_prep_pwrite(&cb, dir, buf, sizeof(buf), 0);
+		cb.aio_rw_flags = 8; /* RWF_NOWAIT */
+		EXPECT_RET(io_submit(ctx, 1, ptrs), -EOPNOTSUPP);
+		io_prep_pread(&cb, dir, buf, sizeof(buf), 0);
+		EXPECT_RET(io_submit(ctx, 1, ptrs), -EINVAL);
+		/* The number closed and given to /dev/null: a read of it is /dev/null's (0). */
+		close(dir);
+		CHECK(open("/dev/null", O_RDWR) == dir);
+		io_prep_pread(&cb, dir, buf, sizeof(buf), 0);
+		EXPECT_RET(submit_one(ctx, &cb, &res), 1);
+		CHECK(res == 0);
+		/* A character device is served inside io_submit, as on the kernel. */
+		io_prep_pwrite(&cb, dir, buf, sizeof(buf), 0);
+		EXPECT_RET(io_submit(ctx, 1, ptrs), 1);
+		EXPECT_RET(io_getevents(ctx, 0, 1, ev, NULL), 1);
+		CHECK(ev[0].res == sizeof(buf));
+		close(dir);
 	}
 
 	/* The context still works. */
