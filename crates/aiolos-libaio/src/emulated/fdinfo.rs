@@ -50,6 +50,15 @@ impl FileKind {
     pub fn char_device(self) -> bool {
         self.fmt == FileType::CharacterDevice
     }
+    /// A file with no poll method (a regular file, a directory, a block device): always
+    /// ready for reading and writing, never for anything else, so a poll for anything else
+    /// could never fire.
+    pub fn cannot_wait(self) -> bool {
+        matches!(
+            self.fmt,
+            FileType::RegularFile | FileType::Directory | FileType::BlockDevice
+        )
+    }
     /// A pipe or a socket: no file position, offsets are ignored.
     pub fn stream(self) -> bool {
         matches!(self.fmt, FileType::Fifo | FileType::Socket)

@@ -30,6 +30,7 @@ use super::fdinfo;
 use super::load::{Rw, RWF_NOWAIT};
 use crate::sys;
 use aiolos::sys::{Errno, IoVec};
+use std::os::fd::RawFd;
 
 /// What became of a request tried inside `io_submit`.
 #[derive(Debug, PartialEq, Eq)]
@@ -65,6 +66,31 @@ fn io(rw: &Rw, iov: &[IoVec], offset: i64, flags: i32) -> Result<usize, Errno> {
         match r {
             Err(Errno::INTR) => continue,
             other => return other,
+        }
+    }
+}
+
+/// A poll as kernel AIO starts it inside `io_submit`: the events of `events` (with
+/// `POLLERR` and `POLLHUP`, which are always reported) that `fd` has now, or 0.
+///
+/// # Errors
+/// `EBADF` for a descriptor that is not open.
+pub(super) fn poll_now(fd: RawFd, events: u16) -> Result<u16, Errno> {
+    use rustix::event::{PollFd, PollFlags};
+    if cfg!(miri) {
+        return Ok(0); // Miri cannot poll: the engine answers
+    }
+    let wanted = PollFlags::from_bits_retain(events) | PollFlags::ERR | PollFlags::HUP;
+    let mut pfd = [PollFd::from_borrowed_fd(crate::fds::borrow(fd)?, wanted)];
+    let zero = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    loop {
+        match rustix::event::poll(&mut pfd, Some(&zero)) {
+            Ok(_) => return Ok((pfd[0].revents() & wanted).bits()),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
         }
     }
 }

@@ -351,7 +351,24 @@ impl Ctx {
                     0,
                 )
             }
-            Checked::Poll { fd, events } => (Op::poll(self.op_fd(fd), events as i16), true, 0),
+            Checked::Poll { fd, events } => {
+                // Kernel AIO polls once inside io_submit: events ready now complete the
+                // request there, and a file that cannot wait (no poll method: a regular
+                // file, a directory) refuses a poll for events it does not have.
+                match inline::poll_now(fd, events) {
+                    Ok(0) => {}
+                    Ok(mask) => return done(i64::from(mask)),
+                    Err(e) => {
+                        self.unreserve();
+                        return Err(e);
+                    }
+                }
+                if fdinfo::kind(fd, false).is_ok_and(|k| k.cannot_wait()) && !cfg!(miri) {
+                    self.unreserve();
+                    return Err(Errno::INVAL);
+                }
+                (Op::poll(self.op_fd(fd), events as i16), true, 0)
+            }
             #[cfg(test)]
             Checked::Nop => return done(0),
         };

@@ -142,23 +142,36 @@ pub const KNOWN: &[Known] = &[
         matches: |p, _, m| {
             matches!(m, Mismatch::Completion { k, want, got }
                 if p.iocbs.get(*k).is_some_and(|cb| cb.op == POLL)
-                    && want.len() == 1 && got.len() == 1
-                    && got[0].0 > 0 && want[0].0 > got[0].0
-                    && want[0].0 & got[0].0 == got[0].0)
+                    && want.len() == got.len()
+                    && want.iter().zip(got).all(|(w, g)| {
+                        g.0 > 0 && w.0 >= g.0 && w.0 & g.0 == g.0
+                    })
+                    && want != got)
         },
     },
     Known {
         name: "min_nr_0",
         contract: "a reap that does not wait (io_getevents with min_nr 0 or a zero timeout, \
                    or reading the ring from user space) returns every request that is already \
-                   complete: kernel AIO completes buffered file I/O inside io_submit",
-        issue: "#14, contract 1",
+                   complete. Kernel AIO completes buffered file I/O inside io_submit, and so \
+                   does the emulation where the page cache serves it; what remains is by \
+                   design: a buffered read that missed the page cache runs asynchronously, \
+                   and on uring an O_DIRECT, fsync or poll completion reaches the ring when \
+                   the engine thread has run it (docs/dropin.md)",
+        issue: "#14, contract 1 (the rest by design)",
         engines: EMULATED,
         matches: |p, _, m| match m {
             Mismatch::Contract {
                 rule: Rule::NonBlockingReapMissesCompleted,
                 ..
             } => true,
+            // A reap into a NULL array that found nothing yet (the kernel's EFAULT needs an
+            // event to copy).
+            Mismatch::Contract {
+                rule: Rule::NullEvents,
+                detail,
+                ..
+            } => detail.starts_with("returned 0 "),
             // A waiting reap that got its min_nr but not everything already complete.
             Mismatch::Contract {
                 rule: Rule::BlockingReapShort,
@@ -208,23 +221,6 @@ pub const KNOWN: &[Known] = &[
                     _ => false,
                 }
             }) || failed_poll_counted(p, t, m)
-        },
-    },
-    Known {
-        name: "poll_that_could_never_fire_refused",
-        contract: "io_submit refuses with EINVAL a poll on a file that cannot wait (no poll \
-                   method: a regular file, a directory, /dev/null) for events that file is not \
-                   ready for (POLLPRI, or none); the emulation accepts it and it never fires",
-        issue: "#14, contract 6 (argument checks)",
-        engines: EMULATED,
-        matches: |p, _, m| {
-            submit_differs_on(p, m, Some(-22), |cb| {
-                // POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM, and POLLERR | POLLHUP.
-                let ready = 0x1 | 0x4 | 0x40 | 0x100 | 0x8 | 0x10;
-                cb.op == POLL
-                    && matches!(cb.fd, "B" | "D" | "R" | "NUL" | "DIR")
-                    && matches!(cb.buf, Buf::Raw(e) if e & ready == 0)
-            })
         },
     },
     Known {
@@ -295,35 +291,6 @@ pub const KNOWN: &[Known] = &[
                         && matches!(cb.op, PWRITE | PWRITEV)
                 })
                     && want.iter().all(|r| r.0 == -95) && got.iter().any(|r| r.0 == 0))
-        },
-    },
-    Known {
-        name: "ready_poll_complete_at_submit",
-        contract: "a poll whose events are ready when it is submitted (a regular file is \
-                   always readable) is complete when io_submit returns, so io_cancel of it is \
-                   EINVAL; on the emulation it may still be pending and io_cancel cancels it \
-                   (EINPROGRESS, then res 0 instead of the ready events)",
-        issue: "#14, contract 1",
-        engines: EMULATED,
-        matches: |p, _, m| {
-            let ready_poll = |cb: &Iocb| {
-                // POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM on a file that cannot wait.
-                cb.op == POLL
-                    && matches!(cb.fd, "B" | "D" | "R" | "NUL" | "DIR")
-                    && matches!(cb.buf, Buf::Raw(e) if e & (0x1 | 0x4 | 0x40 | 0x100) != 0)
-            };
-            match m {
-                Mismatch::Answer { .. } => matches!(
-                    (step(p, m), answer(m)),
-                    (Some(Step::Cancel { target: Some(k), wild: false, .. }), Some((Some(-22), Some(-115))))
-                        if p.iocbs.get(p.k(*k)).is_some_and(ready_poll)
-                ),
-                // The cancelled one then completes with 0, not with its events.
-                Mismatch::Completion { k, got, .. } => {
-                    p.iocbs.get(*k).is_some_and(ready_poll) && got.iter().any(|r| r.0 == 0)
-                }
-                _ => false,
-            }
         },
     },
 ];
