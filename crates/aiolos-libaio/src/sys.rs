@@ -131,6 +131,15 @@ pub fn fstat(fd: RawFd) -> Result<(u32, u64, u64), Errno> {
     Ok((st.st_mode, st.st_dev, st.st_ino))
 }
 
+/// The device a device file names (`st_rdev`): (major, minor).
+///
+/// # Errors
+/// `EBADF`.
+pub fn rdev(fd: RawFd) -> Result<(u32, u32), Errno> {
+    let st = rustix::fs::fstat(crate::fds::borrow(fd)?)?;
+    Ok((rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev)))
+}
+
 /// `fcntl(F_GETFL)`.
 ///
 /// # Errors

@@ -72,6 +72,20 @@ impl FileKind {
     }
 }
 
+/// Whether `fd` has no poll method, so that a poll for events it does not have now could
+/// never fire (kernel AIO refuses such a poll with `EINVAL`): regular files, directories,
+/// block devices, and the memory devices (`/dev/null`, `/dev/zero`, `/dev/full`, `/dev/mem`,
+/// `/dev/port`: major 1, except the random devices, which can wait).
+pub fn cannot_wait(fd: RawFd) -> bool {
+    match kind(fd, false) {
+        Ok(k) if k.cannot_wait() => true,
+        Ok(k) if k.char_device() => {
+            matches!(sys::rdev(fd), Ok((1, minor)) if matches!(minor, 1 | 3 | 4 | 5 | 7))
+        }
+        _ => false,
+    }
+}
+
 /// Uses of a remembered answer before it is asked again.
 const REUSE: u32 = 256;
 /// Descriptors remembered per thread.

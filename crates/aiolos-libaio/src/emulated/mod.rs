@@ -354,7 +354,7 @@ impl Ctx {
             Checked::Poll { fd, events } => {
                 // Kernel AIO polls once inside io_submit: events ready now complete the
                 // request there, and a file that cannot wait (no poll method: a regular
-                // file, a directory) refuses a poll for events it does not have.
+                // file, a directory, /dev/null) refuses a poll for events it does not have.
                 match inline::poll_now(fd, events) {
                     Ok(0) => {}
                     Ok(mask) => return done(i64::from(mask)),
@@ -363,7 +363,7 @@ impl Ctx {
                         return Err(e);
                     }
                 }
-                if fdinfo::kind(fd, false).is_ok_and(|k| k.cannot_wait()) && !cfg!(miri) {
+                if !cfg!(miri) && fdinfo::cannot_wait(fd) {
                     self.unreserve();
                     return Err(Errno::INVAL);
                 }

@@ -1,5 +1,6 @@
-/* DESC: iocbs with bad contents (an iocb submitted twice, a negative offset, zero lengths, more than IOV_MAX elements, iovec lengths past SIZE_MAX, a wild buffer, RWF_NOWAIT on a directory, a descriptor number reused for another file) get the kernel's answers on every engine, never a crash. */
+/* DESC: iocbs with bad contents (an iocb submitted twice, a negative offset, zero lengths, more than IOV_MAX elements, iovec lengths past SIZE_MAX, a wild buffer, RWF_NOWAIT on a directory, a descriptor number reused for another file, polls that are ready or could never fire) get the kernel's answers on every engine, never a crash. */
 #include "common.h"
+#include <poll.h>
 
 /* Submits one iocb; returns io_submit's result, and the event's res when it was queued. */
 static long submit_one(io_context_t ctx, struct iocb *cb, long *res)
@@ -122,6 +123,24 @@ int main(void)
 		EXPECT_RET(io_getevents(ctx, 0, 1, ev, NULL), 1);
 		CHECK(ev[0].res == sizeof(buf));
 		close(dir);
+	}
+
+	/* Polls are polled once inside io_submit: a regular file is readable, so its poll
+	 * is complete (io_cancel: EINVAL); a file with no poll method (a regular file,
+	 * /dev/null) refuses a poll for an event it can never have (POLLPRI). */
+	{
+		int null = open("/dev/null", O_RDWR);
+		CHECK(null >= 0);
+		io_prep_poll(&cb, fd, POLLIN);
+		EXPECT_RET(io_submit(ctx, 1, ptrs), 1);
+		EXPECT_RET(io_cancel(ctx, &cb, ev), -EINVAL);
+		EXPECT_RET(io_getevents(ctx, 0, 1, ev, NULL), 1);
+		CHECK(ev[0].obj == &cb && ev[0].res == POLLIN);
+		io_prep_poll(&cb, fd, POLLPRI);
+		EXPECT_RET(io_submit(ctx, 1, ptrs), -EINVAL);
+		io_prep_poll(&cb, null, POLLPRI);
+		EXPECT_RET(io_submit(ctx, 1, ptrs), -EINVAL);
+		close(null);
 	}
 
 	/* The context still works. */
