@@ -108,15 +108,14 @@ if has async; then
     echo "Load average before: $(load). After:"
     echo
     echo '```text'
-    cargo bench -p aiolos --bench fs_vs_tokio_fs 2>/dev/null | grep -E 'time:|^[a-z_/0-9 ]+$|thrpt' || true
+    cargo bench -p aiolos --bench fs_vs_tokio_fs 2>/dev/null || true
     echo '```'
     if [ -n "$BEFORE_TREE" ] && [ -d "$BEFORE_TREE" ]; then
       echo
       echo "Before ($BEFORE_TREE, load $(load)):"
       echo
       echo '```text'
-      (cd "$BEFORE_TREE" && cargo bench -p aiolos --bench fs_vs_tokio_fs 2>/dev/null) |
-        grep -E 'time:|^[a-z_/0-9 ]+$|thrpt' || true
+      (cd "$BEFORE_TREE" && cargo bench -p aiolos --bench fs_vs_tokio_fs 2>/dev/null) || true
       echo '```'
     fi
   } >>"$OUT"

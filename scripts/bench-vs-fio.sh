@@ -99,6 +99,9 @@ run_fio() {
 run_aiolos() {
   local bin=$1 engine=$2 name=$3 f=()
   [ "$engine" = uring ] && [ "${name#before-}" = "$name" ] && f=("${fixed[@]}")
+  # A write overwrites FILE, which fio's runs have written too (so the bench's stamp is
+  # gone): the script's scratch file, overwritten on purpose.
+  case $RW in *write* | *rw*) f+=(--force) ;; esac
   "$bin" bench --engine "$engine" --file "$FILE" --size "$SIZE" --rw "$RW" --bs "$BS" \
     --qd "$QD" --runtime "$RUNTIME" --jobs "$JOBS" "${buffered[@]}" "${f[@]}" --json |
   awk -v name="$name" '
