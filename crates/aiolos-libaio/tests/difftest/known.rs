@@ -5,7 +5,7 @@
 //! program; none fails it. Whoever fixes one removes its entry here (the test then fails if
 //! the difference is still there). `docs/reliability.md` lists them with minimal programs.
 
-use super::program::{Buf, Iocb, Off, Program, Step, Tmo, FDSYNC, FSYNC, POLL};
+use super::program::{Program, Step, Tmo, POLL};
 use super::program::{PREAD, PREADV, PWRITE, PWRITEV};
 use super::trace::{Mismatch, Rule, Trace};
 
@@ -38,73 +38,6 @@ fn answer(m: &Mismatch) -> Option<(Option<i64>, Option<i64>)> {
         Mismatch::Answer { want, got, .. } => Some((ret(want), ret(got))),
         _ => None,
     }
-}
-
-/// The iocbs of a submit step, up to its count, in order.
-fn submitted<'a>(p: &'a Program, s: &Step) -> Vec<Option<&'a Iocb>> {
-    match s {
-        Step::Submit { items, nr, .. } => items
-            .iter()
-            .take((*nr).max(0) as usize)
-            .map(|it| match it {
-                super::program::Item::Iocb(k) => p.iocbs.get(p.k(*k)),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// A submit answered by the kernel with `want` and by the engine with `got`, where the
-/// first iocb the two answers disagree on satisfies `pred`.
-fn submit_differs_on(
-    p: &Program,
-    m: &Mismatch,
-    want_err: Option<i64>,
-    pred: fn(&Iocb) -> bool,
-) -> bool {
-    let (Some(s), Some((Some(want), Some(got)))) = (step(p, m), answer(m)) else {
-        return false;
-    };
-    if !matches!(s, Step::Submit { c: 0 | 1, .. }) {
-        return false;
-    }
-    let cbs = submitted(p, s);
-    // The kernel stopped at iocb `want` (or failed on the first); the engine went past it
-    // (or stopped elsewhere): the iocb at the kernel's stopping point decides.
-    let at = if want < 0 { 0 } else { want as usize };
-    let Some(Some(cb)) = cbs.get(at) else {
-        return false;
-    };
-    let kernel_refused = want < 0 || (want as usize) < cbs.len();
-    let engine_took_more = got > want || (want < 0 && got > 0);
-    let err_ok = match want_err {
-        Some(e) => want == e || (want >= 0 && at == want as usize),
-        None => true,
-    };
-    kernel_refused && engine_took_more && err_ok && pred(cb)
-}
-
-/// More events than could be complete, because one is a poll the kernel would have refused
-/// at submit (this test counts such a poll as never firing) failing in its event.
-fn failed_poll_counted(p: &Program, t: &Trace, m: &Mismatch) -> bool {
-    let Mismatch::Contract {
-        step: Some(s),
-        rule: Rule::MoreThanPossible,
-        ..
-    } = m
-    else {
-        return false;
-    };
-    t.steps.get(*s).is_some_and(|o| {
-        o.evs.iter().any(|e| {
-            e.res < 0
-                && usize::try_from(e.k)
-                    .ok()
-                    .and_then(|k| p.iocbs.get(k))
-                    .is_some_and(|cb| cb.op == POLL)
-        })
-    })
 }
 
 /// The iocbs named in a `Lost` detail ("requests [(1, 'p'), (3, 'a')] never completed").
@@ -202,27 +135,6 @@ pub const KNOWN: &[Known] = &[
                 step(p, m),
                 Some(Step::GetEvents { tmo: Tmo::Zero, mask: Some("wild"), .. })
             ) && matches!(answer(m), Some((Some(0), Some(-14)) | (Some(-14), Some(0))))
-        },
-    },
-    Known {
-        name: "unused_fields_of_poll_and_fsync_checked",
-        // Also: such a poll, accepted, fails later in its event, which the reap bounds
-        // (counting on a refused poll never completing) see as one event too many.
-        contract: "io_submit refuses with EINVAL a poll whose aio_offset, aio_nbytes or \
-                   aio_rw_flags is not 0 or whose events do not fit in 16 bits, and an fsync \
-                   or fdatasync whose aio_buf, aio_offset, aio_nbytes or aio_rw_flags is not \
-                   0; the emulation ignores those fields",
-        issue: "#14, contract 6 (argument checks)",
-        engines: EMULATED,
-        matches: |p, t, m| {
-            submit_differs_on(p, m, Some(-22), |cb| {
-                let extra = cb.len != 0 || cb.off != Off::Abs(0) || cb.rwf != 0;
-                match cb.op {
-                    POLL => extra || matches!(cb.buf, Buf::Raw(e) if e > 0xffff),
-                    FSYNC | FDSYNC => extra || cb.buf != Buf::Raw(0),
-                    _ => false,
-                }
-            }) || failed_poll_counted(p, t, m)
         },
     },
     Known {
