@@ -79,22 +79,8 @@ pub fn futex_wake(word: &AtomicU32) {
 /// # Errors
 /// The kernel's errno.
 pub unsafe fn preadv2(fd: RawFd, iov: &[IoVec], offset: i64, flags: i32) -> Result<usize, Errno> {
-    // SAFETY: IoVec has struct iovec's layout (repr(C): address, length); the kernel
-    // validates every address it names; iov lives until the call returns.
-    let n = unsafe {
-        libc::preadv2(
-            fd,
-            iov.as_ptr().cast::<libc::iovec>(),
-            iov.len() as libc::c_int,
-            offset,
-            flags,
-        )
-    };
-    if n < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(n as usize)
-    }
+    // SAFETY: the caller's contract.
+    unsafe { vectored(libc::preadv2, fd, iov, offset, flags) }
 }
 
 /// `pwritev2(2)`: `offset` -1 writes at (and moves) the file position.
@@ -105,21 +91,39 @@ pub unsafe fn preadv2(fd: RawFd, iov: &[IoVec], offset: i64, flags: i32) -> Resu
 /// # Errors
 /// The kernel's errno.
 pub unsafe fn pwritev2(fd: RawFd, iov: &[IoVec], offset: i64, flags: i32) -> Result<usize, Errno> {
-    // SAFETY: as in preadv2.
+    // SAFETY: the caller's contract.
+    unsafe { vectored(libc::pwritev2, fd, iov, offset, flags) }
+}
+
+/// `preadv2` or `pwritev2` (`call`) on `iov`, as a count or the kernel's errno.
+///
+/// # Safety
+/// As [`preadv2`].
+unsafe fn vectored(
+    call: unsafe extern "C" fn(
+        RawFd,
+        *const libc::iovec,
+        libc::c_int,
+        libc::off_t,
+        libc::c_int,
+    ) -> isize,
+    fd: RawFd,
+    iov: &[IoVec],
+    offset: i64,
+    flags: i32,
+) -> Result<usize, Errno> {
+    // SAFETY: IoVec has struct iovec's layout (repr(C): address, length); the kernel
+    // validates every address it names; iov lives until the call returns.
     let n = unsafe {
-        libc::pwritev2(
+        call(
             fd,
-            iov.as_ptr().cast::<libc::iovec>(),
+            iov.as_ptr().cast(),
             iov.len() as libc::c_int,
             offset,
             flags,
         )
     };
-    if n < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(n as usize)
-    }
+    usize::try_from(n).map_err(|_| Errno::last())
 }
 
 /// What `fstat` says of a descriptor: (mode, device, inode).
