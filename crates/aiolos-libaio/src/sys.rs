@@ -40,6 +40,14 @@ pub fn eventfd_drain(fd: BorrowedFd<'_>) {
     let _ = crate::fds::drain(fd);
 }
 
+/// Sleeps until `fd` is readable (`poll(2)`, no timeout; the library's own threads block
+/// every signal, and an interruption only polls again).
+pub fn wait_readable(fd: BorrowedFd<'_>) {
+    use rustix::event::{poll, PollFd, PollFlags};
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    while poll(&mut fds, None).is_err_and(|e| e == rustix::io::Errno::INTR) {}
+}
+
 /// `ppoll(2)` on `fd` for reading with the signal set `mask` (8 bytes, the kernel's) in
 /// effect while it waits, installed and removed atomically with the sleep; `timeout`
 /// `None` waits forever, zero only delivers a pending signal that the mask unblocks.
@@ -126,13 +134,14 @@ unsafe fn vectored(
     usize::try_from(n).map_err(|_| Errno::last())
 }
 
-/// What `fstat` says of a descriptor: (mode, device, inode).
+/// What a descriptor is: (mode, device, inode), without reading its timestamps (which
+/// would make the file's next write dirty its inode: see [`aiolos::sys::describe`]).
 ///
 /// # Errors
 /// `EBADF`.
 pub fn fstat(fd: RawFd) -> Result<(u32, u64, u64), Errno> {
-    let st = rustix::fs::fstat(crate::fds::borrow(fd)?)?;
-    Ok((st.st_mode, st.st_dev, st.st_ino))
+    let id = aiolos::sys::describe(crate::fds::borrow(fd)?)?;
+    Ok((id.mode, id.dev, id.ino))
 }
 
 /// The device a device file names (`st_rdev`): (major, minor).
@@ -140,8 +149,8 @@ pub fn fstat(fd: RawFd) -> Result<(u32, u64, u64), Errno> {
 /// # Errors
 /// `EBADF`.
 pub fn rdev(fd: RawFd) -> Result<(u32, u32), Errno> {
-    let st = rustix::fs::fstat(crate::fds::borrow(fd)?)?;
-    Ok((rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev)))
+    let id = aiolos::sys::describe(crate::fds::borrow(fd)?)?;
+    Ok((rustix::fs::major(id.rdev), rustix::fs::minor(id.rdev)))
 }
 
 /// `fcntl(F_GETFL)`.

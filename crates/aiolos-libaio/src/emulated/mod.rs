@@ -53,6 +53,9 @@ pub use load::{read_sigmask, read_timeout};
 
 /// The bit [`table::maps_ring_of`] flips in the ring header's `header_length`.
 const PROBE_BIT: u32 = 1 << 31;
+/// The shortest `io_getevents` wait that may run a request itself ([`Ctx::help`]).
+const HELP_MIN_WAIT: Duration = Duration::from_millis(1);
+
 /// The longest single futex sleep (a wait without a deadline sleeps in such steps).
 const LONG_SLEEP: Duration = Duration::from_secs(3600);
 
@@ -496,6 +499,9 @@ impl Ctx {
                     _ => break false,
                 },
             };
+            if self.help(min - n, mask, remaining) {
+                continue;
+            }
             let slept = match mask {
                 Some(m) => self.sleep_masked(remaining, m),
                 None => self.sleep(remaining),
@@ -522,6 +528,35 @@ impl Ctx {
             return Err(Errno::INTR);
         }
         Ok(n)
+    }
+
+    /// On the pool, before `io_getevents` sleeps for its last missing event: runs the
+    /// request at the head of the pool's queue on this thread when the pool is idle (a
+    /// lone read, write or sync of a file, see [`Ring::help`]) and reaps its completion,
+    /// instead of sleeping through a hand-off to a worker and back. Returns whether it
+    /// did (the caller then looks at the ring again).
+    ///
+    /// Not for a wait shorter than [`HELP_MIN_WAIT`] (the request would make it overrun),
+    /// nor with `io_pgetevents`' signal mask (the request would run without it), nor when
+    /// more than one event is missing: a signal handler that runs during the request is
+    /// then as if it had come just after the completion, which kernel AIO also returns
+    /// events for, instead of `EINTR`.
+    ///
+    /// [`Ring::help`]: aiolos::Ring::help
+    fn help(&self, missing: usize, mask: Option<u64>, remaining: Option<Duration>) -> bool {
+        if missing != 1
+            || mask.is_some()
+            || self.shared.owner_only()
+            || remaining.is_some_and(|r| r < HELP_MIN_WAIT)
+        {
+            return false;
+        }
+        let ring = self.shared.ring();
+        if !ring.help() {
+            return false;
+        }
+        let _ = ring.drive(Some(Duration::ZERO));
+        true
     }
 
     /// Sleeps until something is published or the context destroyed (or `timeout`, or a

@@ -320,7 +320,26 @@ impl Shared {
 /// engine for completions, reaping them as they come. On io_uring it also waits for its
 /// doorbell: a poll of the doorbell eventfd in the ring itself, so one `io_uring_enter`
 /// both submits and sleeps until a completion or the doorbell.
+///
+/// On the pool it sleeps on the ring's notification descriptor and reaps without
+/// waiting: it does not hold the ring's one reaper turn while it sleeps, so a program
+/// thread that ran its own request ([`Ring::help`], in `io_getevents`) reaps that
+/// completion itself at once instead of waiting for this thread to wake and post it.
 fn run(shared: &Shared) {
+    if !shared.owner_only && !cfg!(miri) {
+        let notify = shared.ring.notify_fd();
+        loop {
+            sys::wait_readable(notify);
+            // Emptied before reaping: a completion that lands after the reap signals it
+            // again (the pool signals once per reap cycle). If a program thread holds the
+            // reaper's turn (briefly: it reaps without waiting), its round may miss the
+            // completion that signalled: reap again once the turn is free.
+            sys::eventfd_drain(notify);
+            while let Ok(None) = shared.ring.try_drive() {
+                std::thread::yield_now();
+            }
+        }
+    }
     let spin = spin_time();
     let mut armed = false;
     let mut last_work = Instant::now();

@@ -137,6 +137,9 @@ pub struct EngineStats {
     /// Buffered reads handed to the kernel's worker threads (`IOSQE_ASYNC`) by the
     /// [`AsyncBuffered`] policy (io_uring only).
     pub punted_reads: u64,
+    /// Requests a waiting thread ran itself instead of handing them to a worker (thread
+    /// pool only: [`Ring::help`](crate::Ring::help)).
+    pub run_by_waiter: u64,
 }
 
 /// What a ring asked to register with the kernel (registered files and buffers, io_uring
@@ -178,6 +181,15 @@ pub(crate) trait Engine: Send + Sync {
 
     /// Makes a thread blocked in [`Engine::reap`] return soon.
     fn wake(&self);
+
+    /// Runs one submitted request on the calling thread, which would otherwise sleep
+    /// until a completion comes, where the engine can and that is quicker (the thread
+    /// pool, idle, with a lone file request queued). Returns whether it ran one; its
+    /// completion is queued as any other. Engines whose requests run in the kernel have
+    /// nothing to hand over.
+    fn help(&self) -> bool {
+        false
+    }
 
     /// A descriptor that becomes readable when completions are ready.
     fn notify_fd(&self) -> BorrowedFd<'_>;

@@ -22,7 +22,6 @@ use crate::op::OpCode;
 use crate::sys::aio::{self, AioContext, IoEvent, Iocb};
 use crate::sys::Errno;
 use rustix::event::PollFlags;
-use rustix::fs::FileType;
 use std::cell::UnsafeCell;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -259,7 +258,7 @@ fn as_other_engines_answer(sqe: &Sqe, e: Errno) -> Errno {
         // SAFETY: not -1, and the request being refused holds its descriptor open during
         // submit (its `Fd`, or `Fd::from_raw`'s contract).
         let fd = unsafe { BorrowedFd::borrow_raw(sqe.fd) };
-        if rustix::fs::fstat(fd).is_ok_and(|st| FileType::from_raw_mode(st.st_mode).is_dir()) {
+        if crate::sys::describe(fd).is_ok_and(|id| id.file_type().is_dir()) {
             return EISDIR;
         }
     }
@@ -409,6 +408,7 @@ impl Engine for Native {
             reap_syscalls: self.reap_syscalls.load(Ordering::Relaxed),
             reaped_without_syscall: self.reaped_in_memory.load(Ordering::Relaxed),
             punted_reads: 0,
+            run_by_waiter: 0,
         }
     }
 }

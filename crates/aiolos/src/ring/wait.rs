@@ -281,6 +281,24 @@ impl<B: IoBufMut, T> Ring<B, T> {
     /// [`Error::Closed`] once the ring is closed and nothing is in flight;
     /// [`Error::Forked`], [`Error::WrongThread`], or [`Error::Sys`] if the engine fails.
     pub fn drive(&self, timeout: Option<Duration>) -> Result<usize, Error> {
+        self.drive_turn(timeout).map(|(applied, _)| applied)
+    }
+
+    /// As `drive(Some(Duration::ZERO))`, but says whether this thread reaped: `Ok(None)`
+    /// when another thread was reaping. That thread's round may end without the
+    /// completions that arrived after it asked the engine, so a caller that learnt of
+    /// completions from [`Ring::notify_fd`] (and emptied it) tries again until it reaps
+    /// itself.
+    ///
+    /// # Errors
+    /// As [`Ring::drive`].
+    pub fn try_drive(&self) -> Result<Option<usize>, Error> {
+        self.drive_turn(Some(Duration::ZERO))
+            .map(|(applied, reaped)| reaped.then_some(applied))
+    }
+
+    /// [`Ring::drive`], and whether this thread had the reaper's turn.
+    fn drive_turn(&self, timeout: Option<Duration>) -> Result<(usize, bool), Error> {
         self.check_pid()?;
         self.check_thread()?;
         let mut st = self.lock();
@@ -298,7 +316,20 @@ impl<B: IoBufMut, T> Ring<B, T> {
         let (st, r) = self.turn(st, need, timeout);
         let applied = st.applied.wrapping_sub(before);
         self.unlock(st);
-        r.map(|_| applied as usize)
+        r.map(|reaped| (applied as usize, reaped))
+    }
+
+    /// Runs one submitted request on the calling thread, where the engine can and that is
+    /// the quickest way to its completion: on the thread pool, when no worker is running
+    /// a request and the head of the queue is a read, write or sync of a regular file or
+    /// block device (a lone request: this saves the hand-off to a worker and back). For a
+    /// thread about to sleep until its request completes. Returns whether it ran one; its
+    /// completion is then reaped as any other ([`Ring::drive`], [`Ring::wait`]). Engines
+    /// whose requests run in the kernel (io_uring, kernel AIO) return `false`. A blocking
+    /// wait on the pool ([`Ring::wait`] and the others, when they would sleep at least
+    /// 1 ms) does this by itself.
+    pub fn help(&self) -> bool {
+        self.check_pid().is_ok() && self.engine.help()
     }
 
     /// Blocks until the ring has a free slot, reaping meanwhile (`Ok(false)` when

@@ -4,10 +4,15 @@
 //! blocks the submitting thread, buffered or not.
 //!
 //! - `submit` pushes the whole batch onto the job queue under one lock and wakes one
-//!   sleeping worker, unless a wake-up is already on its way to every sleeper; a worker
-//!   that takes a job while more wait wakes the next one. No system call is made to
-//!   submit: [`EngineStats::submit_syscalls`] counts the submits that had to wake a
-//!   sleeping worker (a futex wake), and is 0 while the pool is busy.
+//!   sleeping worker, if any sleeps; a worker that takes a job while more wait wakes the
+//!   next one. Sleepers are woken last-in first-out, each on a condition variable of its
+//!   own: the worker that went idle last (its stack and cache still warm) gets the next
+//!   job, so a light load keeps running on the same one or two threads instead of
+//!   rotating through the whole pool (with one shared condition variable the futex woke
+//!   the longest sleeper: at queue depth 1 every request ran on another cold thread).
+//!   No system call is made to submit: [`EngineStats::submit_syscalls`] counts the
+//!   submits that had to wake a sleeping worker (a futex wake), and is 0 while the pool
+//!   is busy.
 //! - A worker runs one request at a time. When it is done it takes the job queue's lock
 //!   once, both to forget the finished request and to take its next one, then appends the
 //!   completion to the completion queue and signals the request's own eventfd (a worker
@@ -94,10 +99,13 @@ struct Jobs {
     /// Per slot: duplicates of a request's borrowed descriptors (file, eventfd), held
     /// from submit to completion as the kernel holds a file from `io_submit` on.
     pinned: Vec<[Option<OwnedFd>; 2]>,
-    /// Workers asleep on `jobs_cv`.
-    idle: usize,
-    /// Wake-ups sent to sleeping workers that they have not consumed yet.
-    waking: usize,
+    /// Workers asleep on their condition variables, the one that went idle last at the
+    /// end (the next to be woken). A worker leaves it when it is woken.
+    idle: Vec<usize>,
+    /// Per worker: it was woken (taken off `idle`) and has not yet looked at the queue.
+    woken: Vec<bool>,
+    /// Requests taken from the queue and not yet finished.
+    running: usize,
     exit: bool,
 }
 
@@ -115,7 +123,8 @@ struct Done {
 
 struct Shared {
     jobs: Mutex<Jobs>,
-    jobs_cv: Condvar,
+    /// One per worker, all used with `jobs`.
+    job_cvs: Box<[Condvar]>,
     done: Mutex<Done>,
     done_cv: Condvar,
     notify: OwnedFd,
@@ -126,6 +135,7 @@ struct Shared {
     submit_wakeups: AtomicU64,
     reap_sleeps: AtomicU64,
     reaped_at_once: AtomicU64,
+    helped: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -153,11 +163,12 @@ impl Threads {
                 queue: VecDeque::with_capacity(capacity as usize),
                 slots: vec![None; capacity as usize],
                 pinned: (0..capacity).map(|_| [None, None]).collect(),
-                idle: 0,
-                waking: 0,
+                idle: Vec::with_capacity(threads),
+                woken: vec![false; threads],
+                running: 0,
                 exit: false,
             }),
-            jobs_cv: Condvar::new(),
+            job_cvs: (0..threads).map(|_| Condvar::new()).collect(),
             done: Mutex::new(Done {
                 cqes: VecDeque::with_capacity(capacity as usize),
                 want: 0,
@@ -172,6 +183,7 @@ impl Threads {
             submit_wakeups: AtomicU64::new(0),
             reap_sleeps: AtomicU64::new(0),
             reaped_at_once: AtomicU64::new(0),
+            helped: AtomicU64::new(0),
         });
         let mut engine = Threads {
             shared,
@@ -205,7 +217,10 @@ impl Jobs {
     fn forget(&mut self, sqe: &Sqe) -> Pinned {
         let mut pinned = [None, None];
         if let Some(entry) = self.slots.get_mut(sqe.slot as usize) {
-            if entry.is_some_and(|i| i.user_data == sqe.user_data) {
+            if let Some(info) = entry.filter(|i| i.user_data == sqe.user_data) {
+                if info.running {
+                    self.running -= 1;
+                }
                 *entry = None;
                 if let Some(p) = self.pinned.get_mut(sqe.slot as usize) {
                     pinned = std::mem::take(p);
@@ -215,29 +230,35 @@ impl Jobs {
         pinned
     }
 
-    /// Takes the next job for worker `id`, if one is queued, and passes the wake-up on to
-    /// another sleeper when more are queued (the submitter woke only one of us).
-    fn take(&mut self, id: usize, cv: &Condvar) -> Option<Sqe> {
+    /// Takes the next job for worker `id`, if one is queued. When more are queued, also
+    /// picks another sleeper to pass the wake-up on to (the submitter woke only one of
+    /// us), which the caller wakes once it has let go of the lock.
+    fn take(&mut self, id: usize) -> Option<(Sqe, Option<usize>)> {
         let sqe = self.queue.pop_front()?;
         if let Some(Some(info)) = self.slots.get_mut(sqe.slot as usize) {
             info.running = true;
             info.worker = id;
+            self.running += 1;
         }
-        if !self.queue.is_empty() {
-            self.wake_one(cv);
-        }
-        Some(sqe)
+        let next = if self.queue.is_empty() {
+            None
+        } else {
+            self.pick_sleeper()
+        };
+        Some((sqe, next))
     }
 
-    /// Wakes a sleeping worker, unless every sleeper already has a wake-up on its way
-    /// (std's `notify_one` is a futex call even when it wakes nobody).
-    fn wake_one(&mut self, cv: &Condvar) -> bool {
-        if self.idle > self.waking {
-            self.waking += 1;
-            cv.notify_one();
-            return true;
+    /// Chooses the worker that went idle last, if any sleeps, and marks it woken; the
+    /// caller then calls [`Shared::wake`] for it after releasing the lock, so the worker
+    /// does not wake up only to wait for the lock (the marking, under the lock, is what
+    /// it checks; a `notify_one` is a futex call even when it wakes nobody, so a pool with
+    /// no sleeper makes none).
+    fn pick_sleeper(&mut self) -> Option<usize> {
+        let id = self.idle.pop()?;
+        if let Some(w) = self.woken.get_mut(id) {
+            *w = true;
         }
-        false
+        Some(id)
     }
 }
 
@@ -246,19 +267,27 @@ impl Shared {
     /// reaped slot can be reused at once): the completion is queued, then the eventfds are
     /// signalled, then the request's pinned descriptors are closed.
     fn publish(&self, sqe: &Sqe, res: i64, pinned: Pinned) {
-        let signal = {
+        let (wake, signal) = {
             let mut done = lock(&self.done);
             done.cqes.push_back(Cqe {
                 user_data: sqe.user_data,
                 res,
             });
-            if done.want > 0 && done.cqes.len() >= done.want {
-                // One wake-up per sleep: the reaper sets `want` again if it sleeps again.
+            // One wake-up per sleep: the reaper sets `want` again if it sleeps again.
+            let wake = done.want > 0 && done.cqes.len() >= done.want;
+            if wake {
                 done.want = 0;
-                self.done_cv.notify_one();
             }
-            done.notify_wanted && !std::mem::replace(&mut done.signalled, true)
+            (
+                wake,
+                done.notify_wanted && !std::mem::replace(&mut done.signalled, true),
+            )
         };
+        // After the unlock, so the reaper does not wake only to wait for the lock; it
+        // cannot miss this: it sleeps only while `want` is set, which this cleared.
+        if wake {
+            self.done_cv.notify_one();
+        }
         if signal {
             let _ = eventfd::signal(self.notify.as_fd());
         }
@@ -276,21 +305,36 @@ impl Shared {
         self.publish(sqe, res, pinned);
     }
 
+    /// Wakes worker `id`, which [`Jobs::pick_sleeper`] chose (outside the queue's lock).
+    fn wake(&self, id: Option<usize>) {
+        if let Some(cv) = id.and_then(|id| self.job_cvs.get(id)) {
+            cv.notify_one();
+        }
+    }
+
     /// Takes the next job, sleeping while there is none; `None` when told to exit.
     fn next_job(&self, id: usize) -> Option<Sqe> {
         let mut jobs = lock(&self.jobs);
         loop {
-            if let Some(sqe) = jobs.take(id, &self.jobs_cv) {
+            if let Some((sqe, next)) = jobs.take(id) {
+                drop(jobs);
+                self.wake(next);
                 return Some(sqe);
             }
             if jobs.exit {
                 return None;
             }
-            jobs.idle += 1;
-            jobs = self.jobs_cv.wait(jobs).unwrap_or_else(|e| e.into_inner());
-            jobs.idle -= 1;
-            // A spurious wake-up may consume none; then a later submit wakes once more.
-            jobs.waking = jobs.waking.saturating_sub(1);
+            let cv = self.job_cvs.get(id)?;
+            jobs.idle.push(id);
+            // Spurious wake-ups sleep again: only a waker (who took us off `idle`) or
+            // shutdown ends the sleep, so `idle` never names a worker that is awake.
+            while !jobs.woken.get(id).copied().unwrap_or(true) && !jobs.exit {
+                jobs = cv.wait(jobs).unwrap_or_else(|e| e.into_inner());
+            }
+            match jobs.woken.get_mut(id) {
+                Some(w) if *w => *w = false,
+                _ => jobs.idle.retain(|&w| w != id),
+            }
         }
     }
 
@@ -300,10 +344,58 @@ impl Shared {
         let (pinned, next) = {
             let mut jobs = lock(&self.jobs);
             let pinned = jobs.forget(finished);
-            (pinned, jobs.take(id, &self.jobs_cv))
+            (pinned, jobs.take(id))
         };
+        let next = next.map(|(sqe, sleeper)| {
+            self.wake(sleeper);
+            sqe
+        });
         self.publish(finished, res, pinned);
         next.or_else(|| self.next_job(id))
+    }
+
+    /// Runs the request at the head of the queue on the calling thread, which is about to
+    /// sleep until a completion comes, when that is the quickest way to one: no request
+    /// is running (so no other completion can come first: the pool is idle and the
+    /// worker the submit woke is still on its way), and the request cannot block for
+    /// long: a read, write or sync of a regular file or block device at the thread's own
+    /// I/O priority (never a poll, a pipe or a socket, which may wait for another party).
+    /// Saves the two thread hand-offs (to a worker and back) that a lone request pays.
+    /// Returns whether it ran one; its completion is then queued as a worker's is.
+    fn help(&self) -> bool {
+        let front = {
+            let jobs = lock(&self.jobs);
+            match jobs.queue.front() {
+                Some(sqe) if jobs.running == 0 && !jobs.exit => *sqe,
+                _ => return false,
+            }
+        };
+        if !may_run_here(&front) {
+            return false;
+        }
+        let sqe = {
+            let mut jobs = lock(&self.jobs);
+            let same = jobs
+                .queue
+                .front()
+                .is_some_and(|s| s.slot == front.slot && s.user_data == front.user_data);
+            if !same || jobs.running > 0 || jobs.exit {
+                return false;
+            }
+            match jobs.take(HELPER) {
+                Some((sqe, sleeper)) => {
+                    drop(jobs);
+                    self.wake(sleeper);
+                    sqe
+                }
+                None => return false,
+            }
+        };
+        let res = run(self, HELPER, &sqe, &mut Vec::new());
+        let pinned = lock(&self.jobs).forget(&sqe);
+        self.publish(&sqe, res, pinned);
+        self.helped.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     /// Whether the running request in `sqe`'s slot should stop (cancel or shutdown).
@@ -316,6 +408,39 @@ impl Shared {
                 .and_then(|s| *s)
                 .is_some_and(|i| i.user_data == sqe.user_data && i.cancel)
     }
+}
+
+/// The shortest wait in `reap` that may run a request itself ([`Shared::help`]).
+const HELP_MIN_WAIT: Duration = Duration::from_millis(1);
+
+/// The worker number of a thread outside the pool that runs a request ([`Shared::help`]);
+/// it never runs a poll, the only request that uses its worker's number.
+const HELPER: usize = usize::MAX;
+
+/// Whether a request may run on a thread outside the pool ([`Shared::help`]).
+fn may_run_here(sqe: &Sqe) -> bool {
+    let io = matches!(
+        sqe.op,
+        OpCode::Read
+            | OpCode::Readv
+            | OpCode::Write
+            | OpCode::Writev
+            | OpCode::Fsync
+            | OpCode::Fdatasync
+    );
+    if !io || sqe.ioprio.is_some() {
+        return false;
+    }
+    // SAFETY: a queued request's descriptor stays open until its completion is published
+    // (a pinned duplicate, or the caller's under `Fd::from_raw`'s contract), and this
+    // request is queued or running until after `help` publishes it.
+    let Some(fd) = (unsafe { request_fd(sqe.fd) }) else {
+        return false;
+    };
+    crate::sys::describe(fd).is_ok_and(|id| {
+        let kind = id.file_type();
+        kind == rustix::fs::FileType::RegularFile || kind == rustix::fs::FileType::BlockDevice
+    })
 }
 
 fn worker(shared: &Shared, id: usize) {
@@ -371,7 +496,10 @@ impl Engine for Threads {
             }
             jobs.queue.push_back(sqe);
         }
-        if jobs.wake_one(&self.shared.jobs_cv) {
+        let sleeper = jobs.pick_sleeper();
+        drop(jobs);
+        if sleeper.is_some() {
+            self.shared.wake(sleeper);
             self.shared.submit_wakeups.fetch_add(1, Ordering::Relaxed);
         }
         Ok(sqes.len())
@@ -397,6 +525,16 @@ impl Engine for Threads {
                     _ => break,
                 },
             };
+            // Rather than sleep while a lone request waits for a worker to wake, run it
+            // here, unless the wait is short (the request would make it overrun).
+            if wait.is_none_or(|left| left >= HELP_MIN_WAIT) {
+                drop(done);
+                let helped = shared.help();
+                done = lock(&shared.done);
+                if helped {
+                    continue;
+                }
+            }
             done.want = target;
             slept = true;
             done = match wait {
@@ -460,6 +598,10 @@ impl Engine for Threads {
         EngineCancel::Requested
     }
 
+    fn help(&self) -> bool {
+        self.shared.help()
+    }
+
     fn wake(&self) {
         let mut done = lock(&self.shared.done);
         done.woken = true;
@@ -493,6 +635,7 @@ impl Engine for Threads {
             reap_syscalls: self.shared.reap_sleeps.load(Ordering::Relaxed),
             reaped_without_syscall: self.shared.reaped_at_once.load(Ordering::Relaxed),
             punted_reads: 0,
+            run_by_waiter: self.shared.helped.load(Ordering::Relaxed),
         }
     }
 }
@@ -502,7 +645,9 @@ impl Drop for Threads {
         // Workers finish whatever is still queued (polls among it end as cancelled: the
         // exit flag cancels them) and then return.
         lock(&self.shared.jobs).exit = true;
-        self.shared.jobs_cv.notify_all();
+        for cv in self.shared.job_cvs.iter() {
+            cv.notify_all();
+        }
         for w in self.shared.wakers.iter() {
             let _ = eventfd::signal(w.as_fd());
         }
@@ -511,5 +656,120 @@ impl Drop for Threads {
             // bug, not to shutdown, and there is nothing better to do here.
             let _ = handle.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! [`Shared::help`] on a pool with no worker, so that only the helping thread can run
+    //! a request and each outcome is certain.
+    use super::*;
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+
+    fn sqe(slot: u32, op: OpCode, fd: RawFd, buf: &mut [u8]) -> Sqe {
+        Sqe {
+            user_data: 100 + u64::from(slot),
+            slot,
+            op,
+            fd,
+            addr: buf.as_mut_ptr() as u64,
+            addr2: 0,
+            len: buf.len() as u64,
+            offset: 0,
+            rw_flags: 0,
+            ioprio: None,
+            resfd: None,
+            borrowed_fds: false,
+        }
+    }
+
+    fn reap_now(engine: &Threads) -> Vec<Cqe> {
+        let mut out = Vec::new();
+        engine
+            .reap(&mut out, 0, 16, Some(Duration::ZERO))
+            .expect("reap");
+        out
+    }
+
+    #[test]
+    fn a_waiting_thread_runs_a_lone_file_read_itself() {
+        let engine = Threads::new(8, 0).expect("pool");
+        let mut file = tempfile::tempfile().expect("temp file");
+        file.write_all(b"aiolos help").expect("write");
+        let mut buf = [0u8; 11];
+        let read = sqe(0, OpCode::Read, file.as_raw_fd(), &mut buf);
+        // SAFETY: `buf` and `file` outlive the request, which completes in `help` below.
+        unsafe { engine.submit(&[read]) }.expect("submit");
+        assert!(reap_now(&engine).is_empty(), "no worker: nothing ran yet");
+        assert!(engine.help(), "a lone file read is run by the helper");
+        assert_eq!(
+            reap_now(&engine),
+            vec![Cqe {
+                user_data: 100,
+                res: 11
+            }]
+        );
+        assert_eq!(&buf, b"aiolos help");
+        assert_eq!(engine.stats().run_by_waiter, 1);
+        assert!(!engine.help(), "nothing is left to run");
+    }
+
+    #[test]
+    fn pipes_polls_and_requests_with_a_priority_are_left_to_the_workers() {
+        let engine = Threads::new(8, 0).expect("pool");
+        let (rx, _tx) = std::io::pipe().expect("pipe");
+        let mut buf = [0u8; 4];
+        let pipe_read = sqe(0, OpCode::Read, rx.as_raw_fd(), &mut buf);
+        // SAFETY: the requests are never run (no worker) and the engine is dropped first.
+        unsafe { engine.submit(&[pipe_read]) }.expect("submit");
+        assert!(
+            !engine.help(),
+            "a pipe read may wait forever: not the helper's"
+        );
+
+        let engine = Threads::new(8, 0).expect("pool");
+        let mut poll = sqe(1, OpCode::Poll, rx.as_raw_fd(), &mut buf);
+        poll.len = 1;
+        // SAFETY: as above.
+        unsafe { engine.submit(&[poll]) }.expect("submit");
+        assert!(!engine.help(), "a poll waits for another party");
+
+        let engine = Threads::new(8, 0).expect("pool");
+        let file = tempfile::tempfile().expect("temp file");
+        let mut prio = sqe(2, OpCode::Read, file.as_raw_fd(), &mut buf);
+        prio.ioprio = Some(0);
+        // SAFETY: as above.
+        unsafe { engine.submit(&[prio]) }.expect("submit");
+        assert!(
+            !engine.help(),
+            "a request's own priority is a worker's to apply"
+        );
+        assert_eq!(engine.stats().run_by_waiter, 0);
+    }
+
+    #[test]
+    fn a_blocking_reap_runs_the_request_instead_of_sleeping() {
+        let engine = Threads::new(8, 0).expect("pool");
+        let mut file = tempfile::tempfile().expect("temp file");
+        file.write_all(b"xyz").expect("write");
+        let mut buf = [0u8; 3];
+        let read = sqe(3, OpCode::Read, file.as_raw_fd(), &mut buf);
+        // SAFETY: `buf` and `file` outlive the request, which the reap below runs.
+        unsafe { engine.submit(&[read]) }.expect("submit");
+        let mut out = Vec::new();
+        // With no worker, only the reap itself can complete the read: without help this
+        // would sleep the whole five seconds and return nothing.
+        engine
+            .reap(&mut out, 1, 16, Some(Duration::from_secs(5)))
+            .expect("reap");
+        assert_eq!(
+            out,
+            vec![Cqe {
+                user_data: 103,
+                res: 3
+            }]
+        );
+        assert_eq!(&buf, b"xyz");
     }
 }

@@ -56,10 +56,10 @@ impl FdKinds {
         // SAFETY: `fd` is the descriptor of a request being submitted, which holds it open
         // (its `Fd`, or `Fd::from_raw`'s contract) for this call; it is not -1.
         let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-        let Ok(st) = rustix::fs::fstat(fd) else {
+        let Ok(id) = crate::sys::describe(fd) else {
             return false;
         };
-        let kind = FileType::from_raw_mode(st.st_mode);
+        let kind = id.file_type();
         if kind != FileType::RegularFile && kind != FileType::BlockDevice {
             return false;
         }

@@ -557,6 +557,7 @@ impl Engine for Uring {
             reap_syscalls: self.reap_syscalls.load(Ordering::Relaxed),
             reaped_without_syscall: self.reaped_in_memory.load(Ordering::Relaxed),
             punted_reads: self.punted_reads.load(Ordering::Relaxed),
+            run_by_waiter: 0,
         }
     }
 
