@@ -363,23 +363,12 @@ impl Shared {
     /// Saves the two thread hand-offs (to a worker and back) that a lone request pays.
     /// Returns whether it ran one; its completion is then queued as a worker's is.
     fn help(&self) -> bool {
-        let front = {
-            let jobs = lock(&self.jobs);
-            match jobs.queue.front() {
-                Some(sqe) if jobs.running == 0 && !jobs.exit => *sqe,
-                _ => return false,
-            }
-        };
-        if !may_run_here(&front) {
-            return false;
-        }
         let sqe = {
             let mut jobs = lock(&self.jobs);
-            let same = jobs
-                .queue
-                .front()
-                .is_some_and(|s| s.slot == front.slot && s.user_data == front.user_data);
-            if !same || jobs.running > 0 || jobs.exit {
+            // Looked at under the lock (a `statx`, while the pool is idle): the request
+            // cannot be taken, finished and its descriptor closed meanwhile.
+            let lone = jobs.running == 0 && !jobs.exit;
+            if !lone || !jobs.queue.front().is_some_and(may_run_here) {
                 return false;
             }
             match jobs.take(HELPER) {
@@ -417,7 +406,8 @@ const HELP_MIN_WAIT: Duration = Duration::from_millis(1);
 /// it never runs a poll, the only request that uses its worker's number.
 const HELPER: usize = usize::MAX;
 
-/// Whether a request may run on a thread outside the pool ([`Shared::help`]).
+/// Whether a request may run on a thread outside the pool ([`Shared::help`]). Called
+/// with the queue's lock held, on a request still in the queue.
 fn may_run_here(sqe: &Sqe) -> bool {
     let io = matches!(
         sqe.op,
@@ -432,8 +422,9 @@ fn may_run_here(sqe: &Sqe) -> bool {
         return false;
     }
     // SAFETY: a queued request's descriptor stays open until its completion is published
-    // (a pinned duplicate, or the caller's under `Fd::from_raw`'s contract), and this
-    // request is queued or running until after `help` publishes it.
+    // (a pinned duplicate, or the caller's under `Fd::from_raw`'s contract), and the
+    // caller holds the queue's lock, so this queued request cannot run and complete
+    // meanwhile.
     let Some(fd) = (unsafe { request_fd(sqe.fd) }) else {
         return false;
     };
