@@ -233,9 +233,9 @@ impl FileId {
 /// `O_SYNC`/`O_DSYNC` write then also commits the file system's journal: one more
 /// synchronous metadata write per data write where a library looks at the descriptor of
 /// every request (measured on ext4, 4 KiB `O_DIRECT | O_SYNC` writes at queue depth 1:
-/// 14,586 journal writes for 14,586 data writes, against 1,083 for kernel AIO, and a third
-/// fewer writes per second). `statx` fills in the times it was not asked for without
-/// marking them read. Where `statx` is refused (a seccomp filter) or missing, `fstat`.
+/// 14,586 journal writes for 14,586 data writes, against 1,083 for kernel AIO). `statx`
+/// fills in the times it was not asked for without marking them read. Where `statx` is
+/// refused (a seccomp filter) or missing, `fstat`.
 ///
 /// # Errors
 /// `EBADF`, or what `fstat` answers.
