@@ -268,6 +268,7 @@ mod describe_tests {
     use std::os::fd::AsFd;
 
     #[test]
+    #[cfg_attr(miri, ignore = "real files and system calls")]
     fn describe_says_what_fstat_says_of_files_devices_and_pipes() {
         let file = tempfile::tempfile().expect("temp file");
         let null = std::fs::File::open("/dev/null").expect("/dev/null");

@@ -684,6 +684,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "real files and system calls")]
     fn a_waiting_thread_runs_a_lone_file_read_itself() {
         let engine = Threads::new(8, 0).expect("pool");
         let mut file = tempfile::tempfile().expect("temp file");
@@ -707,6 +708,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "real files and system calls")]
     fn pipes_polls_and_requests_with_a_priority_are_left_to_the_workers() {
         let engine = Threads::new(8, 0).expect("pool");
         let (rx, _tx) = std::io::pipe().expect("pipe");
@@ -740,6 +742,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "real files and system calls")]
     fn a_blocking_reap_runs_the_request_instead_of_sleeping() {
         let engine = Threads::new(8, 0).expect("pool");
         let mut file = tempfile::tempfile().expect("temp file");
