@@ -53,8 +53,9 @@ pub use load::{read_sigmask, read_timeout};
 
 /// The bit [`table::maps_ring_of`] flips in the ring header's `header_length`.
 const PROBE_BIT: u32 = 1 << 31;
-/// The shortest `io_getevents` wait that may run a request itself ([`Ctx::help`]).
-const HELP_MIN_WAIT: Duration = Duration::from_millis(1);
+/// The shortest `io_getevents` wait that may run a request itself ([`Ctx::help`]): far
+/// longer than a local disk's request takes, so that the wait does not overrun.
+const HELP_MIN_WAIT: Duration = Duration::from_millis(100);
 
 /// The longest single futex sleep (a wait without a deadline sleeps in such steps).
 const LONG_SLEEP: Duration = Duration::from_secs(3600);
@@ -532,9 +533,10 @@ impl Ctx {
 
     /// On the pool, before `io_getevents` sleeps for its last missing event: runs the
     /// request at the head of the pool's queue on this thread when the pool is idle (a
-    /// lone read, write or sync of a file, see [`Ring::help`]) and reaps its completion,
-    /// instead of sleeping through a hand-off to a worker and back. Returns whether it
-    /// did (the caller then looks at the ring again).
+    /// lone read, write or sync of a local file or block device, see [`Ring::help`]) and
+    /// reaps its completion, instead of sleeping through a hand-off to a worker and back.
+    /// Returns whether it did (the caller then looks at the ring again). The request may
+    /// be another context's: the pool is idle, so it is the next to complete either way.
     ///
     /// Not for a wait shorter than [`HELP_MIN_WAIT`] (the request would make it overrun),
     /// nor with `io_pgetevents`' signal mask (the request would run without it), nor when

@@ -184,7 +184,7 @@ pub(crate) trait Engine: Send + Sync {
 
     /// Runs one submitted request on the calling thread, which would otherwise sleep
     /// until a completion comes, where the engine can and that is quicker (the thread
-    /// pool, idle, with a lone file request queued). Returns whether it ran one; its
+    /// pool, idle, with a lone request on a local file or block device queued). Returns whether it ran one; its
     /// completion is queued as any other. Engines whose requests run in the kernel have
     /// nothing to hand over.
     fn help(&self) -> bool {

@@ -321,13 +321,13 @@ impl<B: IoBufMut, T> Ring<B, T> {
 
     /// Runs one submitted request on the calling thread, where the engine can and that is
     /// the quickest way to its completion: on the thread pool, when no worker is running
-    /// a request and the head of the queue is a read, write or sync of a regular file or
-    /// block device (a lone request: this saves the hand-off to a worker and back). For a
-    /// thread about to sleep until its request completes. Returns whether it ran one; its
-    /// completion is then reaped as any other ([`Ring::drive`], [`Ring::wait`]). Engines
-    /// whose requests run in the kernel (io_uring, kernel AIO) return `false`. A blocking
-    /// wait on the pool ([`Ring::wait`] and the others, when they would sleep at least
-    /// 1 ms) does this by itself.
+    /// a request and the head of the queue is a read, write or sync of a block device or
+    /// of a regular file on one (a lone request: this saves the hand-off to a worker and
+    /// back). For a thread about to sleep until its request completes, which can wait for
+    /// as long as that request takes (the waits of [`Ring::wait`] and the others never do
+    /// this themselves: their timeouts hold). Returns whether it ran one; its completion is
+    /// then reaped as any other ([`Ring::drive`], [`Ring::wait`]). Engines whose requests
+    /// run in the kernel (io_uring, kernel AIO) return `false`.
     pub fn help(&self) -> bool {
         self.check_pid().is_ok() && self.engine.help()
     }

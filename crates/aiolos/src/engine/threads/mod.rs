@@ -358,10 +358,15 @@ impl Shared {
     /// sleep until a completion comes, when that is the quickest way to one: no request
     /// is running (so no other completion can come first: the pool is idle and the
     /// worker the submit woke is still on its way), and the request cannot block for
-    /// long: a read, write or sync of a regular file or block device at the thread's own
-    /// I/O priority (never a poll, a pipe or a socket, which may wait for another party).
+    /// long: a read, write or sync of a block device or of a regular file on one, at the
+    /// thread's own I/O priority (never a poll, a pipe or a socket, which may wait for
+    /// another party, nor a file of a network or FUSE file system, which may stall).
     /// Saves the two thread hand-offs (to a worker and back) that a lone request pays.
     /// Returns whether it ran one; its completion is then queued as a worker's is.
+    ///
+    /// Only on request ([`Ring::help`](crate::Ring::help)), never inside `reap`: the
+    /// reaper holds the ring's one reaper turn, so every other waiter, and the reaper's
+    /// own timeout, would wait for the request too.
     fn help(&self) -> bool {
         let sqe = {
             let mut jobs = lock(&self.jobs);
@@ -399,9 +404,6 @@ impl Shared {
     }
 }
 
-/// The shortest wait in `reap` that may run a request itself ([`Shared::help`]).
-const HELP_MIN_WAIT: Duration = Duration::from_millis(1);
-
 /// The worker number of a thread outside the pool that runs a request ([`Shared::help`]);
 /// it never runs a poll, the only request that uses its worker's number.
 const HELPER: usize = usize::MAX;
@@ -428,9 +430,12 @@ fn may_run_here(sqe: &Sqe) -> bool {
     let Some(fd) = (unsafe { request_fd(sqe.fd) }) else {
         return false;
     };
-    crate::sys::describe(fd).is_ok_and(|id| {
-        let kind = id.file_type();
-        kind == rustix::fs::FileType::RegularFile || kind == rustix::fs::FileType::BlockDevice
+    crate::sys::describe(fd).is_ok_and(|id| match id.file_type() {
+        rustix::fs::FileType::BlockDevice => true,
+        // Network, FUSE and other virtual file systems have anonymous devices (major 0);
+        // their requests may stall for as long as their server wants.
+        rustix::fs::FileType::RegularFile => rustix::fs::major(id.dev) != 0,
+        _ => false,
     })
 }
 
@@ -516,16 +521,6 @@ impl Engine for Threads {
                     _ => break,
                 },
             };
-            // Rather than sleep while a lone request waits for a worker to wake, run it
-            // here, unless the wait is short (the request would make it overrun).
-            if wait.is_none_or(|left| left >= HELP_MIN_WAIT) {
-                drop(done);
-                let helped = shared.help();
-                done = lock(&shared.done);
-                if helped {
-                    continue;
-                }
-            }
             done.want = target;
             slept = true;
             done = match wait {
@@ -656,7 +651,7 @@ mod tests {
     //! a request and each outcome is certain.
     use super::*;
     use std::io::Write;
-    use std::os::fd::AsRawFd;
+    use std::os::fd::{AsFd, AsRawFd};
 
     fn sqe(slot: u32, op: OpCode, fd: RawFd, buf: &mut [u8]) -> Sqe {
         Sqe {
@@ -675,6 +670,22 @@ mod tests {
         }
     }
 
+    /// A temporary file on a block device's file system (the helper leaves files of
+    /// anonymous-device file systems, tmpfs among them, to the workers), or `None` here.
+    fn local_file() -> Option<std::fs::File> {
+        let dirs = [std::env::temp_dir(), env!("CARGO_MANIFEST_DIR").into()];
+        let file = dirs
+            .iter()
+            .filter_map(|d| tempfile::tempfile_in(d).ok())
+            .find(|f| {
+                crate::sys::describe(f.as_fd()).is_ok_and(|id| rustix::fs::major(id.dev) != 0)
+            });
+        if file.is_none() {
+            eprintln!("SKIP: neither the temporary directory nor the crate is on a block device");
+        }
+        file
+    }
+
     fn reap_now(engine: &Threads) -> Vec<Cqe> {
         let mut out = Vec::new();
         engine
@@ -687,7 +698,7 @@ mod tests {
     #[cfg_attr(miri, ignore = "real files and system calls")]
     fn a_waiting_thread_runs_a_lone_file_read_itself() {
         let engine = Threads::new(8, 0).expect("pool");
-        let mut file = tempfile::tempfile().expect("temp file");
+        let Some(mut file) = local_file() else { return };
         file.write_all(b"aiolos help").expect("write");
         let mut buf = [0u8; 11];
         let read = sqe(0, OpCode::Read, file.as_raw_fd(), &mut buf);
@@ -739,26 +750,43 @@ mod tests {
             "a request's own priority is a worker's to apply"
         );
         assert_eq!(engine.stats().run_by_waiter, 0);
+
+        // tmpfs, like FUSE and network file systems, has an anonymous device.
+        if let Ok(shm) = tempfile::tempfile_in("/dev/shm") {
+            let anonymous =
+                crate::sys::describe(shm.as_fd()).is_ok_and(|id| rustix::fs::major(id.dev) == 0);
+            let engine = Threads::new(8, 0).expect("pool");
+            let read = sqe(3, OpCode::Read, shm.as_raw_fd(), &mut buf);
+            // SAFETY: as above.
+            unsafe { engine.submit(&[read]) }.expect("submit");
+            assert_eq!(
+                engine.help(),
+                !anonymous,
+                "a file of an anonymous-device file system"
+            );
+        }
     }
 
     #[test]
     #[cfg_attr(miri, ignore = "real files and system calls")]
-    fn a_blocking_reap_runs_the_request_instead_of_sleeping() {
+    fn a_reap_never_runs_a_request_itself_so_its_timeout_holds() {
         let engine = Threads::new(8, 0).expect("pool");
-        let mut file = tempfile::tempfile().expect("temp file");
+        let Some(mut file) = local_file() else { return };
         file.write_all(b"xyz").expect("write");
         let mut buf = [0u8; 3];
         let read = sqe(3, OpCode::Read, file.as_raw_fd(), &mut buf);
-        // SAFETY: `buf` and `file` outlive the request, which the reap below runs.
+        // SAFETY: `buf` and `file` outlive the request, which `help` completes below.
         unsafe { engine.submit(&[read]) }.expect("submit");
         let mut out = Vec::new();
-        // With no worker, only the reap itself can complete the read: without help this
-        // would sleep the whole five seconds and return nothing.
+        let t0 = Instant::now();
         engine
-            .reap(&mut out, 1, 16, Some(Duration::from_secs(5)))
+            .reap(&mut out, 1, 16, Some(Duration::from_millis(50)))
             .expect("reap");
+        assert!(out.is_empty(), "the reap ran the request: {out:?}");
+        assert!(t0.elapsed() >= Duration::from_millis(50));
+        assert!(engine.help());
         assert_eq!(
-            out,
+            reap_now(&engine),
             vec![Cqe {
                 user_data: 103,
                 res: 3
