@@ -423,10 +423,8 @@ fn may_run_here(sqe: &Sqe) -> bool {
     if !io || sqe.ioprio.is_some() {
         return false;
     }
-    // SAFETY: a queued request's descriptor stays open until its completion is published
-    // (a pinned duplicate, or the caller's under `Fd::from_raw`'s contract), and the
-    // caller holds the queue's lock, so this queued request cannot run and complete
-    // meanwhile.
+    // SAFETY: a queued request's descriptor (pinned, or open by `Fd::from_raw`'s contract)
+    // stays open until its completion is published; the caller holds the queue's lock.
     let Some(fd) = (unsafe { request_fd(sqe.fd) }) else {
         return false;
     };
@@ -686,6 +684,19 @@ mod tests {
         file
     }
 
+    /// A pool with no worker, with a read of `contents` (written to a local file, which is
+    /// returned to be kept open) into `buf` queued in `slot`; `None` where no local file
+    /// can be made.
+    fn queued_read(slot: u32, contents: &[u8], buf: &mut [u8]) -> Option<(Threads, std::fs::File)> {
+        let engine = Threads::new(8, 0).expect("pool");
+        let mut file = local_file()?;
+        file.write_all(contents).expect("write");
+        let read = sqe(slot, OpCode::Read, file.as_raw_fd(), buf);
+        // SAFETY: the caller keeps `buf` for as long as the engine, and the file is returned.
+        unsafe { engine.submit(&[read]) }.expect("submit");
+        Some((engine, file))
+    }
+
     fn reap_now(engine: &Threads) -> Vec<Cqe> {
         let mut out = Vec::new();
         engine
@@ -697,13 +708,10 @@ mod tests {
     #[test]
     #[cfg_attr(miri, ignore = "real files and system calls")]
     fn a_waiting_thread_runs_a_lone_file_read_itself() {
-        let engine = Threads::new(8, 0).expect("pool");
-        let Some(mut file) = local_file() else { return };
-        file.write_all(b"aiolos help").expect("write");
         let mut buf = [0u8; 11];
-        let read = sqe(0, OpCode::Read, file.as_raw_fd(), &mut buf);
-        // SAFETY: `buf` and `file` outlive the request, which completes in `help` below.
-        unsafe { engine.submit(&[read]) }.expect("submit");
+        let Some((engine, _file)) = queued_read(0, b"aiolos help", &mut buf) else {
+            return;
+        };
         assert!(reap_now(&engine).is_empty(), "no worker: nothing ran yet");
         assert!(engine.help(), "a lone file read is run by the helper");
         assert_eq!(
@@ -770,13 +778,10 @@ mod tests {
     #[test]
     #[cfg_attr(miri, ignore = "real files and system calls")]
     fn a_reap_never_runs_a_request_itself_so_its_timeout_holds() {
-        let engine = Threads::new(8, 0).expect("pool");
-        let Some(mut file) = local_file() else { return };
-        file.write_all(b"xyz").expect("write");
         let mut buf = [0u8; 3];
-        let read = sqe(3, OpCode::Read, file.as_raw_fd(), &mut buf);
-        // SAFETY: `buf` and `file` outlive the request, which `help` completes below.
-        unsafe { engine.submit(&[read]) }.expect("submit");
+        let Some((engine, _file)) = queued_read(3, b"xyz", &mut buf) else {
+            return;
+        };
         let mut out = Vec::new();
         let t0 = Instant::now();
         engine
