@@ -93,6 +93,9 @@ struct KernelState {
     /// Submitted and not yet complete: (user_data, buffer address, length).
     running: VecDeque<(u64, u64, u64)>,
     done: VecDeque<Cqe>,
+    /// How many requests the kernel has completed (what a notification descriptor would
+    /// have told a reaper).
+    completed: usize,
     woken: bool,
     /// Set by the test once nothing more will be submitted.
     shutdown: bool,
@@ -134,6 +137,7 @@ impl Kernel {
                 user_data,
                 res: len as i64,
             });
+            st.completed += 1;
             self.cv.notify_all();
             // Let other threads run between completions.
             drop(st);
@@ -553,5 +557,39 @@ fn close_racing_an_unlocked_submit_frees_no_buffer_early() {
         kernel.join();
         drop(k);
         assert!(live.lock().unwrap().is_empty(), "a buffer was leaked");
+    });
+}
+
+/// The async layer's reapers (and the drop-in's completion thread) learn of a completion
+/// from the notification descriptor, empty it, and call `drive(Some(ZERO))`. If another
+/// thread holds the reaper's turn, that call returns at once; the other thread's round may
+/// have asked the engine before the completion arrived. Whatever was complete when the
+/// `drive` began must still be applied by the time both calls return, or it waits, with
+/// the descriptor already emptied, for some later event.
+#[test]
+fn a_drive_that_finds_the_turn_taken_strands_no_completion() {
+    check(|| {
+        let m = Model::new(1, false);
+        m.submit_reads(&[1]);
+        let kernel = m.kernel_thread();
+        let other = {
+            let ring = m.ring.clone();
+            thread::spawn(move || {
+                ring.drive(Some(Duration::ZERO)).unwrap();
+            })
+        };
+        // "The descriptor fired": the kernel has completed the request.
+        while m.kernel.st.lock().unwrap().completed == 0 {
+            thread::yield_now();
+        }
+        m.ring.drive(Some(Duration::ZERO)).unwrap();
+        other.join().unwrap();
+        let applied = m.ring.lock().unclaimed;
+        assert_eq!(
+            applied, 1,
+            "a completion that was ready before drive() was not applied"
+        );
+        kernel.join();
+        m.finish();
     });
 }

@@ -26,29 +26,44 @@ const LONG: Duration = Duration::from_secs(3600);
 
 impl<B: IoBufMut, T> Ring<B, T> {
     /// One turn of the election. If another thread is reaping, sleeps until it finishes a
-    /// round (or `timeout` passes) and returns `Ok(false)`. Otherwise becomes the reaper:
-    /// asks the engine for at least `need` completions (0: only what is complete now)
-    /// within `timeout`, applies them to their slots, wakes the sleepers and the tasks
-    /// whose requests completed, and returns `Ok(true)`. The lock is held again on return.
+    /// round (or `timeout` passes) and returns `Ok(false)`; a caller that cannot wait
+    /// (`timeout` zero) asks that thread to look at the engine once more before its turn
+    /// ends, so whatever is complete when this is called is applied by the time the other
+    /// turn ends. Otherwise becomes the reaper: asks the engine for at least `need`
+    /// completions (0: only what is complete now) within `timeout`, applies them to their
+    /// slots, wakes the sleepers and the tasks whose requests completed, and returns
+    /// `Ok(true)`. The lock is held again on return.
     pub(super) fn turn<'a>(
         &'a self,
         mut st: Guard<'a, B, T>,
-        need: usize,
-        timeout: Option<Duration>,
+        mut need: usize,
+        mut timeout: Option<Duration>,
     ) -> (Guard<'a, B, T>, Result<bool, Error>) {
         if st.reaping {
+            if timeout == Some(Duration::ZERO) {
+                // The reaper may have asked the engine before this caller's completion
+                // arrived (it learnt of it from the notification descriptor, now empty).
+                st.reap_again = true;
+            }
             return (self.sleep(st, timeout), Ok(false));
         }
         st.reaping = true;
         let mut cqes = std::mem::take(&mut st.cqes);
-        cqes.clear();
-        drop(st);
-        let r = self
-            .engine
-            .reap(&mut cqes, need, self.capacity as usize, timeout);
-        let mut st = self.lock();
+        let r = loop {
+            cqes.clear();
+            drop(st);
+            let r = self
+                .engine
+                .reap(&mut cqes, need, self.capacity as usize, timeout);
+            st = self.lock();
+            st.apply(&cqes);
+            if r.is_err() || !std::mem::take(&mut st.reap_again) {
+                break r;
+            }
+            (need, timeout) = (0, Some(Duration::ZERO));
+        };
         st.reaping = false;
-        st.apply(&cqes);
+        st.reap_again = false;
         st.cqes = cqes;
         let st = self.after_round(st);
         (

@@ -107,6 +107,9 @@ pub(super) struct State<B, T> {
     pub applied: u64,
     /// A thread is reaping from the engine (without the lock).
     pub reaping: bool,
+    /// A non-blocking reap found another thread reaping: that thread looks at the engine
+    /// once more before its turn ends, so nothing complete by then is left behind.
+    pub reap_again: bool,
     /// A thread is handing queued requests to the engine (without the lock).
     pub submitting: bool,
     /// Threads sleeping on the condition variable.
@@ -141,6 +144,7 @@ impl<B: IoBufMut, T> State<B, T> {
             in_flight: 0,
             applied: 0,
             reaping: false,
+            reap_again: false,
             submitting: false,
             waiters: 0,
             closed: false,

@@ -275,30 +275,16 @@ impl<B: IoBufMut, T> Ring<B, T> {
     /// another thread was reaping).
     ///
     /// This is the reaping step of an async runtime's driver: a thread or task that
-    /// sleeps on [`Ring::notify_fd`] and calls `drive(Some(Duration::ZERO))` when it fires.
+    /// sleeps on [`Ring::notify_fd`], empties it when it fires, and calls
+    /// `drive(Some(Duration::ZERO))`. That call never leaves a completion behind: if
+    /// another thread is reaping, it returns at once, and that thread looks at the engine
+    /// once more before its turn ends, so every completion that was ready when `drive`
+    /// was called is applied (and its waiter woken) by then.
     ///
     /// # Errors
     /// [`Error::Closed`] once the ring is closed and nothing is in flight;
     /// [`Error::Forked`], [`Error::WrongThread`], or [`Error::Sys`] if the engine fails.
     pub fn drive(&self, timeout: Option<Duration>) -> Result<usize, Error> {
-        self.drive_turn(timeout).map(|(applied, _)| applied)
-    }
-
-    /// As `drive(Some(Duration::ZERO))`, but says whether this thread reaped: `Ok(None)`
-    /// when another thread was reaping. That thread's round may end without the
-    /// completions that arrived after it asked the engine, so a caller that learnt of
-    /// completions from [`Ring::notify_fd`] (and emptied it) tries again until it reaps
-    /// itself.
-    ///
-    /// # Errors
-    /// As [`Ring::drive`].
-    pub fn try_drive(&self) -> Result<Option<usize>, Error> {
-        self.drive_turn(Some(Duration::ZERO))
-            .map(|(applied, reaped)| reaped.then_some(applied))
-    }
-
-    /// [`Ring::drive`], and whether this thread had the reaper's turn.
-    fn drive_turn(&self, timeout: Option<Duration>) -> Result<(usize, bool), Error> {
         self.check_pid()?;
         self.check_thread()?;
         let mut st = self.lock();
@@ -316,7 +302,7 @@ impl<B: IoBufMut, T> Ring<B, T> {
         let (st, r) = self.turn(st, need, timeout);
         let applied = st.applied.wrapping_sub(before);
         self.unlock(st);
-        r.map(|reaped| (applied as usize, reaped))
+        r.map(|_| applied as usize)
     }
 
     /// Runs one submitted request on the calling thread, where the engine can and that is
