@@ -16,13 +16,14 @@
 #   same number of threads as aiolos's thread pool; times JOBS)
 # AIOLOS_BEFORE=path/to/an/older/aiolos (adds its engines as before-*, and the ratios of
 #   each aiolos engine to its own before-* run: a before/after table in the same run)
+# AIOLOS_ARGS="--batch-submit 4" (more arguments for every aiolos bench run)
 # FORMAT=text|md (md: the table as Markdown, as docs/benchmarks.md shows it)
 # FILE=/var/tmp/aiolos-bench-vs-fio.dat (created and filled by aiolos if missing, and then
 # removed at the end unless KEEP=1). AIOLOS=target/release/aiolos (built if missing).
 # Both sides use fio's default page-cache advice (fadvise_hint: random for random patterns;
 # aiolos bench --fadvise has the same default).
 #
-# Needs: fio (apt-get install fio), awk, a Rust toolchain to build aiolos. See
+# Needs: fio (apt-get install fio), awk, python3, a Rust toolchain to build aiolos. See
 # docs/benchmarks.md for the output format.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,7 @@ SIZE=${SIZE:-1g} DIRECT=${DIRECT:-1} WARM=${WARM:-0} COLD=${COLD:-0} KEEP=${KEEP
 FILE=${FILE:-/var/tmp/aiolos-bench-vs-fio.dat}
 AIOLOS=${AIOLOS:-target/release/aiolos}
 JOBS=${JOBS:-1} FIXED=${FIXED:-0} FORMAT=${FORMAT:-text} AIOLOS_BEFORE=${AIOLOS_BEFORE:-}
+read -r -a AIOLOS_ARGS <<<"${AIOLOS_ARGS:-}"
 # The thread pool's default size: min(4, 2 x cores).
 PSYNC_JOBS=${PSYNC_JOBS:-$(n=$(nproc); [ $((2 * n)) -lt 4 ] && echo $((2 * n)) || echo 4)}
 
@@ -68,7 +70,7 @@ done
 drop_cache() { dd if="$FILE" iflag=nocache count=0 status=none; }
 
 # One fio run -> "name iops mib_s p50_us p99_us cpu_us_per_io submit_p99_us" (latency: submit
-# to completion; fio does not report how long a submit blocked: 0, printed as "-").
+# to completion; submit: fio's slat, the time to submit each request, 0 where fio has none).
 run_fio() {
   local engine=$1 depth=$QD invalidate=1 jobs=$JOBS extra=()
   # A synchronous engine: one request at a time per job, as many jobs as aiolos's pool has
@@ -80,19 +82,22 @@ run_fio() {
   fio --name=bench --invalidate="$invalidate" --filename="$FILE" --size="$SIZE" --ioengine="$engine" --direct="$DIRECT" \
     --rw="$RW" --bs="$BS" --iodepth="$depth" --runtime="$RUNTIME" --time_based \
     --numjobs="$jobs" --group_reporting --thread \
-    --norandommap --randrepeat=0 --lat_percentiles=1 --output-format=terse "${extra[@]}" |
-  awk -F';' -v name="fio-$engine" -v jobs="$jobs" '
-    function pct(f) { split(f, a, "="); return a[2] }
-    $1 == "3" {
-      rios = $8; wios = $49; ios = (rios + wios) * ($9 > $50 ? $9 : $50) / 1000
-      kb = $7 + $48
-      if (rios >= wios) { p50 = pct($24); p99 = pct($30) } else { p50 = pct($65); p99 = pct($71) }
-      usr = $88; sys = $89; sub("%", "", usr); sub("%", "", sys)
-      secs = ($9 > $50 ? $9 : $50) / 1000
-      # With --group_reporting the CPU figures are the mean over the jobs.
-      cpu = ios > 0 ? (usr + sys) / 100 * jobs * secs * 1e6 / ios : 0
-      printf "%s %.0f %.1f %.1f %.1f %.2f 0\n", name, rios + wios, kb / 1024, p50, p99, cpu
-    }'
+    --norandommap --randrepeat=0 --lat_percentiles=1 --slat_percentiles=1 --output-format=json "${extra[@]}" |
+  python3 -c '
+import json, sys
+name, jobs = sys.argv[1], int(sys.argv[2])
+job = json.load(sys.stdin)["jobs"][0]
+rd, wr = job["read"], job["write"]
+ios = rd["total_ios"] + wr["total_ios"]
+main = rd if rd["total_ios"] >= wr["total_ios"] else wr
+pct = lambda d, k: d.get("percentile", {}).get(k, 0) / 1e3
+secs = max(rd["runtime"], wr["runtime"]) / 1e3
+# With --group_reporting the CPU figures are the mean over the jobs.
+cpu = (job["usr_cpu"] + job["sys_cpu"]) / 100 * jobs * secs * 1e6 / ios if ios else 0
+print("%s %.0f %.1f %.1f %.1f %.2f %.1f" % (name, rd["iops"] + wr["iops"], (rd["bw"] + wr["bw"]) / 1024,
+      pct(main["lat_ns"], "50.000000"), pct(main["lat_ns"], "99.000000"), cpu,
+      pct(main["slat_ns"], "99.000000")))
+' "fio-$engine" "$jobs"
 }
 
 # One aiolos run -> the same fields, from its JSON.
@@ -103,7 +108,7 @@ run_aiolos() {
   # gone): the script's scratch file, overwritten on purpose.
   case $RW in *write* | *rw*) f+=(--force) ;; esac
   "$bin" bench --engine "$engine" --file "$FILE" --size "$SIZE" --rw "$RW" --bs "$BS" \
-    --qd "$QD" --runtime "$RUNTIME" --jobs "$JOBS" "${buffered[@]}" "${f[@]}" --json |
+    --qd "$QD" --runtime "$RUNTIME" --jobs "$JOBS" "${buffered[@]}" "${f[@]}" "${AIOLOS_ARGS[@]}" --json |
   awk -v name="$name" '
     function val(line) { sub(/.*: */, "", line); sub(/,$/, "", line); return line }
     /"iops":/ && !iops { iops = val($0) }
