@@ -246,7 +246,7 @@ fn build(kind: EngineKind) -> Result<Arc<Shared>, Errno> {
     let rang = Arc::new(AtomicBool::new(false));
     let sink_rang = Arc::clone(&rang);
     ring.set_sink(move |c| publish(c, &sink_rang));
-    Ok(Arc::new(Shared {
+    let shared = Arc::new(Shared {
         owner_only: ring.engine_kind() == EngineKind::Uring,
         ring,
         doorbell: sys::eventfd()?,
@@ -255,7 +255,21 @@ fn build(kind: EngineKind) -> Result<Arc<Shared>, Errno> {
         cancels: Mutex::new(Vec::new()),
         stop: AtomicBool::new(false),
         thread: Mutex::new(None),
-    }))
+    });
+    if !shared.owner_only && !cfg!(miri) {
+        // The pool's worker that finishes a request publishes it (through the sink) at
+        // once. The engine lives as long as the process (`ENGINE` keeps it), so the
+        // worker never holds the last reference; under Miri the engine is stopped and
+        // joined, so the engine thread reaps there, as it does for what no worker
+        // completes.
+        let weak = Arc::downgrade(&shared);
+        shared.ring.set_completion_hook(move || {
+            if let Some(s) = weak.upgrade() {
+                let _ = s.ring.drive(Some(Duration::ZERO));
+            }
+        });
+    }
+    Ok(shared)
 }
 
 /// The ring's sink: a completion goes to its context's ring, as the kernel would post it

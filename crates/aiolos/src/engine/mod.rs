@@ -153,6 +153,9 @@ pub struct Registration {
     pub buffers: Option<Result<usize, String>>,
 }
 
+/// What [`Engine::set_completion_hook`] installs.
+pub(crate) type CompletionHook = Box<dyn Fn() + Send + Sync>;
+
 /// The interface every engine implements. The ring guarantees that at most one thread
 /// calls [`Engine::reap`] at a time and that `submit` calls are serialised.
 pub(crate) trait Engine: Send + Sync {
@@ -188,6 +191,15 @@ pub(crate) trait Engine: Send + Sync {
     /// completion is queued as any other. Engines whose requests run in the kernel have
     /// nothing to hand over.
     fn help(&self) -> bool {
+        false
+    }
+
+    /// Installs `hook`, which the engine's own threads (the pool's workers) call right
+    /// after they queue a completion, in place of signalling [`Engine::notify_fd`]; it is
+    /// meant to reap. Once only; returns whether the engine took it (engines whose
+    /// completions come from the kernel have no thread to call it on).
+    fn set_completion_hook(&self, hook: CompletionHook) -> bool {
+        let _ = hook;
         false
     }
 

@@ -51,7 +51,7 @@
 
 mod request;
 
-use super::{Cqe, Engine, EngineCancel, EngineKind, EngineStats, Sqe};
+use super::{CompletionHook, Cqe, Engine, EngineCancel, EngineKind, EngineStats, Sqe};
 use crate::eventfd;
 use crate::op::OpCode;
 use crate::sys::ioprio;
@@ -63,7 +63,7 @@ use std::collections::VecDeque;
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -136,6 +136,9 @@ struct Shared {
     reap_sleeps: AtomicU64,
     reaped_at_once: AtomicU64,
     helped: AtomicU64,
+    /// Set once ([`Engine::set_completion_hook`]): a worker calls it after queueing a
+    /// completion, in place of signalling `notify`.
+    hook: OnceLock<CompletionHook>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -184,6 +187,7 @@ impl Threads {
             reap_sleeps: AtomicU64::new(0),
             reaped_at_once: AtomicU64::new(0),
             helped: AtomicU64::new(0),
+            hook: OnceLock::new(),
         });
         let mut engine = Threads {
             shared,
@@ -267,6 +271,12 @@ impl Shared {
     /// reaped slot can be reused at once): the completion is queued, then the eventfds are
     /// signalled, then the request's pinned descriptors are closed.
     fn publish(&self, sqe: &Sqe, res: i64, pinned: Pinned) {
+        self.publish_then(sqe, res, pinned, false);
+    }
+
+    /// [`Shared::publish`]; with `hooked`, the caller runs the completion hook afterwards
+    /// instead of the notification descriptor being signalled.
+    fn publish_then(&self, sqe: &Sqe, res: i64, pinned: Pinned, hooked: bool) {
         let (wake, signal) = {
             let mut done = lock(&self.done);
             done.cqes.push_back(Cqe {
@@ -280,7 +290,7 @@ impl Shared {
             }
             (
                 wake,
-                done.notify_wanted && !std::mem::replace(&mut done.signalled, true),
+                !hooked && done.notify_wanted && !std::mem::replace(&mut done.signalled, true),
             )
         };
         // After the unlock, so the reaper does not wake only to wait for the lock; it
@@ -350,7 +360,11 @@ impl Shared {
             self.wake(sleeper);
             sqe
         });
-        self.publish(finished, res, pinned);
+        let hook = self.hook.get();
+        self.publish_then(finished, res, pinned, hook.is_some());
+        if let Some(hook) = hook {
+            hook();
+        }
         next.or_else(|| self.next_job(id))
     }
 
@@ -584,6 +598,10 @@ impl Engine for Threads {
 
     fn help(&self) -> bool {
         self.shared.help()
+    }
+
+    fn set_completion_hook(&self, hook: CompletionHook) -> bool {
+        self.shared.hook.set(hook).is_ok()
     }
 
     fn wake(&self) {

@@ -1,0 +1,100 @@
+//! `Ring::set_completion_hook`: on the thread pool, the worker that finishes a request calls
+//! the hook, which reaps; completions reach the sink with no thread of the program waiting
+//! or driving the ring, each exactly once, with the data read. The engines whose
+//! completions come from the kernel refuse a hook.
+mod common;
+use aiolos::{EngineKind, Fd, Op, Ring};
+use common::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[test]
+fn pool_workers_reap_through_the_hook_and_the_sink_gets_every_completion_once() {
+    let ring: Arc<Ring<Vec<u8>>> = Arc::new(
+        Ring::builder()
+            .entries(64)
+            .engine(EngineKind::Threads)
+            .threads(4)
+            .build()
+            .expect("thread-pool ring"),
+    );
+    let dir = scratch_dir();
+    let path = dir.path().join("f");
+    patterned_file(&path, 64 * 4096);
+    let data = pattern(0, 64 * 4096);
+    let file: Fd = open_rw(&path, false).into();
+
+    let got: Arc<Mutex<Vec<(u64, Vec<u8>)>>> = Arc::default();
+    let sink_got = Arc::clone(&got);
+    ring.set_sink(move |c| {
+        let n = *c.result.as_ref().expect("read succeeds");
+        let user_data = c.user_data;
+        let mut buf = c.into_buf().expect("one buffer");
+        buf.truncate(n);
+        sink_got.lock().unwrap().push((user_data, buf));
+    });
+    // Calls made, and calls still running: the ring is dropped only once every worker is
+    // out of the hook (a worker must never hold the last reference).
+    let calls = Arc::new(AtomicUsize::new(0));
+    let running = Arc::new(AtomicUsize::new(0));
+    let (hook_calls, hook_running) = (Arc::clone(&calls), Arc::clone(&running));
+    let weak = Arc::downgrade(&ring);
+    assert!(ring.set_completion_hook(move || {
+        hook_running.fetch_add(1, Ordering::SeqCst);
+        if let Some(r) = weak.upgrade() {
+            let _ = r.drive(Some(Duration::ZERO));
+        }
+        hook_calls.fetch_add(1, Ordering::SeqCst);
+        hook_running.fetch_sub(1, Ordering::SeqCst);
+    }));
+    assert!(!ring.set_completion_hook(|| {}), "a second hook is refused");
+
+    for i in 0..64u64 {
+        ring.push(Op::read(&file, Vec::with_capacity(4096), i * 4096).user_data(i))
+            .unwrap();
+    }
+    ring.submit().unwrap();
+    // Nobody here waits or drives: the workers' hook is the only reaper.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let settled = || {
+        got.lock().unwrap().len() == 64
+            && calls.load(Ordering::SeqCst) == 64
+            && running.load(Ordering::SeqCst) == 0
+    };
+    while !settled() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut got = std::mem::take(&mut *got.lock().unwrap());
+    assert_eq!(
+        got.len(),
+        64,
+        "every completion reached the sink through the hook"
+    );
+    got.sort_by_key(|(u, _)| *u);
+    for (i, (user_data, buf)) in got.iter().enumerate() {
+        assert_eq!(*user_data, i as u64, "each request exactly once");
+        assert_eq!(
+            buf[..],
+            data[i * 4096..(i + 1) * 4096],
+            "the data of block {i}"
+        );
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        64,
+        "one hook call per completion"
+    );
+    assert_eq!(ring.outstanding(), 0);
+}
+
+#[test]
+fn engines_that_complete_in_the_kernel_refuse_a_hook() {
+    for kind in [EngineKind::Uring, EngineKind::Native] {
+        let Ok(ring) = Ring::builder().engine(kind).build::<Vec<u8>>() else {
+            eprintln!("skipping {kind:?}: not available here");
+            continue;
+        };
+        assert!(!ring.set_completion_hook(|| {}), "{kind:?} took a hook");
+    }
+}
