@@ -9,6 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// What the sink got: (user_data, the bytes read).
+type Read = (u64, Vec<u8>);
+
 #[test]
 fn pool_workers_reap_through_the_hook_and_the_sink_gets_every_completion_once() {
     let ring: Arc<Ring<Vec<u8>>> = Arc::new(
@@ -25,7 +28,7 @@ fn pool_workers_reap_through_the_hook_and_the_sink_gets_every_completion_once() 
     let data = pattern(0, 64 * 4096);
     let file: Fd = open_rw(&path, false).into();
 
-    let got: Arc<Mutex<Vec<(u64, Vec<u8>)>>> = Arc::default();
+    let got: Arc<Mutex<Vec<Read>>> = Arc::default();
     let sink_got = Arc::clone(&got);
     ring.set_sink(move |c| {
         let n = *c.result.as_ref().expect("read succeeds");
