@@ -14,13 +14,27 @@ use libfuzzer_sys::fuzz_target;
 use std::os::unix::fs::FileExt;
 use std::sync::OnceLock;
 
+/// The run's scratch directory. A static is never dropped, so a `TempDir` kept in one
+/// would outlive the run (one left in /dev/shm per run): it is removed at exit instead
+/// (libFuzzer ends a timed run with `exit`).
+static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+
+extern "C" fn remove_dir() {
+    if let Some(d) = DIR.get() {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
 fn dir() -> &'static std::path::Path {
-    static D: OnceLock<tempfile::TempDir> = OnceLock::new();
-    D.get_or_init(|| {
+    DIR.get_or_init(|| {
         let base = if std::path::Path::new("/dev/shm").is_dir() { "/dev/shm" } else { "/tmp" };
-        tempfile::Builder::new().prefix("aiolos-fuzz-cp-").tempdir_in(base).unwrap()
+        let d = tempfile::Builder::new().prefix("aiolos-fuzz-cp-").tempdir_in(base).unwrap().keep();
+        // SAFETY: `remove_dir` takes no arguments, reads only `DIR` (set once this
+        // initialiser returns, before any exit can run it) and never unwinds.
+        let r = unsafe { libc::atexit(remove_dir) };
+        assert_eq!(r, 0, "atexit");
+        d
     })
-    .path()
 }
 
 fuzz_target!(|data: &[u8]| {

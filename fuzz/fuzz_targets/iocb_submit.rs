@@ -72,6 +72,9 @@ fn world() -> &'static World {
         };
         let file = open(libc::O_RDWR);
         let direct = open(libc::O_RDWR | libc::O_DIRECT);
+        // The descriptors keep the file: nothing is left behind when the run ends.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_dir(&dir).unwrap();
         let null = {
             let c = std::ffi::CString::new("/dev/null").unwrap();
             // SAFETY: a valid C string.
