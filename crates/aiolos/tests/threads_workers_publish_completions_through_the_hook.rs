@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 /// What the sink got: (user_data, the bytes read).
 type Read = (u64, Vec<u8>);
 
+/// A ring shared between threads.
+type Shared = Arc<Ring<Vec<u8>>>;
+
 #[test]
 fn pool_workers_reap_through_the_hook_and_the_sink_gets_every_completion_once() {
     let ring: Arc<Ring<Vec<u8>>> = Arc::new(
@@ -99,5 +102,91 @@ fn engines_that_complete_in_the_kernel_refuse_a_hook() {
             continue;
         };
         assert!(!ring.set_completion_hook(|| {}), "{kind:?} took a hook");
+    }
+}
+
+/// A hook may let go of the ring's last reference: the ring is then dropped on a pool
+/// worker, which must neither wait for itself (a join of its own thread) nor for the
+/// request it would otherwise have taken already; every request completes first.
+#[test]
+fn a_hook_that_drops_the_last_reference_drops_the_ring_on_the_worker() {
+    let ring: Arc<Ring<Vec<u8>>> = Arc::new(
+        Ring::builder()
+            .entries(16)
+            .engine(EngineKind::Threads)
+            .threads(2)
+            .build()
+            .expect("thread-pool ring"),
+    );
+    let dir = scratch_dir();
+    let path = dir.path().join("f");
+    patterned_file(&path, 8 * 4096);
+    let file: Fd = open_rw(&path, false).into();
+    // Each completion: its result (the drop cancels what no worker has started yet).
+    let seen: Arc<Mutex<Vec<Result<usize, i32>>>> = Arc::default();
+    let sink_seen = Arc::clone(&seen);
+    ring.set_sink(move |c| {
+        let r = c
+            .result
+            .as_ref()
+            .map(|n| *n)
+            .map_err(|e| e.raw_os_error().unwrap_or(0));
+        sink_seen.lock().unwrap().push(r);
+    });
+    // The only strong reference ends up in the hook, which gives it up after the first
+    // completion (the mutex's guard is gone before the ring is dropped).
+    let holder: Arc<Mutex<Option<Shared>>> = Arc::default();
+    // Set once this thread holds no reference any more: the hook waits for it, so the
+    // reference it takes is certainly the last.
+    let released = Arc::new(AtomicUsize::new(0));
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let (hook_holder, hook_released, hook_dropped) = (
+        Arc::clone(&holder),
+        Arc::clone(&released),
+        Arc::clone(&dropped),
+    );
+    assert!(ring.set_completion_hook(move || {
+        while hook_released.load(Ordering::SeqCst) == 0 {
+            std::thread::yield_now();
+        }
+        let taken = hook_holder.lock().unwrap().take();
+        if let Some(r) = taken {
+            assert_eq!(
+                Arc::strong_count(&r),
+                1,
+                "the hook holds the last reference"
+            );
+            let _ = r.drive(Some(Duration::ZERO));
+            drop(r);
+            hook_dropped.fetch_add(1, Ordering::SeqCst);
+        }
+    }));
+    for i in 0..8u64 {
+        ring.push(Op::read(&file, Vec::with_capacity(4096), i * 4096).user_data(i))
+            .unwrap();
+    }
+    ring.submit().unwrap();
+    *holder.lock().unwrap() = Some(ring);
+    released.store(1, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while dropped.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        1,
+        "the ring was dropped on a worker and the drop returned"
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen.len(),
+        8,
+        "every request handed back once before the ring went"
+    );
+    for r in seen.iter() {
+        assert!(
+            matches!(r, Ok(4096) | Err(125)),
+            "a request either ran or was cancelled by the drop: {r:?}"
+        );
     }
 }

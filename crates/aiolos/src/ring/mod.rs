@@ -400,8 +400,10 @@ impl<B: IoBufMut, T> Ring<B, T> {
     /// batch (one thread hand-off less per completion).
     ///
     /// `hook` runs on the pool's threads, never inside this ring's calls, so it may call
-    /// into the ring; it must not drop the ring (the ring's drop waits for those threads).
-    /// Completions the workers do not make (a request cancelled while queued) still
+    /// into the ring, and between requests (a worker takes its next request only after
+    /// the hook returns). It may even let go of the ring's last reference: the ring is
+    /// then dropped on that worker, which waits for every other request as any drop does
+    /// and does not wait for itself. Completions the workers do not make (a request cancelled while queued) still
     /// signal the descriptor. Set once; returns `false` if the engine has no threads of
     /// its own (io_uring and kernel AIO complete in the kernel) or a hook is already set.
     pub fn set_completion_hook(&self, hook: impl Fn() + Send + Sync + 'static) -> bool {

@@ -351,6 +351,15 @@ impl Shared {
     /// Forgets `finished` and takes the next job in one acquisition of the queue's lock,
     /// then publishes `finished`'s completion. Sleeps for a job only after publishing.
     fn finish_and_next(&self, id: usize, finished: &Sqe, res: i64) -> Option<Sqe> {
+        if let Some(hook) = self.hook.get() {
+            // The hook runs before this worker takes another job: a job taken and not
+            // started would wait for the hook, which reaps, and may even drop the ring
+            // (whose drop waits for every request, and then for the workers: see Drop).
+            let pinned = lock(&self.jobs).forget(finished);
+            self.publish_then(finished, res, pinned, true);
+            hook();
+            return self.next_job(id);
+        }
         let (pinned, next) = {
             let mut jobs = lock(&self.jobs);
             let pinned = jobs.forget(finished);
@@ -360,11 +369,7 @@ impl Shared {
             self.wake(sleeper);
             sqe
         });
-        let hook = self.hook.get();
-        self.publish_then(finished, res, pinned, hook.is_some());
-        if let Some(hook) = hook {
-            hook();
-        }
+        self.publish(finished, res, pinned);
         next.or_else(|| self.next_job(id))
     }
 
@@ -653,7 +658,14 @@ impl Drop for Threads {
         for w in self.shared.wakers.iter() {
             let _ = eventfd::signal(w.as_fd());
         }
+        let me = std::thread::current().id();
         for handle in self.workers.drain(..) {
+            if handle.thread().id() == me {
+                // The ring was dropped on this worker (its completion hook let go of the
+                // last reference): it cannot wait for itself. It finds `exit` set when
+                // the hook returns and ends; it keeps the state it uses (`shared`).
+                continue;
+            }
             // A worker that panicked has nothing left to join; its request is lost to a
             // bug, not to shutdown, and there is nothing better to do here.
             let _ = handle.join();
