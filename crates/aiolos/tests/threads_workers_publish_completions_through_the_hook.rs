@@ -15,21 +15,26 @@ type Read = (u64, Vec<u8>);
 /// A ring shared between threads.
 type Shared = Arc<Ring<Vec<u8>>>;
 
-#[test]
-fn pool_workers_reap_through_the_hook_and_the_sink_gets_every_completion_once() {
-    let ring: Arc<Ring<Vec<u8>>> = Arc::new(
-        Ring::builder()
-            .entries(64)
-            .engine(EngineKind::Threads)
-            .threads(4)
-            .build()
-            .expect("thread-pool ring"),
-    );
+/// A thread-pool ring with `threads` workers, and a patterned file of `blocks` 4 KiB
+/// blocks (in the returned directory) opened for it.
+fn pool_and_file(threads: usize, blocks: usize) -> (Shared, tempfile::TempDir, Fd) {
+    let ring = Ring::builder()
+        .entries(64)
+        .engine(EngineKind::Threads)
+        .threads(threads)
+        .build()
+        .expect("thread-pool ring");
     let dir = scratch_dir();
     let path = dir.path().join("f");
-    patterned_file(&path, 64 * 4096);
-    let data = pattern(0, 64 * 4096);
+    patterned_file(&path, blocks * 4096);
     let file: Fd = open_rw(&path, false).into();
+    (Arc::new(ring), dir, file)
+}
+
+#[test]
+fn pool_workers_reap_through_the_hook_and_the_sink_gets_every_completion_once() {
+    let (ring, _dir, file) = pool_and_file(4, 64);
+    let data = pattern(0, 64 * 4096);
 
     let got: Arc<Mutex<Vec<Read>>> = Arc::default();
     let sink_got = Arc::clone(&got);
@@ -107,21 +112,11 @@ fn engines_that_complete_in_the_kernel_refuse_a_hook() {
 
 /// A hook may let go of the ring's last reference: the ring is then dropped on a pool
 /// worker, which must neither wait for itself (a join of its own thread) nor for the
-/// request it would otherwise have taken already; every request completes first.
+/// request it would otherwise have taken already; every request is handed back once
+/// (run, or cancelled by the drop) before the drop returns.
 #[test]
 fn a_hook_that_drops_the_last_reference_drops_the_ring_on_the_worker() {
-    let ring: Arc<Ring<Vec<u8>>> = Arc::new(
-        Ring::builder()
-            .entries(16)
-            .engine(EngineKind::Threads)
-            .threads(2)
-            .build()
-            .expect("thread-pool ring"),
-    );
-    let dir = scratch_dir();
-    let path = dir.path().join("f");
-    patterned_file(&path, 8 * 4096);
-    let file: Fd = open_rw(&path, false).into();
+    let (ring, _dir, file) = pool_and_file(2, 8);
     // Each completion: its result (the drop cancels what no worker has started yet).
     let seen: Arc<Mutex<Vec<Result<usize, i32>>>> = Arc::default();
     let sink_seen = Arc::clone(&seen);
