@@ -206,6 +206,17 @@ pub(crate) trait Engine: Send + Sync {
     /// A descriptor that becomes readable when completions are ready.
     fn notify_fd(&self) -> BorrowedFd<'_>;
 
+    /// Makes [`Engine::notify_fd`] readable: the ring's own announcement of completions
+    /// no engine event announced (or whose announcement was already consumed).
+    fn signal_notify(&self) {
+        let _ = crate::eventfd::signal(self.notify_fd());
+    }
+
+    /// Empties [`Engine::notify_fd`].
+    fn drain_notify(&self) {
+        let _ = crate::eventfd::drain(self.notify_fd());
+    }
+
     fn stats(&self) -> EngineStats;
 
     /// What was registered with the kernel ([`Registration`]).

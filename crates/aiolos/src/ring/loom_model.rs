@@ -96,6 +96,10 @@ struct KernelState {
     /// How many requests the kernel has completed (what a notification descriptor would
     /// have told a reaper).
     completed: usize,
+    /// The notification descriptor's counter: the kernel adds one per completion (as
+    /// io_uring's registered eventfd does), the ring adds its own announcements, a drain
+    /// resets it.
+    notified: u64,
     woken: bool,
     /// Set by the test once nothing more will be submitted.
     shutdown: bool,
@@ -138,6 +142,7 @@ impl Kernel {
                 res: len as i64,
             });
             st.completed += 1;
+            st.notified += 1;
             self.cv.notify_all();
             // Let other threads run between completions.
             drop(st);
@@ -200,6 +205,12 @@ impl Engine for ModelEngine {
     }
     fn notify_fd(&self) -> BorrowedFd<'_> {
         self.notify.as_fd()
+    }
+    fn signal_notify(&self) {
+        self.kernel.st.lock().unwrap().notified += 1;
+    }
+    fn drain_notify(&self) {
+        self.kernel.st.lock().unwrap().notified = 0;
     }
     fn stats(&self) -> EngineStats {
         EngineStats::default()
@@ -589,6 +600,43 @@ fn a_drive_that_finds_the_turn_taken_strands_no_completion() {
             applied, 1,
             "a completion that was ready before drive() was not applied"
         );
+        kernel.join();
+        m.finish();
+    });
+}
+
+/// An event loop sleeps on the notification descriptor; when it fires it empties it and
+/// collects (`poll_completions`). Meanwhile another thread drives the ring and may reap the
+/// completion into the ready queue after the loop looked. However the threads interleave,
+/// the loop ends up with the completion, or the descriptor is readable again for it.
+#[test]
+fn a_completion_another_thread_reaps_leaves_the_notification_descriptor_readable() {
+    check(|| {
+        let m = Model::new(1, false);
+        let _ = m.ring.notify_fd();
+        m.submit_reads(&[1]);
+        let kernel = m.kernel_thread();
+        let other = {
+            let ring = m.ring.clone();
+            thread::spawn(move || {
+                ring.drive(Some(Duration::ZERO)).unwrap();
+            })
+        };
+        // "The descriptor fired."
+        while m.kernel.st.lock().unwrap().notified == 0 {
+            thread::yield_now();
+        }
+        let mut got = m.ring.poll_completions(8).unwrap().len();
+        other.join().unwrap();
+        let notified = m.kernel.st.lock().unwrap().notified;
+        if got == 0 {
+            assert!(
+                notified > 0,
+                "the completion waits in the ready queue behind an empty descriptor"
+            );
+            got = m.ring.poll_completions(8).unwrap().len();
+        }
+        assert_eq!(got, 1);
         kernel.join();
         m.finish();
     });

@@ -89,6 +89,9 @@ pub struct Ring<B: IoBufMut = Vec<u8>, T = u64> {
     split: submit::Split,
     /// What was registered with the kernel, or why not.
     registration: crate::engine::Registration,
+    /// Somebody asked for [`Ring::notify_fd`] (or called [`Ring::poll_completions`]):
+    /// completions left in the ready queue then keep the descriptor readable.
+    watched: std::sync::atomic::AtomicBool,
 }
 
 /// An address unique to the calling thread among live threads (its thread-local marker),
@@ -114,6 +117,7 @@ impl<B: IoBufMut, T> Ring<B, T> {
             choice: EngineChoice::named(kind),
             split: submit::Split::NONE,
             registration: crate::engine::Registration::default(),
+            watched: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -166,8 +170,21 @@ impl<B: IoBufMut, T> Ring<B, T> {
 
     /// A descriptor that becomes readable when completions are ready, for epoll, mio or
     /// tokio. After it fires, call [`Ring::poll_completions`] (or [`Ring::drive`]).
+    ///
+    /// Once this has been called, a completion that waits in the ready queue (for
+    /// [`Ring::wait`] or [`Ring::poll_completions`]) keeps the descriptor readable when a
+    /// call returns: one reaped by another thread's [`Ring::drive`] or wait, one left over
+    /// because `max` was reached, a request cancelled before it was submitted, or one
+    /// the engine refused at submission. An event loop that empties the descriptor and
+    /// then collects is never left asleep with a completion in the queue.
     pub fn notify_fd(&self) -> BorrowedFd<'_> {
+        self.watch();
         self.engine.notify_fd()
+    }
+
+    fn watch(&self) {
+        self.watched
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn check_pid(&self) -> Result<(), Error> {

@@ -44,6 +44,7 @@ impl<B: IoBufMut, T> Ring<B, T> {
                 // The reaper may have asked the engine before this caller's completion
                 // arrived (it learnt of it from the notification descriptor, now empty).
                 st.reap_again = true;
+                return (st, Ok(false));
             }
             return (self.sleep(st, timeout), Ok(false));
         }
@@ -116,15 +117,27 @@ impl<B: IoBufMut, T> Ring<B, T> {
         if st.waiters > 0 {
             self.cv.notify_all();
         }
-        if st.wake.is_empty() && st.trash.is_empty() {
-            return;
-        }
+        // Completions that joined the ready queue and are still there: whoever watches the
+        // notification descriptor may have emptied it before they arrived (another thread
+        // reaped them, or no engine event announced them: a cancel before submission, a
+        // refused submit), so it is signalled for them.
+        let rearm = std::mem::take(&mut st.rearm)
+            && st.unclaimed > 0
+            && self.watched.load(std::sync::atomic::Ordering::Relaxed);
         let mut d = Deferred {
             wake: Vec::new(),
             trash: Vec::new(),
         };
-        st.defer(&mut d);
+        let deferred = !(st.wake.is_empty() && st.trash.is_empty());
+        if deferred {
+            st.defer(&mut d);
+        }
         drop(st);
-        d.run();
+        if rearm {
+            self.engine.signal_notify();
+        }
+        if deferred {
+            d.run();
+        }
     }
 }

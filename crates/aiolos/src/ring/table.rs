@@ -112,6 +112,10 @@ pub(super) struct State<B, T> {
     pub reap_again: bool,
     /// A thread is handing queued requests to the engine (without the lock).
     pub submitting: bool,
+    /// A completion joined the ready queue since the lock was last released by
+    /// [`Ring::unlock`](super::Ring): if it is still there then, the notification
+    /// descriptor is signalled for it (when somebody watches the descriptor).
+    pub rearm: bool,
     /// Threads sleeping on the condition variable.
     pub waiters: usize,
     pub closed: bool,
@@ -146,6 +150,7 @@ impl<B: IoBufMut, T> State<B, T> {
             reaping: false,
             reap_again: false,
             submitting: false,
+            rearm: false,
             waiters: 0,
             closed: false,
             space: Vec::new(),
@@ -206,6 +211,7 @@ impl<B: IoBufMut, T> State<B, T> {
                 }
             }
             Waiter::Any => {
+                self.rearm = true;
                 slot.queued_ready = true;
                 let generation = slot.generation;
                 self.ready.push_back((index, generation));

@@ -50,13 +50,20 @@ impl<B: IoBufMut, T> Ring<B, T> {
     }
 
     /// Collects completions that are ready now, without blocking, and clears the
-    /// notification descriptor so it fires again for later completions.
+    /// notification descriptor so it fires again for later completions. If more than
+    /// `max` were ready, the descriptor is left readable for the rest.
     ///
     /// # Errors
     /// As [`Ring::wait`].
     pub fn poll_completions(&self, max: usize) -> Result<Vec<Completion<B, T>>, Error> {
-        let _ = crate::eventfd::drain(self.engine.notify_fd());
-        self.wait(0, max, Some(Duration::ZERO))
+        self.watch();
+        self.engine.drain_notify();
+        let got = self.wait(0, max, Some(Duration::ZERO))?;
+        // The descriptor was emptied above; what `max` left behind keeps it readable.
+        if self.lock().unclaimed > 0 {
+            self.engine.signal_notify();
+        }
+        Ok(got)
     }
 
     /// [`Ring::wait`] into a vector the caller reuses. Completions of requests that a
@@ -121,7 +128,11 @@ impl<B: IoBufMut, T> Ring<B, T> {
             let (g, r) = self.turn(st, need, wait);
             st = g;
             match r {
-                Ok(reaped) => reaped_once |= reaped || min == 0,
+                // A zero wait has looked, even when another thread held the turn: that
+                // thread looks at the engine once more for it (`State::reap_again`). Without
+                // this, a timed wait whose deadline passed while another thread waited in
+                // the engine without limit would spin until that thread's wait ended.
+                Ok(reaped) => reaped_once |= reaped || wait == Some(Duration::ZERO),
                 Err(e) => {
                     self.unlock(st);
                     return Err(e);
