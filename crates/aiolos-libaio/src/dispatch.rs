@@ -7,25 +7,33 @@
 //! `io_submit`, the timeout and signal mask of `io_getevents`/`io_pgetevents`), so does
 //! the emulation, so that the error is the kernel's whatever else is wrong.
 //!
+//! An emulated call holds the thread's signals off from start to end ([`Held`]), as a
+//! system call does: a handler runs when the call returns, or while it sleeps (with the
+//! program's mask, atomically), never while the thread holds one of the library's locks.
+//!
 //! # Safety
 //!
 //! Only forwards the callers' contracts to the engines.
 #![allow(unsafe_code)]
 
 use crate::abi::{IoContext, IoEvent, Iocb, Sigset, Timespec};
-use crate::emulated::{self, Ctx};
+use crate::emulated::{self, Ctx, Mask};
 use crate::engine;
 use crate::native;
+use crate::sigmask::Held;
 use aiolos::sys::Errno;
 use aiolos::EngineKind;
 use std::ffi::{c_int, c_long};
 use std::sync::Arc;
 
-fn emulated(ctx: IoContext) -> Option<Arc<Ctx>> {
+/// The emulated context `ctx` names, with the thread's signals held off for the call; `None`
+/// (signals as they were) for the kernel's contexts.
+fn emulated(ctx: IoContext) -> Option<(Arc<Ctx>, Held)> {
     if engine::configured() == EngineKind::Native {
         return None;
     }
-    emulated::lookup(ctx)
+    let held = Held::block();
+    emulated::lookup(ctx).map(|c| (c, held))
 }
 
 /// `io_setup` on the configured engine.
@@ -39,7 +47,10 @@ pub unsafe fn setup(maxevents: c_int, ctxp: *mut IoContext) -> Result<c_int, Err
     match engine::configured() {
         // SAFETY: forwarded contract.
         EngineKind::Native => unsafe { native::setup(maxevents, ctxp) },
-        kind => emulated::setup(kind, maxevents, ctxp).map(|()| 0),
+        kind => {
+            let _held = Held::block();
+            emulated::setup(kind, maxevents, ctxp).map(|()| 0)
+        }
     }
 }
 
@@ -49,7 +60,7 @@ pub unsafe fn setup(maxevents: c_int, ctxp: *mut IoContext) -> Result<c_int, Err
 /// `EINVAL` for a context that is not live.
 pub fn destroy(ctx: IoContext) -> Result<c_int, Errno> {
     match emulated(ctx) {
-        Some(e) => e.destroy().map(|()| 0),
+        Some((e, _held)) => e.destroy().map(|()| 0),
         None => native::destroy(ctx),
     }
 }
@@ -66,7 +77,7 @@ pub unsafe fn submit(ctx: IoContext, nr: c_long, ios: *mut *mut Iocb) -> Result<
         return Err(Errno::INVAL);
     }
     match emulated(ctx) {
-        Some(e) => e.submit(nr, ios).map(crate::ffi::count),
+        Some((e, _held)) => e.submit(nr, ios).map(crate::ffi::count),
         // SAFETY: forwarded contract.
         None => unsafe { native::submit(ctx, nr, ios) },
     }
@@ -93,12 +104,19 @@ pub unsafe fn getevents(
 ) -> Result<c_int, Errno> {
     if engine::configured() != EngineKind::Native {
         let wait = emulated::read_timeout(timeout)?;
+        let held = Held::block();
         if let Some(e) = emulated::lookup(ctx) {
             if !counts_ok(min_nr, nr) {
                 return Err(Errno::INVAL);
             }
             return e
-                .getevents(min_nr, nr, events, wait, None)
+                .getevents(
+                    min_nr,
+                    nr,
+                    events,
+                    wait,
+                    held.before().map_or(Mask::None, Mask::Thread),
+                )
                 .map(crate::ffi::count);
         }
     }
@@ -129,10 +147,16 @@ pub unsafe fn pgetevents(
         } else {
             Some(emulated::read_sigmask(sigmask)?)
         };
+        let held = Held::block();
         if let Some(e) = emulated::lookup(ctx) {
             if !counts_ok(min_nr, nr) {
                 return Err(Errno::INVAL);
             }
+            let mask = match (mask, held.before()) {
+                (Some(m), _) => Mask::Call(m),
+                (None, Some(m)) => Mask::Thread(m),
+                (None, None) => Mask::None,
+            };
             return e
                 .getevents(min_nr, nr, events, wait, mask)
                 .map(crate::ffi::count);
@@ -152,7 +176,7 @@ pub unsafe fn pgetevents(
 /// As [`native::cancel`].
 pub unsafe fn cancel(ctx: IoContext, iocb: *mut Iocb, evt: *mut IoEvent) -> Result<c_int, Errno> {
     match emulated(ctx) {
-        Some(e) => e.cancel(iocb).map(|()| 0),
+        Some((e, _held)) => e.cancel(iocb).map(|()| 0),
         // SAFETY: forwarded contract.
         None => unsafe { native::cancel(ctx, iocb, evt) },
     }

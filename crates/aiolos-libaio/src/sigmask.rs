@@ -16,7 +16,7 @@ use std::os::fd::RawFd;
 use std::time::Duration;
 
 /// Sleeps until `fd` (if any) is readable or `timeout` passes (`None`: no limit), with the
-/// signal mask `mask` in effect.
+/// signal mask `mask` in effect. Returns whether `fd` is readable.
 ///
 /// `mask` is the kernel's signal set (`_NSIG / 8` = 8 bytes on Linux: bit `n - 1` blocks
 /// signal `n`). A signal that `mask` unblocks and that is pending on entry, or arrives
@@ -29,7 +29,11 @@ use std::time::Duration;
 ///
 /// # References
 /// `ppoll(2)`.
-pub fn ppoll(fd: Option<RawFd>, timeout: Option<Duration>, mask: u64) -> Result<(), Errno> {
+pub fn ppoll(fd: Option<RawFd>, timeout: Option<Duration>, mask: u64) -> Result<bool, Errno> {
+    if cfg!(miri) {
+        // Miri has no ppoll and delivers no signals: a plain poll does the same there.
+        return miri_poll(fd, timeout);
+    }
     let mut pfd = libc::pollfd {
         fd: fd.unwrap_or(-1),
         events: libc::POLLIN,
@@ -57,5 +61,129 @@ pub fn ppoll(fd: Option<RawFd>, timeout: Option<Duration>, mask: u64) -> Result<
     if r == -1 {
         return Err(Errno::last());
     }
-    Ok(())
+    Ok(r > 0)
+}
+
+/// [`ppoll`] under Miri, which delivers no signals: `poll(2)` on `fd`, if any.
+fn miri_poll(fd: Option<RawFd>, timeout: Option<Duration>) -> Result<bool, Errno> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let Some(fd) = fd else {
+        return Ok(false);
+    };
+    let fd = crate::fds::borrow(fd)?;
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    let ts = timeout.map(|d| Timespec {
+        tv_sec: d.as_secs().min(i64::MAX as u64) as i64,
+        tv_nsec: i64::from(d.subsec_nanos()),
+    });
+    Ok(poll(&mut fds, ts.as_ref())? > 0)
+}
+
+/// The calling thread's signals held off for the length of an emulated call, as the
+/// kernel holds them off for the length of a system call: the program's handlers run
+/// when the call returns (or while it sleeps, with the program's mask: [`ppoll`]), never
+/// in the middle of it, where the thread may hold one of the library's locks. A handler
+/// that called into the library there (`io_submit` from a `SIGALRM` handler, `io_destroy`
+/// from `SIGTERM`'s) would wait on that lock forever; on kernel AIO it just works.
+///
+/// The synchronous signals (`SIGSEGV`, `SIGBUS`, `SIGFPE`, `SIGILL`, `SIGTRAP`, `SIGSYS`)
+/// stay as they were: blocking them would not stop a fault, only turn it into a kill.
+/// The C library keeps its own internal signals unblocked.
+///
+/// It costs two `rt_sigprocmask` calls per library call: 0.5 to 0.9 us of CPU per request
+/// in fio's submit-and-reap loop on the 2-core test VM (a warm buffered read costs about
+/// 4 us there, an O_DIRECT one 4 us of the program's own CPU). A program that never calls
+/// the library from a signal handler may switch it off with `AIOLOS_HOLD_SIGNALS=0`; its
+/// handlers may then run inside the library's calls (and must not call it).
+pub struct Held {
+    old: libc::sigset_t,
+    active: bool,
+}
+
+/// Whether emulated calls hold signals off: unless `AIOLOS_HOLD_SIGNALS=0`.
+fn holding() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("AIOLOS_HOLD_SIGNALS").is_none_or(|v| v != "0"))
+}
+
+impl Held {
+    /// Blocks the thread's catchable signals until the returned value is dropped.
+    pub fn block() -> Held {
+        let mut old = std::mem::MaybeUninit::<libc::sigset_t>::zeroed();
+        if cfg!(miri) || !holding() {
+            // Miri delivers no signals (and has no sigfillset): nothing to hold off.
+            // SAFETY: all-zero bytes are a valid (empty) sigset_t, plain integers.
+            let old = unsafe { old.assume_init() };
+            return Held { old, active: false };
+        }
+        let mut all = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: sigfillset initialises `all` and sigdelset edits it in place;
+        // pthread_sigmask reads `all` and writes the thread's previous mask into `old`,
+        // both live sigset_t on this stack.
+        unsafe {
+            libc::sigfillset(all.as_mut_ptr());
+            for sig in [
+                libc::SIGSEGV,
+                libc::SIGBUS,
+                libc::SIGFPE,
+                libc::SIGILL,
+                libc::SIGTRAP,
+                libc::SIGSYS,
+            ] {
+                libc::sigdelset(all.as_mut_ptr(), sig);
+            }
+            libc::pthread_sigmask(libc::SIG_BLOCK, all.as_ptr(), old.as_mut_ptr());
+            Held {
+                old: old.assume_init(),
+                active: true,
+            }
+        }
+    }
+
+    /// The thread's mask before [`Held::block`], as the kernel's 8-byte set ([`ppoll`]'s);
+    /// `None` when signals are not held off (`AIOLOS_HOLD_SIGNALS=0`, or under Miri).
+    pub fn before(&self) -> Option<u64> {
+        if !self.active {
+            return None;
+        }
+        // SAFETY: sigset_t is at least 8 bytes and plain data; its first 64 bits are
+        // signals 1 to 64, bit n - 1 for signal n, as in the kernel's set.
+        Some(unsafe { std::ptr::addr_of!(self.old).cast::<u64>().read_unaligned() })
+    }
+}
+
+/// Runs `f` with the thread's signal mask set to `mask` (the kernel's 8-byte set), then
+/// puts the mask back.
+pub fn with_mask<R>(mask: u64, f: impl FnOnce() -> R) -> R {
+    if cfg!(miri) {
+        return f();
+    }
+    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    let mut old = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigemptyset initialises `set`, whose first 8 bytes (signals 1 to 64, as in
+    // the kernel's set) are then overwritten with `mask`; pthread_sigmask reads `set` and
+    // writes the previous mask into `old`, all live sigset_t on this stack.
+    unsafe {
+        libc::sigemptyset(set.as_mut_ptr());
+        set.as_mut_ptr().cast::<u64>().write_unaligned(mask);
+        libc::pthread_sigmask(libc::SIG_SETMASK, set.as_ptr(), old.as_mut_ptr());
+    }
+    let r = f();
+    // SAFETY: `old` was written by the pthread_sigmask call above.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_SETMASK, old.as_ptr(), std::ptr::null_mut());
+    }
+    r
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if !self.active {
+            return;
+        }
+        // SAFETY: `old` is the mask pthread_sigmask returned in Held::block.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut());
+        }
+    }
 }

@@ -51,10 +51,15 @@ pub fn wait_readable(fd: BorrowedFd<'_>) {
 /// `ppoll(2)` on `fd` for reading with the signal set `mask` (8 bytes, the kernel's) in
 /// effect while it waits, installed and removed atomically with the sleep; `timeout`
 /// `None` waits forever, zero only delivers a pending signal that the mask unblocks.
+/// Returns whether `fd` is readable.
 ///
 /// # Errors
 /// `EINTR` when a signal handler ran; `EINVAL`, `ENOMEM`.
-pub fn ppoll_masked(fd: Option<RawFd>, timeout: Option<Duration>, mask: u64) -> Result<(), Errno> {
+pub fn ppoll_masked(
+    fd: Option<RawFd>,
+    timeout: Option<Duration>,
+    mask: u64,
+) -> Result<bool, Errno> {
     crate::sigmask::ppoll(fd, timeout, mask)
 }
 

@@ -51,6 +51,20 @@ use std::time::{Duration, Instant};
 
 pub use load::{read_sigmask, read_timeout};
 
+/// The signal mask an `io_getevents` sleeps with (the kernel's 8-byte set).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mask {
+    /// Not known (the library's own tests): sleeps on a futex, and a signal handler
+    /// that runs ends the sleep (`EINTR`).
+    None,
+    /// The calling thread's own mask, which the call holds off ([`crate::sigmask::Held`])
+    /// outside its sleeps: a signal it lets through ends a sleep, or, pending at the end
+    /// of a call that found no event, makes it `EINTR` (the kernel's `io_getevents`).
+    Thread(u64),
+    /// `io_pgetevents`' mask, in effect for the whole call.
+    Call(u64),
+}
+
 /// The bit [`table::maps_ring_of`] flips in the ring header's `header_length`.
 const PROBE_BIT: u32 = 1 << 31;
 /// The shortest `io_getevents` wait that may run a request itself ([`Ctx::help`]): far
@@ -473,7 +487,7 @@ impl Ctx {
         nr: i64,
         events: *mut IoEvent,
         timeout: Option<Duration>,
-        mask: Option<u64>,
+        mask: Mask,
     ) -> Result<usize, Errno> {
         let deadline = timeout.map(|d| Instant::now().checked_add(d));
         let (min, max) = (min_nr as usize, nr as usize);
@@ -504,8 +518,8 @@ impl Ctx {
                 continue;
             }
             let slept = match mask {
-                Some(m) => self.sleep_masked(remaining, m),
-                None => self.sleep(remaining),
+                Mask::Thread(m) | Mask::Call(m) => self.sleep_masked(remaining, m),
+                Mask::None => self.sleep(remaining),
             };
             if slept.is_err() {
                 // A signal: the kernel takes what is there once more before it returns.
@@ -515,15 +529,29 @@ impl Ctx {
                 break true;
             }
         };
-        if let Some(m) = mask {
+        match mask {
             // A signal the mask unblocks that is pending now is delivered before
             // returning, with the mask still in effect (as the kernel does on leaving).
-            if !interrupted
-                && sys::ppoll_masked(None, Some(Duration::ZERO), m) == Err(Errno::INTR)
-                && n == 0
-            {
-                return Err(Errno::INTR);
+            Mask::Call(m) => {
+                if !interrupted
+                    && sys::ppoll_masked(None, Some(Duration::ZERO), m) == Err(Errno::INTR)
+                    && n == 0
+                {
+                    return Err(Errno::INTR);
+                }
             }
+            // No event and a signal pending that the thread lets through: the kernel
+            // answers EINTR (it then runs the handler). With events, the handler runs as
+            // the call returns and the mask comes back.
+            Mask::Thread(m) => {
+                if !interrupted
+                    && n == 0
+                    && sys::ppoll_masked(None, Some(Duration::ZERO), m) == Err(Errno::INTR)
+                {
+                    return Err(Errno::INTR);
+                }
+            }
+            Mask::None => {}
         }
         if interrupted && n == 0 {
             return Err(Errno::INTR);
@@ -545,9 +573,9 @@ impl Ctx {
     /// events for, instead of `EINTR`.
     ///
     /// [`Ring::help`]: aiolos::Ring::help
-    fn help(&self, missing: usize, mask: Option<u64>, remaining: Option<Duration>) -> bool {
+    fn help(&self, missing: usize, mask: Mask, remaining: Option<Duration>) -> bool {
         if missing != 1
-            || mask.is_some()
+            || matches!(mask, Mask::Call(_))
             || self.shared.owner_only()
             || remaining.is_some_and(|r| r < HELP_MIN_WAIT)
         {
@@ -583,21 +611,35 @@ impl Ctx {
     }
 
     /// As [`Ctx::sleep`], with the signal mask `mask` installed for the sleep and removed
-    /// with it atomically (`ppoll`), on an eventfd every publication signals.
+    /// with it atomically (`ppoll`), on the thread's eventfd, which every publication
+    /// signals while it is registered.
     fn sleep_masked(&self, timeout: Option<Duration>, mask: u64) -> Result<(), Errno> {
-        let fd = sys::eventfd()?;
-        let raw = fd.as_raw_fd();
+        let Some(raw) = wake_fd() else {
+            // No descriptor to spare for it: the futex, with the mask set around the
+            // sleep (a signal in the gap runs its handler before the sleep, which then
+            // lasts until the next event or the timeout).
+            return crate::sigmask::with_mask(mask, || self.sleep(timeout));
+        };
         // Registered before the last look at the ring: a publication after that look
         // signals it.
         lock(&self.masked).push(raw);
         let r = if self.ring.pending() > 0 || self.destroyed() {
-            Ok(())
+            Ok(false)
         } else {
             sys::ppoll_masked(Some(raw), timeout, mask)
         };
         lock(&self.masked).retain(|&w| w != raw);
         match r {
             Err(Errno::INTR) => Err(Errno::INTR),
+            Ok(true) => {
+                // Reset for the next sleep. A publication between the wake-up and the
+                // removal above may leave a count behind: that sleep then wakes once
+                // early and looks again.
+                if let Ok(fd) = crate::fds::borrow(raw) {
+                    sys::eventfd_drain(fd);
+                }
+                Ok(())
+            }
             _ => Ok(()),
         }
     }
@@ -700,6 +742,25 @@ impl Ctx {
 
 /// How many iocbs `io_submit` reads from the caller at once.
 const CHUNK: usize = 64;
+
+thread_local! {
+    /// The eventfd this thread sleeps on in `io_getevents` (made at its first sleep,
+    /// closed when the thread ends; `None` if none could be made).
+    static WAKE_FD: std::cell::OnceCell<Option<std::os::fd::OwnedFd>> =
+        const { std::cell::OnceCell::new() };
+}
+
+/// The calling thread's eventfd for [`Ctx::sleep_masked`].
+fn wake_fd() -> Option<RawFd> {
+    WAKE_FD
+        .try_with(|w| {
+            w.get_or_init(|| sys::eventfd().ok())
+                .as_ref()
+                .map(|fd| fd.as_raw_fd())
+        })
+        .ok()
+        .flatten()
+}
 
 #[cfg(test)]
 mod tests;

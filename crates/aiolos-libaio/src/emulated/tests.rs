@@ -270,7 +270,7 @@ fn wait_all(ctx: &Ctx, evs: &mut [IoEvent]) -> Result<usize, Errno> {
         evs.len() as i64,
         evs.as_mut_ptr(),
         None,
-        None,
+        Mask::None,
     )
 }
 
@@ -323,7 +323,7 @@ fn a_c_client_reads_completions_at_the_context_address_without_getevents() {
     assert_eq!(seen, vec![0xd000, 0xd001]);
     let mut evs = [IoEvent::default(); 1];
     assert_eq!(
-        ctx.getevents(0, 1, evs.as_mut_ptr(), Some(Duration::ZERO), None),
+        ctx.getevents(0, 1, evs.as_mut_ptr(), Some(Duration::ZERO), Mask::None),
         Ok(0),
         "the client took them"
     );
@@ -370,13 +370,19 @@ fn an_event_array_is_needed_only_when_there_is_an_event_to_store() {
     let (r, _w) = open_fd();
     let ctx = context(2);
     let zero = Some(Duration::ZERO);
-    assert_eq!(ctx.getevents(0, 1, std::ptr::null_mut(), zero, None), Ok(0));
-    assert_eq!(ctx.getevents(1, 1, std::ptr::null_mut(), zero, None), Ok(0));
+    assert_eq!(
+        ctx.getevents(0, 1, std::ptr::null_mut(), zero, Mask::None),
+        Ok(0)
+    );
+    assert_eq!(
+        ctx.getevents(1, 1, std::ptr::null_mut(), zero, Mask::None),
+        Ok(0)
+    );
     let mut cbs = nops(r.as_raw_fd(), 1, None);
     let ptrs = ptr_array(&mut cbs);
     assert_eq!(ctx.submit(1, ptrs.as_ptr()), Ok(1));
     assert_eq!(
-        ctx.getevents(1, 1, std::ptr::null_mut(), zero, None),
+        ctx.getevents(1, 1, std::ptr::null_mut(), zero, Mask::None),
         Err(Errno::FAULT)
     );
     let mut evs = [IoEvent::default(); 1];
@@ -427,7 +433,7 @@ fn destroy_forgets_the_context_and_later_calls_are_einval() {
     assert_eq!(ctx.submit(1, ptrs.as_ptr()), Err(Errno::INVAL));
     let mut evs = [IoEvent::default(); 1];
     assert_eq!(
-        ctx.getevents(0, 1, evs.as_mut_ptr(), None, None),
+        ctx.getevents(0, 1, evs.as_mut_ptr(), None, Mask::None),
         Err(Errno::INVAL)
     );
 }
@@ -439,7 +445,7 @@ fn destroy_wakes_a_thread_waiting_in_getevents_with_einval() {
         let ctx = Arc::clone(&ctx);
         std::thread::spawn(move || {
             let mut evs = [IoEvent::default(); 1];
-            ctx.getevents(1, 1, evs.as_mut_ptr(), None, None)
+            ctx.getevents(1, 1, evs.as_mut_ptr(), None, Mask::None)
         })
     };
     // Whether the waiter is asleep yet or not, it must come back with EINVAL.
