@@ -1,14 +1,18 @@
-//! `io_pgetevents`'s signal mask on the emulated engines: a sleep with the caller's mask in
-//! effect, installed and removed atomically with the sleep, as the kernel does.
+//! Signals on the emulated engines, as the kernel treats them in a system call: held off
+//! for the length of a call ([`Held`]), and let through only while it sleeps, with the
+//! thread's mask (or `io_pgetevents`' mask) installed and removed atomically with the
+//! sleep ([`ppoll`]).
 //!
-//! This is `ppoll(2)` made as the raw system call with the kernel's 8-byte signal set:
-//! `rustix` has no `ppoll` with a mask, and the C library's wrapper may adjust the mask it
-//! is given. It is the drop-in's only system call outside `caller`.
+//! [`ppoll`] is `ppoll(2)` made as the raw system call with the kernel's 8-byte signal
+//! set: `rustix` has no `ppoll` with a mask, and the C library's wrapper may adjust the
+//! mask it is given. [`Held`] and [`with_mask`] use `pthread_sigmask`, which `rustix`
+//! offers only to runtimes.
 //!
 //! # Safety
 //!
 //! The kernel reads the `pollfd` array, the timeout and the mask, all of which live on
-//! this function's stack until the call returns.
+//! [`ppoll`]'s stack until the call returns; the `sigset_t` values passed to
+//! `pthread_sigmask` live on the callers' stacks or in [`Held`].
 #![allow(unsafe_code)]
 
 use aiolos::sys::Errno;
