@@ -45,8 +45,12 @@ fn emulated(ctx: IoContext) -> Option<(Arc<Ctx>, Held)> {
 /// As the kernel's `io_setup`.
 pub unsafe fn setup(maxevents: c_int, ctxp: *mut IoContext) -> Result<c_int, Errno> {
     match engine::configured() {
-        // SAFETY: forwarded contract.
-        EngineKind::Native => unsafe { native::setup(maxevents, ctxp) },
+        EngineKind::Native => {
+            // The registry of this library's kernel contexts is written under a lock.
+            let _held = Held::block();
+            // SAFETY: forwarded contract.
+            unsafe { native::setup(maxevents, ctxp) }
+        }
         kind => {
             let _held = Held::block();
             emulated::setup(kind, maxevents, ctxp).map(|()| 0)
@@ -61,7 +65,11 @@ pub unsafe fn setup(maxevents: c_int, ctxp: *mut IoContext) -> Result<c_int, Err
 pub fn destroy(ctx: IoContext) -> Result<c_int, Errno> {
     match emulated(ctx) {
         Some((e, _held)) => e.destroy().map(|()| 0),
-        None => native::destroy(ctx),
+        None => {
+            // As in `setup`: the registry's lock.
+            let _held = Held::block();
+            native::destroy(ctx)
+        }
     }
 }
 

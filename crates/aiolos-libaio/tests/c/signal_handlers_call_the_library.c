@@ -1,4 +1,4 @@
-/* DESC: a signal handler may call the library, as it may make kernel AIO's system calls: a SIGALRM handler firing every 200 us submits reads while the main thread submits and reaps (each request completes once, with its data), and a handler destroys a second context (later calls on it get EINVAL). */
+/* DESC: a signal handler may call the library, as it may make kernel AIO's system calls: a SIGALRM handler firing every 200 us submits reads while the main thread submits and reaps (each request completes once, with its data); one that sets up contexts while the main thread sets up and destroys its own; and a handler destroys a second context (later calls on it get EINVAL). */
 #include "common.h"
 #include <poll.h>
 #include <signal.h>
@@ -39,6 +39,22 @@ out:
 	errno = e;
 }
 
+#define CHURN 64
+static io_context_t churn_ctx[CHURN];
+static volatile sig_atomic_t churned, churn_failed;
+static void on_alarm_setup(int sig)
+{
+	int e = errno;
+	(void)sig;
+	if (churned < CHURN) {
+		if (io_setup(1, &churn_ctx[churned]) == 0)
+			churned++;
+		else
+			churn_failed++;
+	}
+	errno = e;
+}
+
 static void on_term(int sig)
 {
 	(void)sig;
@@ -60,6 +76,7 @@ int main(void)
 	long main_submitted = 0, reaped_main = 0, reaped_handler = 0;
 	double end;
 	int p[2];
+	long i;
 
 	require_our_library();
 	fd = scratch_file("signals.dat", FILE_SIZE, 0);
@@ -136,6 +153,27 @@ int main(void)
 	if (handler_refused)
 		FAIL("io_submit from the handler refused %ld times", (long)handler_refused);
 	fprintf(stderr, "main %ld, handler %ld requests\n", main_submitted, (long)handler_submitted);
+
+	/* Contexts set up by a handler while the main thread sets up and destroys its own
+	 * (the handler does not destroy: the kernel's io_destroy in a handler that interrupted
+	 * io_destroy was seen to hang in the kernel). */
+	sa.sa_handler = on_alarm_setup;
+	CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
+	arm(2000);
+	end = now_seconds() + 0.5;
+	while (now_seconds() < end) {
+		io_context_t c = 0;
+		int r;
+		while ((r = io_setup(1, &c)) == -EINTR)
+			;
+		EXPECT_RET(r, 0);
+		EXPECT_RET(io_destroy(c), 0);
+	}
+	arm(0);
+	if (churn_failed || churned < 5)
+		FAIL("the handler set up %ld contexts, %ld failed", (long)churned, (long)churn_failed);
+	for (i = 0; i < churned; i++)
+		EXPECT_RET(io_destroy(churn_ctx[i]), 0);
 
 	/* A handler that destroys a context (with a poll pending on it) while the main thread
 	 * is inside the library. */
