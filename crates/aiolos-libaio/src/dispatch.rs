@@ -10,6 +10,8 @@
 //! An emulated call holds the thread's signals off from start to end ([`Held`]), as a
 //! system call does: a handler runs when the call returns, or while it sleeps (with the
 //! program's mask, atomically), never while the thread holds one of the library's locks.
+//! `io_setup`, `io_destroy` and `io_cancel` always do; `io_submit` and `io_getevents`
+//! when `AIOLOS_HOLD_SIGNALS=1` (it costs two system calls per call).
 //!
 //! # Safety
 //!
@@ -26,13 +28,13 @@ use aiolos::EngineKind;
 use std::ffi::{c_int, c_long};
 use std::sync::Arc;
 
-/// The emulated context `ctx` names, with the thread's signals held off for the call; `None`
-/// (signals as they were) for the kernel's contexts.
-fn emulated(ctx: IoContext) -> Option<(Arc<Ctx>, Held)> {
+/// The emulated context `ctx` names, with `held` (the thread's signals held off for the
+/// call, or not); `None` (signals as they were) for the kernel's contexts.
+fn emulated(ctx: IoContext, held: fn() -> Held) -> Option<(Arc<Ctx>, Held)> {
     if engine::configured() == EngineKind::Native {
         return None;
     }
-    let held = Held::block();
+    let held = held();
     emulated::lookup(ctx).map(|c| (c, held))
 }
 
@@ -47,12 +49,12 @@ pub unsafe fn setup(maxevents: c_int, ctxp: *mut IoContext) -> Result<c_int, Err
     match engine::configured() {
         EngineKind::Native => {
             // The registry of this library's kernel contexts is written under a lock.
-            let _held = Held::block();
+            let _held = Held::always();
             // SAFETY: forwarded contract.
             unsafe { native::setup(maxevents, ctxp) }
         }
         kind => {
-            let _held = Held::block();
+            let _held = Held::always();
             emulated::setup(kind, maxevents, ctxp).map(|()| 0)
         }
     }
@@ -63,11 +65,11 @@ pub unsafe fn setup(maxevents: c_int, ctxp: *mut IoContext) -> Result<c_int, Err
 /// # Errors
 /// `EINVAL` for a context that is not live.
 pub fn destroy(ctx: IoContext) -> Result<c_int, Errno> {
-    match emulated(ctx) {
+    match emulated(ctx, Held::always) {
         Some((e, _held)) => e.destroy().map(|()| 0),
         None => {
             // As in `setup`: the registry's lock.
-            let _held = Held::block();
+            let _held = Held::always();
             native::destroy(ctx)
         }
     }
@@ -84,7 +86,7 @@ pub unsafe fn submit(ctx: IoContext, nr: c_long, ios: *mut *mut Iocb) -> Result<
     if nr < 0 {
         return Err(Errno::INVAL);
     }
-    match emulated(ctx) {
+    match emulated(ctx, Held::if_asked) {
         Some((e, _held)) => e.submit(nr, ios).map(crate::ffi::count),
         // SAFETY: forwarded contract.
         None => unsafe { native::submit(ctx, nr, ios) },
@@ -112,7 +114,7 @@ pub unsafe fn getevents(
 ) -> Result<c_int, Errno> {
     if engine::configured() != EngineKind::Native {
         let wait = emulated::read_timeout(timeout)?;
-        let held = Held::block();
+        let held = Held::if_asked();
         if let Some(e) = emulated::lookup(ctx) {
             if !counts_ok(min_nr, nr) {
                 return Err(Errno::INVAL);
@@ -155,7 +157,7 @@ pub unsafe fn pgetevents(
         } else {
             Some(emulated::read_sigmask(sigmask)?)
         };
-        let held = Held::block();
+        let held = Held::if_asked();
         if let Some(e) = emulated::lookup(ctx) {
             if !counts_ok(min_nr, nr) {
                 return Err(Errno::INVAL);
@@ -183,7 +185,7 @@ pub unsafe fn pgetevents(
 /// # Errors
 /// As [`native::cancel`].
 pub unsafe fn cancel(ctx: IoContext, iocb: *mut Iocb, evt: *mut IoEvent) -> Result<c_int, Errno> {
-    match emulated(ctx) {
+    match emulated(ctx, Held::always) {
         Some((e, _held)) => e.cancel(iocb).map(|()| 0),
         // SAFETY: forwarded contract.
         None => unsafe { native::cancel(ctx, iocb, evt) },

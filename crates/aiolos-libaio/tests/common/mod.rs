@@ -270,10 +270,17 @@ pub const ENGINES: [&str; 3] = ["native", "uring", "threads"];
 /// Builds `tests/c/<name>.c` in every variant and runs each build on every engine; a skip
 /// is printed.
 pub fn run_c_test(name: &str) {
+    run_c_test_with(name, &[]);
+}
+
+/// As [`run_c_test`], with `envs` set for every run.
+pub fn run_c_test_with(name: &str, envs: &[(&str, &str)]) {
     for variant in Variant::ALL {
         let exe = compile(name, variant);
         for engine in ENGINES {
-            match std::panic::catch_unwind(|| run(&exe, &[("AIOLOS_ENGINE", engine)])) {
+            let mut all = vec![("AIOLOS_ENGINE", engine)];
+            all.extend_from_slice(envs);
+            match std::panic::catch_unwind(|| run(&exe, &all)) {
                 Ok(Outcome::Passed) => {}
                 Ok(Outcome::Skipped(why)) => {
                     eprintln!("SKIP: {name} ({variant:?}, {engine}): {why}")
