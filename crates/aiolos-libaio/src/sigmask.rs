@@ -97,8 +97,8 @@ fn miri_poll(fd: Option<RawFd>, timeout: Option<Duration>) -> Result<bool, Errno
 /// It costs two `rt_sigprocmask` calls per library call. `io_setup`, `io_destroy` and
 /// `io_cancel`, which are rare, always pay it ([`Held::always`]); `io_submit` and
 /// `io_getevents` only with `AIOLOS_HOLD_SIGNALS=1` ([`Held::if_asked`]): there it costs
-/// 0.7 us per request in fio's submit-and-reap loop on the 2-core test VM, 29% of the
-/// throughput of warm buffered 4 KiB reads (1.7 us a request). Without it, a handler that
+/// 0.9 us per request in fio's submit-and-reap loop on the 2-core test VM, a third of the
+/// throughput of warm buffered 4 KiB reads (1.6 us a request). Without it, a handler that
 /// interrupts one of those calls may run while its thread holds a lock of the library's,
 /// and must not call the library.
 pub struct Held {

@@ -1,8 +1,8 @@
 //! The drop-in's own system calls: what the emulated engines need beyond the library's
 //! `aiolos::sys` (which serves the library): eventfds for the engine thread's doorbell
-//! and for threads waiting in `io_getevents`, futexes for `io_destroy`'s wait (and for
-//! waits when `AIOLOS_HOLD_SIGNALS=0`), the buffered reads and writes done inside
-//! `io_submit`, and descriptor queries.
+//! and for threads waiting in `io_getevents` with signals held off, futexes for the other
+//! waits (`io_getevents` by default, `io_destroy`), the buffered reads and writes done
+//! inside `io_submit`, and descriptor queries.
 //!
 //! Everything `rustix` offers is `rustix`'s (or [`crate::fds`]'s and [`crate::sigmask`]'s).
 //! Two calls are made through `libc`: `preadv2`/`pwritev2` on a C caller's iovecs, whose
