@@ -156,7 +156,7 @@ impl Held {
         }
     }
 
-    /// The thread's mask before [`Held::block`], as the kernel's 8-byte set ([`ppoll`]'s);
+    /// The thread's mask before [`Held::always`], as the kernel's 8-byte set ([`ppoll`]'s);
     /// `None` when signals are not held off (not asked for, or under Miri).
     pub fn before(&self) -> Option<u64> {
         if !self.active {
