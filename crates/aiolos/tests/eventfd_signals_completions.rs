@@ -45,16 +45,24 @@ fn a_requests_own_eventfd_is_signalled_once_per_request(kind: EngineKind) {
     );
 }
 
-fn the_ring_notification_fd_becomes_readable_when_completions_are_ready(kind: EngineKind) {
-    let Some(ring) = ring::<Vec<u8>>(kind, 8) else {
-        return;
-    };
+/// A ring of 8 on `kind` whose notification descriptor starts quiet, and a patterned
+/// 8 KiB file in a scratch directory (kept alive by the caller). `None`: no such engine.
+fn quiet_ring_and_file(
+    kind: EngineKind,
+) -> Option<(aiolos::Ring<Vec<u8>>, tempfile::TempDir, aiolos::Fd)> {
+    let ring = ring::<Vec<u8>>(kind, 8)?;
     let dir = scratch_dir();
     let path = dir.path().join("f");
     patterned_file(&path, 8192);
     let file: aiolos::Fd = open_rw(&path, false).into();
-    // Start from a quiet descriptor.
     assert!(ring.poll_completions(8).unwrap().is_empty());
+    Some((ring, dir, file))
+}
+
+fn the_ring_notification_fd_becomes_readable_when_completions_are_ready(kind: EngineKind) {
+    let Some((ring, _dir, file)) = quiet_ring_and_file(kind) else {
+        return;
+    };
     ring.push(Op::read(&file, Vec::with_capacity(100), 0))
         .unwrap();
     ring.submit().unwrap();
@@ -84,14 +92,9 @@ fn drive_until_applied(ring: &aiolos::Ring<Vec<u8>>, n: usize) {
 /// An event loop empties the descriptor when it fires; before it collects, another thread
 /// reaps the completion into the ready queue. The descriptor must fire again for it.
 fn a_completion_another_thread_reaped_keeps_the_notification_fd_readable(kind: EngineKind) {
-    let Some(ring) = ring::<Vec<u8>>(kind, 8) else {
+    let Some((ring, _dir, file)) = quiet_ring_and_file(kind) else {
         return;
     };
-    let dir = scratch_dir();
-    let path = dir.path().join("f");
-    patterned_file(&path, 8192);
-    let file: aiolos::Fd = open_rw(&path, false).into();
-    assert!(ring.poll_completions(8).unwrap().is_empty());
     ring.push(Op::read(&file, Vec::with_capacity(100), 0))
         .unwrap();
     ring.submit().unwrap();
@@ -116,14 +119,9 @@ fn a_completion_another_thread_reaped_keeps_the_notification_fd_readable(kind: E
 /// No engine event announces a request cancelled before it was submitted: the ring
 /// signals the descriptor for its completion itself.
 fn a_request_cancelled_before_submission_makes_the_notification_fd_readable(kind: EngineKind) {
-    let Some(ring) = ring::<Vec<u8>>(kind, 8) else {
+    let Some((ring, _dir, file)) = quiet_ring_and_file(kind) else {
         return;
     };
-    let dir = scratch_dir();
-    let path = dir.path().join("f");
-    patterned_file(&path, 8192);
-    let file: aiolos::Fd = open_rw(&path, false).into();
-    assert!(ring.poll_completions(8).unwrap().is_empty());
     let token = ring
         .push(Op::read(&file, Vec::with_capacity(100), 0))
         .unwrap();
@@ -146,14 +144,9 @@ fn a_request_cancelled_before_submission_makes_the_notification_fd_readable(kind
 /// `poll_completions(max)` with more than `max` ready leaves the descriptor readable for
 /// the rest, and quiet once they are all taken.
 fn completions_beyond_max_keep_the_notification_fd_readable(kind: EngineKind) {
-    let Some(ring) = ring::<Vec<u8>>(kind, 8) else {
+    let Some((ring, _dir, file)) = quiet_ring_and_file(kind) else {
         return;
     };
-    let dir = scratch_dir();
-    let path = dir.path().join("f");
-    patterned_file(&path, 8192);
-    let file: aiolos::Fd = open_rw(&path, false).into();
-    assert!(ring.poll_completions(8).unwrap().is_empty());
     for i in 0..3u64 {
         ring.push(Op::read(&file, Vec::with_capacity(100), i * 100).user_data(i))
             .unwrap();

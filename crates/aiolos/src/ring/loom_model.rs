@@ -269,6 +269,23 @@ impl Model {
         KernelThread(self.kernel.clone(), thread::spawn(move || kernel.run()))
     }
 
+    /// A thread that drives the ring once, without waiting (as a reaper woken by the
+    /// notification descriptor does).
+    pub(super) fn drive_on_another_thread(&self) -> thread::JoinHandle<()> {
+        let ring = self.ring.clone();
+        thread::spawn(move || {
+            ring.drive(Some(Duration::ZERO)).unwrap();
+        })
+    }
+
+    /// Spins until the kernel has completed a request: "the descriptor fired" (the kernel
+    /// signals it once per completion).
+    pub(super) fn wait_until_the_kernel_completed_one(&self) {
+        while self.kernel.st.lock().unwrap().completed == 0 {
+            thread::yield_now();
+        }
+    }
+
     /// Drops the ring (which drains it) and checks that every buffer was freed.
     pub(super) fn finish(self) {
         let Model {
@@ -583,16 +600,8 @@ fn a_drive_that_finds_the_turn_taken_strands_no_completion() {
         let m = Model::new(1, false);
         m.submit_reads(&[1]);
         let kernel = m.kernel_thread();
-        let other = {
-            let ring = m.ring.clone();
-            thread::spawn(move || {
-                ring.drive(Some(Duration::ZERO)).unwrap();
-            })
-        };
-        // "The descriptor fired": the kernel has completed the request.
-        while m.kernel.st.lock().unwrap().completed == 0 {
-            thread::yield_now();
-        }
+        let other = m.drive_on_another_thread();
+        m.wait_until_the_kernel_completed_one();
         m.ring.drive(Some(Duration::ZERO)).unwrap();
         other.join().unwrap();
         let applied = m.ring.lock().unclaimed;
@@ -616,16 +625,8 @@ fn a_completion_another_thread_reaps_leaves_the_notification_descriptor_readable
         let _ = m.ring.notify_fd();
         m.submit_reads(&[1]);
         let kernel = m.kernel_thread();
-        let other = {
-            let ring = m.ring.clone();
-            thread::spawn(move || {
-                ring.drive(Some(Duration::ZERO)).unwrap();
-            })
-        };
-        // "The descriptor fired."
-        while m.kernel.st.lock().unwrap().notified == 0 {
-            thread::yield_now();
-        }
+        let other = m.drive_on_another_thread();
+        m.wait_until_the_kernel_completed_one();
         let mut got = m.ring.poll_completions(8).unwrap().len();
         other.join().unwrap();
         let notified = m.kernel.st.lock().unwrap().notified;

@@ -110,9 +110,9 @@ const _: () = {
 /// `EFAULT`), never read or written through by Rust code: its addresses may be anything
 /// a C caller passed.
 unsafe fn io_slices_mut(iov: &mut [IoVec]) -> &mut [IoSliceMut<'_>] {
-    // SAFETY: `IoSliceMut` is ABI compatible with `struct iovec` on Unix (std's docs) and
-    // `IoVec` has that layout (asserted above); there its one field is a raw `iovec`, so
-    // any address is a valid value. The table is borrowed exclusively for as long as the
+    // `IoSliceMut` is ABI compatible with `struct iovec` on Unix (std's docs) and `IoVec`
+    // has that layout (asserted above); there its one field is a raw `iovec`.
+    // SAFETY: so any address is a valid value; the table is borrowed exclusively while the
     // result lives, and the function's contract keeps Rust from using the addresses.
     unsafe { std::slice::from_raw_parts_mut(iov.as_mut_ptr().cast(), iov.len()) }
 }
