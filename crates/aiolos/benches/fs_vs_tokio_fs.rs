@@ -203,6 +203,14 @@ fn aiolos_on_tokio(
     s
 }
 
+/// The engine the default driver of a multi-thread runtime runs on.
+fn default_engine() -> EngineKind {
+    runtime(false, false)
+        .block_on(async { Driver::default_driver() })
+        .expect("the default driver")
+        .engine_kind()
+}
+
 /// What a program gets with `use aiolos::fs` and nothing else: the default driver.
 fn aiolos_default(path: &Path, direct: bool, blocks: u64, secs: u64) -> Sample {
     let rt = runtime(false, false);
@@ -437,8 +445,13 @@ fn random_reads(path: &Path, direct: bool, blocks: u64, secs: u64, engine: Engin
         &format!("aiolos::fs, tokio driver, current-thread ({engine})"),
         &ct,
     );
+    // The default driver takes no engine from `--engine`: it resolves its own, as in a
+    // program (AIOLOS_ENGINE, else io_uring where it runs).
     row(
-        &format!("aiolos::fs, default driver, multi-thread ({engine})"),
+        &format!(
+            "aiolos::fs, default driver, multi-thread ({})",
+            default_engine()
+        ),
         &def,
     );
     row("tokio spawn_blocking + pread, multi-thread", &spawn);

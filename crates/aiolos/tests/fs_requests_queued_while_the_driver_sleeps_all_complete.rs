@@ -6,13 +6,10 @@ mod common;
 use aiolos::fs::{Driver, File};
 use aiolos::{BufResult, EngineKind};
 use common::faultfs::{FaultFs, Faults};
-use common::fs::{driver, AlignedBuf, Mode};
+use common::fs::{driver, AlignedBuf, JoinAll, Mode};
 use common::*;
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::mpsc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// Rounds of pushes, each after the driver has gone idle.
@@ -22,30 +19,6 @@ const READERS: usize = 64;
 /// How long a round may take before the test calls it a hang.
 const HANG: Duration = Duration::from_secs(30);
 const LEN: usize = 256 * 1024;
-
-/// Polls every future until all are done (a minimal join for executors without one).
-struct JoinAll<F: Future>(Vec<Option<Pin<Box<F>>>>);
-
-impl<F: Future> Future for JoinAll<F> {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut pending = false;
-        for slot in self.0.iter_mut() {
-            if let Some(f) = slot {
-                if f.as_mut().poll(cx).is_ready() {
-                    *slot = None;
-                } else {
-                    pending = true;
-                }
-            }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
-    }
-}
 
 /// One reader: a 4 KiB read at a block chosen by `seed`, checked against the pattern.
 async fn read_one(file: File, seed: usize) {

@@ -200,7 +200,9 @@ impl DriverBuilder {
         self
     }
 
-    fn shared(&self, kick: Kick) -> io::Result<Arc<Shared>> {
+    /// The ring and hand-off of one shard; `pool_direct` for the drivers whose reaper runs
+    /// by itself (see `shared.rs`).
+    fn shared(&self, kick: Kick, pool_direct: bool) -> io::Result<Arc<Shared>> {
         let mut builder = Ring::builder().entries(self.entries);
         if let Some(kind) = self.engine {
             builder = builder.engine(kind);
@@ -209,12 +211,12 @@ impl DriverBuilder {
             builder = builder.threads(n);
         }
         let ring = builder.build_with_payload()?;
-        Ok(Arc::new(Shared::new(ring, kick)))
+        Ok(Shared::new(ring, kick, pool_direct))
     }
 
-    fn shared_with_fd(&self) -> io::Result<Arc<Shared>> {
+    fn shared_with_fd(&self, pool_direct: bool) -> io::Result<Arc<Shared>> {
         let fd = eventfd::new().map_err(|e| Error::Sys("eventfd", e))?;
-        self.shared(Kick::Fd { fd })
+        self.shared(Kick::Fd { fd }, pool_direct)
     }
 
     /// A driver with a completion thread, usable from any executor.
@@ -223,7 +225,7 @@ impl DriverBuilder {
     /// When no ring can be created (see [`RingBuilder::build`](crate::RingBuilder::build))
     /// or the thread cannot be spawned.
     pub fn build(self) -> io::Result<Driver> {
-        DriverBuilder::thread_on(self.shared_with_fd()?)
+        DriverBuilder::thread_on(self.shared_with_fd(true)?)
     }
 
     /// A completion-thread driver on a ring made elsewhere (`build`, and the blocking
@@ -245,7 +247,7 @@ impl DriverBuilder {
     /// When no ring can be created.
     pub fn build_manual(self) -> io::Result<Driver> {
         Ok(Driver {
-            handle: Arc::new(Handle::new(vec![self.shared_with_fd()?], Mode::Manual)),
+            handle: Arc::new(Handle::new(vec![self.shared_with_fd(false)?], Mode::Manual)),
         })
     }
 
@@ -261,10 +263,15 @@ impl DriverBuilder {
         let n = self
             .shards
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)));
+        // On a current-thread runtime a completion handed out by a pool worker wakes the
+        // runtime's one thread each time, where the reaper task hands out a whole batch
+        // on it: measured, the worker's hand-out cost more CPU per request there.
+        let pool_direct = ::tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() != ::tokio::runtime::RuntimeFlavor::CurrentThread);
         let mut shards = Vec::with_capacity(n);
         let mut tasks = Vec::with_capacity(n);
         for _ in 0..n {
-            let shared = self.shared(Kick::Tokio(::tokio::sync::Notify::new()))?;
+            let shared = self.shared(Kick::Tokio(::tokio::sync::Notify::new()), pool_direct)?;
             tasks.push(super::tokio::spawn_reaper(Arc::clone(&shared))?);
             shards.push(shared);
         }
@@ -360,7 +367,7 @@ impl Driver {
     /// A completion-thread driver on `ring`.
     pub(crate) fn on_ring(ring: Ring<super::erased::ErasedBuf, ()>) -> io::Result<Driver> {
         let fd = eventfd::new().map_err(|e| Error::Sys("eventfd", e))?;
-        DriverBuilder::thread_on(Arc::new(Shared::new(ring, Kick::Fd { fd })))
+        DriverBuilder::thread_on(Shared::new(ring, Kick::Fd { fd }, true))
     }
 
     /// The shard of the calling thread: its ring, reaper and hand-off.

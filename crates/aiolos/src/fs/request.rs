@@ -126,8 +126,9 @@ impl Request {
             Stage::Unsent(op) => match self.shared.ring.poll_push(op, (), cx) {
                 Ok(token) => {
                     // No system call here: the reaper submits everything queued in one
-                    // call per pass. This wakes it if it sleeps. The completion wakes this
-                    // task through the waker the slot was given.
+                    // call per pass, and this wakes it if it sleeps (on the thread pool
+                    // the push is submitted here, to the pool's queue). The completion
+                    // wakes this task through the waker the slot was given.
                     self.shared.pushed();
                     self.stage = Stage::Sent(token);
                     Poll::Pending

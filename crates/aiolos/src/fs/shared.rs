@@ -14,6 +14,16 @@
 //! reaper waits on the descriptor and a `tokio::sync::Notify`. A push either sees the
 //! reaper asleep and wakes it, or is seen by the reaper before it sleeps (`handshake.rs`),
 //! so no request stays queued while its reaper sleeps.
+//!
+//! # On the thread pool
+//!
+//! On the thread-pool engine a submission is no system call (the request joins the pool's
+//! queue and an idle worker is woken), so a thread or tokio driver lets the push submit at
+//! once, and the worker that finishes a request hands the completion to its future
+//! itself ([`Ring::set_completion_hook`]): neither the request nor its completion waits
+//! for the reaper to wake. The reaper then only collects what no worker completes (a
+//! request cancelled while queued). A manual driver keeps the reaper doing both: nothing
+//! runs by itself there.
 
 use super::erased::ErasedBuf;
 use super::handshake::{self, Handshake, Reaper};
@@ -21,6 +31,7 @@ use crate::error::Error;
 use crate::eventfd;
 use crate::ring::Ring;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// How a push wakes a sleeping reaper.
@@ -45,21 +56,47 @@ pub(crate) struct Shared {
     pub(crate) kick: Kick,
     /// Set once the driver has shut down (its ring is closed).
     closed: std::sync::atomic::AtomicBool,
+    /// Pushes submit at once and the pool's workers hand out completions (see the module).
+    pool_direct: bool,
 }
 
 impl Shared {
-    pub(crate) fn new(ring: Ring<ErasedBuf, ()>, kick: Kick) -> Shared {
-        Shared {
-            ring,
-            handshake: Handshake::default(),
-            kick,
-            closed: std::sync::atomic::AtomicBool::new(false),
-        }
+    /// The state of a driver on `ring`. With `pool_direct` and a thread-pool ring, pushes
+    /// submit at once and the worker that finishes a request hands out its completion (see
+    /// the module); on other engines `pool_direct` changes nothing.
+    pub(crate) fn new(ring: Ring<ErasedBuf, ()>, kick: Kick, pool_direct: bool) -> Arc<Shared> {
+        Arc::new_cyclic(|me: &Weak<Shared>| {
+            let me = me.clone();
+            // The hook holds the state weakly: the ring (inside it) owns the hook. A worker
+            // whose hook ends up holding the last reference drops the ring there, which the
+            // pool allows (`Ring::set_completion_hook`).
+            let pool_direct = pool_direct
+                && ring.set_completion_hook(move || {
+                    if let Some(s) = me.upgrade() {
+                        // Never leaves a completion behind: a thread holding the reaper's
+                        // turn reaps once more before its turn ends.
+                        let _ = s.ring.drive(Some(Duration::ZERO));
+                    }
+                });
+            Shared {
+                ring,
+                handshake: Handshake::default(),
+                kick,
+                closed: std::sync::atomic::AtomicBool::new(false),
+                pool_direct,
+            }
+        })
     }
 
-    /// After a push: marks a submission as pending and, if the push is the first since the
-    /// reaper's last pass and the reaper sleeps, wakes it.
+    /// After a push: on the pool (see the module) submits it at once; otherwise marks a
+    /// submission as pending and, if the push is the first since the reaper's last pass and
+    /// the reaper sleeps, wakes it.
     pub(crate) fn pushed(&self) {
+        // A submission that fails (the ring was closed meanwhile, a fork) is left to the
+        // reaper, which reports the failure as for any batch.
+        if self.pool_direct && self.ring.submit().is_ok() {
+            return;
+        }
         match &self.kick {
             Kick::Fd { fd } => self.handshake.after_push(|| {
                 let _ = eventfd::signal(fd.as_fd());

@@ -6,7 +6,9 @@
 //! lands while the task collects signals the descriptor again and is not missed.
 //!
 //! The task also submits: futures only queue their requests and notify it (once per
-//! batch). Each pass submits everything queued and collects what is ready; after a pass
+//! batch). (On the thread pool of a multi-thread runtime the futures submit and the
+//! pool's workers hand out completions, see `shared.rs`; the task then only collects what
+//! no worker completes.) Each pass submits everything queued and collects what is ready; after a pass
 //! that handed out completions the task yields, and tokio runs a yielded task again only
 //! once the worker's queue of ready tasks is empty, so the futures it woke all get to
 //! queue their next request before the next pass submits them together.

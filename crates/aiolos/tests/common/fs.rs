@@ -254,3 +254,30 @@ pub fn drain(driver: &Driver, limit: std::time::Duration) {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// Polls every future until all are done (a minimal join for executors without one).
+pub struct JoinAll<F: std::future::Future + ?Sized>(pub Vec<Option<std::pin::Pin<Box<F>>>>);
+
+impl<F: std::future::Future + ?Sized> std::future::Future for JoinAll<F> {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        let mut pending = false;
+        for slot in self.0.iter_mut() {
+            if let Some(f) = slot {
+                if f.as_mut().poll(cx).is_ready() {
+                    *slot = None;
+                } else {
+                    pending = true;
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    }
+}
