@@ -48,6 +48,23 @@ macro_rules! suite {
         check!("write invalid utf8", fs::write(p("bin"), [0xffu8, 0xfe]).await);
         check!("read_to_string invalid utf8", fs::read_to_string(p("bin")).await);
         check!("write under a file", fs::write(p("a/x"), b"x").await);
+        // Files that are not regular ones. procfs says 0 bytes and has data: read (and
+        // copied) to the end; /proc/kallsyms is megabytes long (its length and a sum are
+        // compared). Devices and pipes are no files to copy.
+        check!("read /proc/version", fs::read("/proc/version").await);
+        check!("metadata /proc/version", fs::metadata("/proc/version").await.map(|m| (m.len(), m.is_file())));
+        check!("copy /proc/version", fs::copy("/proc/version", p("version")).await);
+        check!("read its copy", fs::read(p("version")).await);
+        check!("read /proc/kallsyms", fs::read("/proc/kallsyms").await.map(|v| (v.len(), v.iter().fold(0u64, |h, &b| h.wrapping_mul(31).wrapping_add(u64::from(b))))));
+        let mut f = fs::File::open("/proc/version").await;
+        let mut v = Vec::new();
+        check!("File read_to_end /proc/version", match f.as_mut() {
+            Ok(f) => f.read_to_end(&mut v).await.map(|n| (n, v.clone())),
+            Err(e) => Err(io::Error::new(e.kind(), "")),
+        });
+        check!("read /dev/null", fs::read("/dev/null").await);
+        check!("copy /dev/null", fs::copy("/dev/null", p("null")).await);
+        check!("copy a directory", fs::copy(base, p("dir-copy")).await);
         // Metadata.
         let m = fs::metadata(p("a")).await;
         check!("metadata", m.as_ref().map(|m| (m.len(), m.is_file(), m.is_dir(), m.is_symlink(), m.permissions().mode(), m.nlink(), m.ino() > 0)).map_err(|e| io::Error::new(e.kind(), "")));

@@ -245,24 +245,12 @@ impl Native {
     }
 }
 
-/// `EISDIR` (the same number on every Linux architecture: `asm-generic/errno-base.h`).
-const EISDIR: Errno = Errno(21);
-
-/// The error the other engines give for the request `io_submit` refused with `e`. Kernel
-/// AIO refuses a read of a directory with `EINVAL` (a directory has no `read_iter`), where
-/// io_uring, the thread pool and `read(2)` answer `EISDIR`. Runs only on this error path:
-/// one `fstat` of a refused read.
-fn as_other_engines_answer(sqe: &Sqe, e: Errno) -> Errno {
-    let read = matches!(sqe.op, OpCode::Read | OpCode::Readv);
-    if e == Errno::INVAL && read && sqe.fd != -1 {
-        // SAFETY: not -1, and the request being refused holds its descriptor open during
-        // submit (its `Fd`, or `Fd::from_raw`'s contract).
-        let fd = unsafe { BorrowedFd::borrow_raw(sqe.fd) };
-        if crate::sys::describe(fd).is_ok_and(|id| id.file_type().is_dir()) {
-            return EISDIR;
-        }
-    }
-    e
+/// Whether `op` reads or writes data.
+fn rw(op: OpCode) -> bool {
+    matches!(
+        op,
+        OpCode::Read | OpCode::Write | OpCode::Readv | OpCode::Writev
+    )
 }
 
 impl Engine for Native {
@@ -313,7 +301,24 @@ impl Engine for Native {
         // SAFETY: each pointer names an iocb in our table; the caller guarantees that the
         // buffers they name stay valid until their completions are reaped.
         let submitted = unsafe { aio::io_submit(self.ctx, &scratch.ptrs) };
-        submitted.map_err(|e| as_other_engines_answer(&sqes[0], e))
+        drop(scratch);
+        match submitted {
+            // Kernel AIO reads and writes only files whose driver has `read_iter` and
+            // `write_iter`, and refuses the others with EINVAL before it looks further:
+            // directories, and many procfs and sysfs files (`/proc/kallsyms`, most of
+            // `/proc/sys`). The pool does what read(2) and write(2) do with them, as the
+            // other engines answer (the data, or EISDIR for a directory), and gives back
+            // EINVAL itself where the request is at fault. The iocb in the request's slot
+            // was refused, so the kernel holds nothing of it.
+            Err(Errno::INVAL) if rw(sqes[0].op) => {
+                // SAFETY: the caller's contract, forwarded to the pool.
+                if unsafe { self.helper.submit(&sqes[0]) }? {
+                    self.arm_helper()?;
+                }
+                Ok(1)
+            }
+            r => r,
+        }
     }
 
     fn reap(

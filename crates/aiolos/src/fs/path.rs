@@ -464,6 +464,10 @@ async fn copy_data(src: &File, dst: &File, len: u64) -> io::Result<u64> {
             let r =
                 rustix::fs::copy_file_range(&i, Some(&mut off_in), &o, Some(&mut off_out), 1 << 30);
             match r {
+                // Nothing at all: an empty file, or one whose size the kernel does not know
+                // (procfs, sysfs: 0) and that it will not copy itself. Reads tell which (as
+                // std's `fs::copy` does).
+                Ok(0) if done == 0 => return Ok(None),
                 Ok(0) => return Ok(Some(done)),
                 Ok(n) => done += n as u64,
                 Err(rustix::io::Errno::INTR) => {}
