@@ -152,7 +152,13 @@ pub(super) fn run(rw: &Rw) -> Outcome {
             Outcome::Done(-i64::from(Errno::OPNOTSUPP.0))
         }
         Err(Errno::OPNOTSUPP) if asked_nowait => Outcome::Refused(Errno::OPNOTSUPP),
-        // Would block, or the file cannot say (no FMODE_NOWAIT).
+        // The file cannot say (no FMODE_NOWAIT), as a directory cannot: if a remembered
+        // kind was stale (the number closed and reused for a directory), the kernel refuses
+        // the request at submission, as a directory has no read method.
+        Err(Errno::OPNOTSUPP) if !rw.kind.directory() && now_a_directory(rw.fd) => {
+            Outcome::Refused(Errno::INVAL)
+        }
+        // Would block, or the file cannot say.
         Err(Errno::AGAIN | Errno::OPNOTSUPP) if !rw.write => Outcome::Rest { done: 0 },
         Err(Errno::AGAIN | Errno::OPNOTSUPP) => finish_write(rw, 0),
         Err(e) if e == Errno::SPIPE && !rw.kind.stream() => {
@@ -170,6 +176,12 @@ pub(super) fn run(rw: &Rw) -> Outcome {
             None => Outcome::Done(-i64::from(e.0)),
         },
     }
+}
+
+/// Whether `fd` is a directory now (asking the kernel afresh).
+fn now_a_directory(fd: i32) -> bool {
+    fdinfo::forget(fd);
+    fdinfo::kind(fd, true).is_ok_and(|k| k.directory())
 }
 
 /// The rest of a write that would have blocked, written as kernel AIO writes it: in
