@@ -63,6 +63,12 @@ impl FileKind {
     pub fn stream(self) -> bool {
         matches!(self.fmt, FileType::Fifo | FileType::Socket)
     }
+    /// An anonymous file (an eventfd, a timerfd, a signalfd, an epoll instance): no type
+    /// in its mode, and no file position either. (Never under Miri, where no type is
+    /// asked.)
+    pub fn anonymous(self) -> bool {
+        self.fmt == FileType::Unknown && !cfg!(miri)
+    }
     /// Whether the kernel can `fsync` it (regular files, directories, block devices).
     pub fn syncable(self) -> bool {
         matches!(

@@ -44,15 +44,24 @@ pub(super) enum Outcome {
 }
 
 /// Whether a request is done here: buffered, and on something the page cache, a stream or
-/// a character device serves.
+/// a character device serves; or a read of an anonymous file (an eventfd, a timerfd, a
+/// signalfd), which is done here if it can be done without blocking (an `O_NONBLOCK` one
+/// always can: kernel AIO answers its reads at once, `EAGAIN` where there is nothing).
 pub(super) fn applies(rw: &Rw) -> bool {
     !rw.kind.direct()
-        && (rw.kind.cached_storage() || rw.kind.stream() || rw.kind.char_device())
+        && (rw.kind.cached_storage()
+            || rw.kind.stream()
+            || rw.kind.char_device()
+            || (rw.kind.anonymous() && !rw.write))
         && !cfg!(miri)
 }
 
 fn io(rw: &Rw, iov: &[IoVec], offset: i64, flags: i32) -> Result<usize, Errno> {
-    let off = if rw.kind.stream() { -1 } else { offset };
+    let off = if rw.kind.stream() || rw.kind.anonymous() {
+        -1
+    } else {
+        offset
+    };
     loop {
         // SAFETY: iov is a live array of iovecs naming the caller's buffers, which the
         // kernel checks.
@@ -139,7 +148,12 @@ pub(super) fn run(rw: &Rw) -> Outcome {
     let asked_nowait = rw.flags & RWF_NOWAIT != 0;
     match io(rw, &rw.iov, rw.offset, rw.flags | RWF_NOWAIT) {
         // A stream gives what it has, as a blocking read of it would.
-        Ok(n) if n == total || n == 0 || asked_nowait || (rw.kind.stream() && !rw.write) => {
+        Ok(n)
+            if n == total
+                || n == 0
+                || asked_nowait
+                || ((rw.kind.stream() || rw.kind.anonymous()) && !rw.write) =>
+        {
             Outcome::Done(n as i64)
         }
         Ok(n) if !rw.write => Outcome::Rest { done: n },
@@ -157,6 +171,23 @@ pub(super) fn run(rw: &Rw) -> Outcome {
         // the request at submission, as a directory has no read method.
         Err(Errno::OPNOTSUPP) if !rw.kind.directory() && now_a_directory(rw.fd) => {
             Outcome::Refused(Errno::INVAL)
+        }
+        // A file that is itself O_NONBLOCK (a socket, a pipe, an eventfd, a timerfd) cannot
+        // block a read: kernel AIO's, done inside io_submit, answers at once (EAGAIN where
+        // there is nothing), so this one is done here too, without RWF_NOWAIT, which such
+        // a file may not support. (O_NONBLOCK means nothing to the page cache's reads.)
+        // Its flags are asked afresh: the program may have changed them since this thread
+        // remembered them.
+        Err(Errno::AGAIN | Errno::OPNOTSUPP)
+            if !rw.write && !rw.kind.cached_storage() && nonblocking_now(rw.fd) =>
+        {
+            match io(rw, &rw.iov, rw.offset, rw.flags) {
+                Ok(n) => Outcome::Done(n as i64),
+                Err(e) => match refusal(rw, e) {
+                    Some(r) => Outcome::Refused(r),
+                    None => Outcome::Done(-i64::from(e.0)),
+                },
+            }
         }
         // Would block, or the file cannot say.
         Err(Errno::AGAIN | Errno::OPNOTSUPP) if !rw.write => Outcome::Rest { done: 0 },
@@ -176,6 +207,12 @@ pub(super) fn run(rw: &Rw) -> Outcome {
             None => Outcome::Done(-i64::from(e.0)),
         },
     }
+}
+
+/// Whether `fd` is `O_NONBLOCK` now (asking the kernel afresh).
+fn nonblocking_now(fd: i32) -> bool {
+    fdinfo::forget(fd);
+    fdinfo::kind(fd, true).is_ok_and(|k| k.flags.contains(rustix::fs::OFlags::NONBLOCK))
 }
 
 /// Whether `fd` is a directory now (asking the kernel afresh).

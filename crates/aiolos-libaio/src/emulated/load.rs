@@ -189,7 +189,10 @@ fn check_rw(
     if (write && !kind.writable()) || (!write && !kind.readable()) {
         return Err(Errno::BADF);
     }
-    if kind.directory() {
+    // No read_iter or write_iter, refused before anything else is looked at: directories,
+    // and writes of anonymous files (an eventfd, a timerfd, an epoll instance: none has
+    // write_iter, which kernel AIO's writes need).
+    if kind.directory() || (write && kind.anonymous()) {
         return Err(Errno::INVAL);
     }
     let iov = if vectored {
