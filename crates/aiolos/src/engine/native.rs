@@ -305,11 +305,11 @@ impl Engine for Native {
         match submitted {
             // Kernel AIO reads and writes only files whose driver has `read_iter` and
             // `write_iter`, and refuses the others with EINVAL before it looks further:
-            // directories, and many procfs and sysfs files (`/proc/kallsyms`, most of
-            // `/proc/sys`). The pool does what read(2) and write(2) do with them, as the
-            // other engines answer (the data, or EISDIR for a directory), and gives back
-            // EINVAL itself where the request is at fault. The iocb in the request's slot
-            // was refused, so the kernel holds nothing of it.
+            // directories, and many procfs files and devices (`/proc/kallsyms`,
+            // `/proc/self/status`, `/dev/kmsg`). The pool does what read(2) and write(2) do
+            // with them, as the other engines answer (the data, or EISDIR for a
+            // directory), and gives back EINVAL itself where the request is at fault. The
+            // iocb in the request's slot was refused, so the kernel holds nothing of it.
             Err(Errno::INVAL) if rw(sqes[0].op) => {
                 // SAFETY: the caller's contract, forwarded to the pool.
                 if unsafe { self.helper.submit(&sqes[0]) }? {
