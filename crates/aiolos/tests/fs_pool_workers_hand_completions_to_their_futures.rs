@@ -7,10 +7,9 @@
 mod common;
 use aiolos::fs::{Driver, File};
 use aiolos::{BufResult, EngineKind};
-use common::fs::{driver, JoinAll};
+use common::fs::{data_file, driver, open_read, JoinAll};
 use common::*;
 use std::future::Future;
-use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -19,21 +18,6 @@ use std::task::{Context, Wake, Waker};
 use std::time::{Duration, Instant};
 
 const LEN: usize = 64 * 4096;
-
-fn data_file() -> (tempfile::TempDir, PathBuf) {
-    let dir = scratch_dir();
-    let path = dir.path().join("data");
-    patterned_file(&path, LEN);
-    (dir, path)
-}
-
-fn open(driver: &Driver, path: &Path) -> File {
-    File::options()
-        .read(true)
-        .driver(driver)
-        .open_blocking(path)
-        .expect("open")
-}
 
 /// A 4 KiB read of block `block`, checked against the pattern.
 async fn read_block(file: File, block: u64) {
@@ -92,16 +76,10 @@ fn who_wakes(file: &File, between: impl FnOnce(&Receiver<String>)) -> String {
     name
 }
 
-#[test]
-fn a_pool_worker_wakes_the_future_of_a_thread_driver() {
-    let (_dir, path) = data_file();
-    let Some(d) = driver(EngineKind::Threads, 16, |b| b.threads(2).build()) else {
-        return;
-    };
-    let file = open(&d, &path);
-    settle(&d, &file);
+/// Ten reads in turn, each woken by a pool worker.
+fn workers_wake_ten_reads(file: &File) {
     for _ in 0..10 {
-        let name = who_wakes(&file, |_| {});
+        let name = who_wakes(file, |_| {});
         assert!(
             name.starts_with("aiolos-io-"),
             "the future was woken by {name:?}, not by the pool's worker"
@@ -110,8 +88,19 @@ fn a_pool_worker_wakes_the_future_of_a_thread_driver() {
 }
 
 #[test]
+fn a_pool_worker_wakes_the_future_of_a_thread_driver() {
+    let (_dir, path) = data_file(LEN);
+    let Some(d) = driver(EngineKind::Threads, 16, |b| b.threads(2).build()) else {
+        return;
+    };
+    let file = open_read(&d, &path);
+    settle(&d, &file);
+    workers_wake_ten_reads(&file);
+}
+
+#[test]
 fn a_pool_worker_wakes_the_future_of_a_multi_thread_tokio_driver() {
-    let (_dir, path) = data_file();
+    let (_dir, path) = data_file(LEN);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -121,24 +110,18 @@ fn a_pool_worker_wakes_the_future_of_a_multi_thread_tokio_driver() {
     else {
         return;
     };
-    let file = open(&d, &path);
-    for _ in 0..10 {
-        let name = who_wakes(&file, |_| {});
-        assert!(
-            name.starts_with("aiolos-io-"),
-            "the future was woken by {name:?}, not by the pool's worker"
-        );
-    }
+    let file = open_read(&d, &path);
+    workers_wake_ten_reads(&file);
     drop((file, d));
 }
 
 #[test]
 fn a_manual_driver_on_the_pool_runs_nothing_by_itself() {
-    let (_dir, path) = data_file();
+    let (_dir, path) = data_file(LEN);
     let Some(d) = driver(EngineKind::Threads, 16, |b| b.threads(2).build_manual()) else {
         return;
     };
-    let file = open(&d, &path);
+    let file = open_read(&d, &path);
     let me = std::thread::current().name().unwrap_or("?").to_string();
     let name = who_wakes(&file, |names| {
         assert!(
@@ -217,7 +200,7 @@ impl Wake for Inline {
 
 #[test]
 fn a_future_finished_inside_its_wake_may_drop_the_last_driver_on_a_worker() {
-    let (dir, path) = data_file();
+    let (dir, path) = data_file(LEN);
     let fifo = dir.path().join("gate");
     let status = std::process::Command::new("mkfifo")
         .arg(&fifo)
@@ -228,7 +211,7 @@ fn a_future_finished_inside_its_wake_may_drop_the_last_driver_on_a_worker() {
         let Some(d) = driver(EngineKind::Threads, 64, |b| b.threads(threads).build()) else {
             return;
         };
-        let file = open(&d, &path);
+        let file = open_read(&d, &path);
         settle(&d, &file);
         // The gate: a read of the FIFO, pushed last, which a worker finishes only once the
         // test writes to it (opened for writing first, so neither open blocks).
@@ -237,7 +220,7 @@ fn a_future_finished_inside_its_wake_may_drop_the_last_driver_on_a_worker() {
             .write(true)
             .open(&fifo)
             .expect("fifo");
-        let gate = open(&d, &fifo);
+        let gate = open_read(&d, &fifo);
         let mut reads: Vec<Option<Task>> = (0..16u64)
             .map(|i| {
                 let f: Task = Box::pin(read_block(file.clone(), i));

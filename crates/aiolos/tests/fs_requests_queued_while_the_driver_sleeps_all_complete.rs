@@ -3,12 +3,11 @@
 //! all complete, on every engine and every kind of driver, and a read pushed while the
 //! driver waits for another, stalled request completes long before the stall ends.
 mod common;
-use aiolos::fs::{Driver, File};
+use aiolos::fs::File;
 use aiolos::{BufResult, EngineKind};
 use common::faultfs::{FaultFs, Faults};
-use common::fs::{driver, AlignedBuf, JoinAll, Mode};
+use common::fs::{data_file, driver, open_read, AlignedBuf, JoinAll, Mode};
 use common::*;
-use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -26,21 +25,6 @@ async fn read_one(file: File, seed: usize) {
     let BufResult(n, buf) = file.read_at(Vec::with_capacity(4096), off).await;
     assert_eq!(n.expect("read"), 4096);
     assert_eq!(buf, pattern(off, 4096), "read at {off} returned wrong data");
-}
-
-fn data_file() -> (tempfile::TempDir, PathBuf) {
-    let dir = scratch_dir();
-    let path = dir.path().join("data");
-    patterned_file(&path, LEN);
-    (dir, path)
-}
-
-fn open(driver: &Driver, path: &Path) -> File {
-    File::options()
-        .read(true)
-        .driver(driver)
-        .open_blocking(path)
-        .expect("open")
 }
 
 /// Runs `f` on its own thread; panics if it has not finished within `limit` (the thread
@@ -75,11 +59,11 @@ fn rounds(what: &str, round: impl Fn(usize) + Send + Sync + 'static) {
 }
 
 fn many_pushes_while_the_driver_is_idle_all_complete(kind: EngineKind) {
-    let (_dir, path) = data_file();
+    let (_dir, path) = data_file(LEN);
 
     // A completion thread; the pushes come from many threads at once.
     if let Some(d) = driver(kind, 16, |b| b.build()) {
-        let file = open(&d, &path);
+        let file = open_read(&d, &path);
         let (d2, file2) = (d.clone(), file.clone());
         rounds("completion thread", move |r| {
             let (d, file) = (&d2, &file2);
@@ -103,7 +87,7 @@ fn many_pushes_while_the_driver_is_idle_all_complete(kind: EngineKind) {
     // A manual driver: several threads block in `block_on` (so in `run_once`) at once;
     // each one's pushes must reach the kernel even while another sleeps in the driver.
     if let Some(d) = driver(kind, 16, |b| b.build_manual()) {
-        let file = open(&d, &path);
+        let file = open_read(&d, &path);
         let (d2, file2) = (d.clone(), file.clone());
         rounds("manual driver", move |r| {
             let (d, file) = (&d2, &file2);
@@ -140,7 +124,7 @@ fn many_pushes_while_the_driver_is_idle_all_complete(kind: EngineKind) {
         let Some(d) = rt.block_on(async { driver(kind, 16, |b| b.build_tokio()) }) else {
             return;
         };
-        let file = open(&d, &path);
+        let file = open_read(&d, &path);
         rt.block_on(async {
             for r in 0..ROUNDS {
                 // Let the driver task finish its pass and go to sleep.
@@ -175,7 +159,7 @@ fn a_read_pushed_while_the_driver_waits_for_a_stalled_one_is_not_held_back(kind:
     let Some(fs) = FaultFs::mount_or_skip(&faults) else {
         return;
     };
-    let (_dir, path) = data_file();
+    let (_dir, path) = data_file(LEN);
     for manual in [false, true] {
         let Some(d) = driver(
             kind,
@@ -190,7 +174,7 @@ fn a_read_pushed_while_the_driver_waits_for_a_stalled_one_is_not_held_back(kind:
             .driver(&d)
             .open_blocking(fs.data())
             .expect("open faultfs data");
-        let file = open(&d, &path);
+        let file = open_read(&d, &path);
         let d2 = d.clone();
         let stalled = std::thread::spawn(move || {
             let BufResult(r, _) = d2.block_on(stalled_file.read_at(AlignedBuf::new(4096), 0));

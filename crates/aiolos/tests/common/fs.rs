@@ -281,3 +281,20 @@ impl<F: std::future::Future + ?Sized> std::future::Future for JoinAll<F> {
         }
     }
 }
+
+/// A patterned file of `len` bytes named `data` in a fresh scratch directory.
+pub fn data_file(len: usize) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = super::scratch_dir();
+    let path = dir.path().join("data");
+    super::patterned_file(&path, len);
+    (dir, path)
+}
+
+/// Opens `path` for reading on `driver` (blocking).
+pub fn open_read(driver: &Driver, path: &std::path::Path) -> aiolos::fs::File {
+    aiolos::fs::File::options()
+        .read(true)
+        .driver(driver)
+        .open_blocking(path)
+        .expect("open")
+}
