@@ -209,15 +209,14 @@ pub(super) fn run(rw: &Rw) -> Outcome {
     }
 }
 
-/// Whether `fd` is `O_NONBLOCK` now (asking the kernel afresh).
+/// Whether `fd` is `O_NONBLOCK` now (asking the kernel afresh, which also renews what this
+/// thread remembers of it).
 fn nonblocking_now(fd: i32) -> bool {
-    fdinfo::forget(fd);
     fdinfo::kind(fd, true).is_ok_and(|k| k.flags.contains(rustix::fs::OFlags::NONBLOCK))
 }
 
-/// Whether `fd` is a directory now (asking the kernel afresh).
+/// Whether `fd` is a directory now (asking the kernel afresh, as above).
 fn now_a_directory(fd: i32) -> bool {
-    fdinfo::forget(fd);
     fdinfo::kind(fd, true).is_ok_and(|k| k.directory())
 }
 
