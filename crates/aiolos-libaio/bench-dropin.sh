@@ -11,7 +11,9 @@
 #   ROUNDS   rounds per series (default 3); SECONDS per run (default 10)
 # Env: CASES (default: all of fio-warm fio-cold fio-direct fio-direct-write sysbench-warm
 #      sysbench-direct sat), COLD_GB (size of the cold file, default 4: more than a run
-#      reads), AIOLOS_LIBAIO_DIR (a built library; default: build it with build-so.sh).
+#      reads), AIOLOS_LIBAIO_DIR (a built library; default: build it with build-so.sh),
+#      AB_DIRECT=1 (the O_DIRECT cases also run uring-eng and threads-eng: the emulated
+#      engines with AIOLOS_DIRECT=engine, O_DIRECT on their io_uring or pool).
 #
 # Needs fio, sysbench and stressapptest (Debian: apt-get install fio sysbench stressapptest).
 set -euo pipefail
@@ -52,6 +54,7 @@ run() {
   local envs=()
   case $variant in
     sys|fio-uring) ;;
+    *-eng) envs=(LD_LIBRARY_PATH="$lib" AIOLOS_ENGINE="${variant%-eng}" AIOLOS_DIRECT=engine) ;;
     *) envs=(LD_LIBRARY_PATH="$lib" AIOLOS_ENGINE="$variant") ;;
   esac
   local t0 out
@@ -153,18 +156,25 @@ measure() { # measure CASE VARIANT -> "value cpu"
   esac
 }
 
+ab=()
+[ "${AB_DIRECT:-0}" = 1 ] && ab=(uring-eng threads-eng)
 for c in $cases; do
   case $c in
     fio-warm) series "$c" sys native uring threads ;;
-    fio-cold | fio-direct) series "$c" sys native uring threads fio-uring ;;
-    fio-direct-write) series "$c" sys native uring threads ;;
+    fio-cold) series "$c" sys native uring threads fio-uring ;;
+    fio-direct) series "$c" sys native uring threads "${ab[@]}" fio-uring ;;
+    fio-direct-write) series "$c" sys native uring threads "${ab[@]}" ;;
     sysbench-warm | sysbench-direct)
       [ -f test_file.0 ] || sysbench fileio --file-total-size=1G --file-num=1 prepare >/dev/null
       cat test_file.0 >/dev/null
-      series "$c" sys native uring threads ;;
+      if [ "$c" = sysbench-direct ]; then
+        series "$c" sys native uring threads "${ab[@]}"
+      else
+        series "$c" sys native uring threads
+      fi ;;
     sat)
       [ -f sat.dat ] || dd if=/dev/zero of=sat.dat bs=1M count=256 status=none
-      series "$c" sys native uring threads ;;
+      series "$c" sys native uring threads "${ab[@]}" ;;
     *) echo "bench-dropin.sh: unknown case $c" >&2; exit 2 ;;
   esac
 done

@@ -38,11 +38,30 @@ pub fn ppoll(fd: Option<RawFd>, timeout: Option<Duration>, mask: u64) -> Result<
         // Miri has no ppoll and delivers no signals: a plain poll does the same there.
         return miri_poll(fd, timeout);
     }
-    let mut pfd = libc::pollfd {
-        fd: fd.unwrap_or(-1),
+    let fds = fd.as_slice();
+    Ok(ppoll_fds(fds, timeout, Some(mask))? != 0)
+}
+
+/// `ppoll(2)` for reading on up to two descriptors, with the signal set `mask` in effect
+/// while it waits (`None`: the thread's own, unchanged; a handler that runs still ends the
+/// sleep with `EINTR`). Returns which are readable: bit `i` for `fds[i]`.
+///
+/// # Errors
+/// `EINTR` when a signal handler ran; `EINVAL`, `ENOMEM`.
+pub fn ppoll_fds(
+    fds: &[RawFd],
+    timeout: Option<Duration>,
+    mask: Option<u64>,
+) -> Result<u32, Errno> {
+    let mut pfds = [libc::pollfd {
+        fd: -1,
         events: libc::POLLIN,
         revents: 0,
-    };
+    }; 2];
+    let n = fds.len().min(pfds.len());
+    for (p, &fd) in pfds.iter_mut().zip(&fds[..n]) {
+        p.fd = fd;
+    }
     let ts = timeout.map(|d| libc::timespec {
         tv_sec: d.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
         tv_nsec: d.subsec_nanos() as libc::c_long,
@@ -50,22 +69,28 @@ pub fn ppoll(fd: Option<RawFd>, timeout: Option<Duration>, mask: u64) -> Result<
     let ts_ptr = ts
         .as_ref()
         .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: pfd is one live, writable pollfd (none when fd is None); ts_ptr is NULL or
-    // points to a live timespec; mask is 8 readable bytes, the size passed.
+    let mask_ptr = mask.as_ref().map_or(std::ptr::null(), |m| m as *const u64);
+    // SAFETY: pfds is a live, writable array of which the first n entries are passed;
+    // ts_ptr and mask_ptr are NULL or point to a live timespec / 8 readable bytes (the
+    // size passed).
     let r = unsafe {
         libc::syscall(
             libc::SYS_ppoll,
-            &mut pfd as *mut libc::pollfd,
-            libc::nfds_t::from(fd.is_some()),
+            pfds.as_mut_ptr(),
+            n as libc::nfds_t,
             ts_ptr,
-            &mask as *const u64,
+            mask_ptr,
             std::mem::size_of::<u64>(),
         )
     };
     if r == -1 {
         return Err(Errno::last());
     }
-    Ok(r > 0)
+    Ok(pfds[..n]
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.revents & libc::POLLIN != 0)
+        .fold(0, |acc, (i, _)| acc | 1 << i))
 }
 
 /// [`ppoll`] under Miri, which delivers no signals: `poll(2)` on `fd`, if any.

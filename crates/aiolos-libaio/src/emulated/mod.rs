@@ -28,6 +28,7 @@
 #![allow(unsafe_code)]
 
 mod arena;
+mod direct;
 mod fdinfo;
 mod inline;
 mod limits;
@@ -100,6 +101,10 @@ pub struct Ctx {
     produce: Mutex<()>,
     /// Eventfds of `io_pgetevents` callers sleeping in `ppoll` with their signal mask.
     masked: Mutex<Vec<RawFd>>,
+    /// The kernel AIO context its `O_DIRECT` requests go to (`direct.rs`).
+    direct: Mutex<direct::State>,
+    /// Requests sent to that context and not yet harvested from it.
+    in_kernel: AtomicU32,
 }
 
 /// `io_setup` on an emulated engine: checks as the kernel does (`*ctxp` read first, then
@@ -172,6 +177,8 @@ impl Ctx {
             sleepers: AtomicU32::new(0),
             produce: Mutex::new(()),
             masked: Mutex::new(Vec::new()),
+            direct: Mutex::new(direct::State::Untried),
+            in_kernel: AtomicU32::new(0),
         });
         Ok((ctx, view))
     }
@@ -238,17 +245,29 @@ impl Ctx {
     /// Posts a completion: the event goes into the ring, then the request's eventfd is
     /// signalled, then waiters are woken (the kernel's `aio_complete` order).
     pub fn publish(&self, data: u64, iocb: u64, res: i64, resfd: Option<RawFd>) {
+        self.publish_many(&[(data, iocb, res, resfd)]);
+    }
+
+    /// [`Ctx::publish`] for several completions (`data`, iocb, `res`, eventfd) at once:
+    /// one wake-up for them all.
+    fn publish_many(&self, done: &[(u64, u64, i64, Option<RawFd>)]) {
+        if done.is_empty() {
+            return;
+        }
         {
             let _one = lock(&self.produce);
-            self.ring.push(IoEvent {
-                data,
-                obj: iocb,
-                res,
-                res2: 0,
-            });
+            for &(data, iocb, res, _) in done {
+                self.ring.push(IoEvent {
+                    data,
+                    obj: iocb,
+                    res,
+                    res2: 0,
+                });
+            }
         }
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        if let Some(fd) = resfd {
+        self.in_flight
+            .fetch_sub(done.len() as u32, Ordering::SeqCst);
+        for fd in done.iter().filter_map(|d| d.3) {
             sys::eventfd_signal(fd);
         }
         self.wake();
@@ -278,6 +297,7 @@ impl Ctx {
         let mut done = 0;
         let mut first_err = None;
         let mut pushed = false;
+        let mut batch = direct::Batch::default();
         'chunks: for start in (0..nr).step_by(CHUNK) {
             let chunk = (nr - start).min(CHUNK);
             let (ptrs, cbs) = match load::load_iocbs(ios.wrapping_add(start), chunk) {
@@ -289,15 +309,28 @@ impl Ctx {
             };
             for i in 0..chunk {
                 let r = match (ptrs.get(i), cbs.get(i)) {
-                    (Some(&p), Some(cb)) => self.submit_one(p, cb, &mut pushed),
-                    _ => Err(Errno::FAULT),
+                    (Some(&p), Some(cb)) => self.submit_one(p, cb, &mut pushed, &mut batch),
+                    _ => Err(Stop::Refused(Errno::FAULT)),
                 };
-                if let Err(e) = r {
-                    first_err = Some(e);
-                    break 'chunks;
+                match r {
+                    Ok(()) => done += 1,
+                    Err(Stop::Refused(e)) => {
+                        first_err = Some(e);
+                        break 'chunks;
+                    }
+                    Err(Stop::Kernel { refused, err }) => {
+                        // The kernel took only the first of the batched requests before
+                        // this one: io_submit ends there, as the kernel's would.
+                        done -= refused;
+                        first_err = Some(err);
+                        break 'chunks;
+                    }
                 }
-                done += 1;
             }
+        }
+        if let Err((refused, err)) = self.flush(&mut batch) {
+            done -= refused;
+            first_err = Some(err);
         }
         if pushed {
             self.shared.kick();
@@ -308,22 +341,73 @@ impl Ctx {
         first_err.map_or(Ok(0), Err)
     }
 
-    /// One iocb, checked in the kernel's order, then done inline or handed to the engine.
+    /// Sends the `O_DIRECT` requests batched so far to the kernel; on a refusal, how many
+    /// of them it did not take and its error (if it took none, the error is io_submit's
+    /// when nothing came before).
+    ///
+    /// What the kernel finished inside its `io_submit` (a request refused in its event, as
+    /// `-EFAULT` for a bad buffer) is in the context's ring when this returns, before the
+    /// requests after the batch are done, as on the kernel.
+    fn flush(&self, batch: &mut direct::Batch) -> Result<(), (usize, Errno)> {
+        let n = batch.len();
+        let r = self.direct_flush(batch);
+        if n > 0 {
+            self.harvest();
+        }
+        match r {
+            Ok(k) if k == n => Ok(()),
+            // A partial submission: the kernel's count says where it stopped.
+            Ok(k) => Err((n - k, Errno::AGAIN)),
+            Err(e) => Err((n, e)),
+        }
+    }
+
+    /// One iocb, checked in the kernel's order, then done inline, batched for the kernel
+    /// (`O_DIRECT`), or handed to the engine. Anything batched is sent to the kernel before
+    /// a request that is not.
     fn submit_one(
         self: &Arc<Self>,
         iocb: usize,
         cb: &Iocb,
         pushed: &mut bool,
-    ) -> Result<(), Errno> {
+        batch: &mut direct::Batch,
+    ) -> Result<(), Stop> {
         load::check_fields(cb)?;
         self.reserve()?;
         let checked = match load::check_request(iocb, cb) {
             Ok(c) => c,
             Err(e) => {
                 self.unreserve();
-                return Err(e);
+                return Err(e.into());
             }
         };
+        if let Checked::Rw(rw) = &checked {
+            if rw.kind.direct()
+                && rw.kind.cached_storage()
+                && direct::enabled()
+                && self.direct_add(iocb, cb, batch)
+            {
+                return Ok(());
+            }
+        }
+        if batch.len() > 0 {
+            if let Err((refused, err)) = self.flush(batch) {
+                self.unreserve();
+                return Err(Stop::Kernel { refused, err });
+            }
+        }
+        self.submit_rest(iocb, cb, checked, pushed)
+            .map_err(Stop::Refused)
+    }
+
+    /// A checked request that is not the kernel's: done inline or handed to the engine.
+    fn submit_rest(
+        self: &Arc<Self>,
+        iocb: usize,
+        cb: &Iocb,
+        checked: Checked,
+        pushed: &mut bool,
+    ) -> Result<(), Errno> {
         let resfd = (cb.aio_flags & aiolos::sys::aio::IOCB_FLAG_RESFD != 0)
             .then_some(cb.aio_resfd as RawFd);
         let done = |res: i64| {
@@ -493,6 +577,8 @@ impl Ctx {
         let (min, max) = (min_nr as usize, nr as usize);
         let mut n = 0;
         let interrupted = loop {
+            // What the kernel has finished is reaped first, as kernel AIO's own would be.
+            self.harvest();
             match self.take(events.wrapping_add(n), max - n) {
                 Ok(k) => n += k,
                 Err(e) if n == 0 => return Err(e),
@@ -518,11 +604,13 @@ impl Ctx {
                 continue;
             }
             let slept = match mask {
+                _ if self.in_kernel() => self.sleep_direct(remaining, mask),
                 Mask::Thread(m) | Mask::Call(m) => self.sleep_masked(remaining, m),
                 Mask::None => self.sleep(remaining),
             };
             if slept.is_err() {
                 // A signal: the kernel takes what is there once more before it returns.
+                self.harvest();
                 if let Ok(k) = self.take(events.wrapping_add(n), max - n) {
                     n += k;
                 }
@@ -698,6 +786,7 @@ impl Ctx {
         while self.in_flight.load(Ordering::SeqCst) > 0 {
             let _ = self.sleep_until_quiet();
         }
+        self.direct_teardown();
         self.ring.retire();
         if let Some(s) = lock(&self.span).take() {
             arena::free(s);
@@ -737,6 +826,21 @@ impl Ctx {
         };
         self.sleepers.fetch_sub(1, Ordering::SeqCst);
         r
+    }
+}
+
+/// Why `io_submit` stopped at a request.
+enum Stop {
+    /// The request was refused with this error.
+    Refused(Errno),
+    /// The kernel refused the last `refused` requests batched before it (`err` if it took
+    /// none of them).
+    Kernel { refused: usize, err: Errno },
+}
+
+impl From<Errno> for Stop {
+    fn from(e: Errno) -> Stop {
+        Stop::Refused(e)
     }
 }
 

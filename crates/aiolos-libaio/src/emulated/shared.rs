@@ -68,7 +68,7 @@ impl ResFd {
         }
     }
 
-    fn raw(&self) -> RawFd {
+    pub(super) fn raw(&self) -> RawFd {
         match self {
             ResFd::Owned(fd) => fd.as_raw_fd(),
             ResFd::Raw(fd) => *fd,

@@ -286,7 +286,7 @@ pub fn run_c_test_with(name: &str, envs: &[(&str, &str)]) {
                     eprintln!("SKIP: {name} ({variant:?}, {engine}): {why}")
                 }
                 Err(e) => {
-                    eprintln!("{name} failed as {variant:?} on engine {engine}");
+                    eprintln!("{name} failed as {variant:?} on engine {engine} with {envs:?}");
                     std::panic::resume_unwind(e)
                 }
             }

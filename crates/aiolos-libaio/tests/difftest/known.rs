@@ -89,8 +89,9 @@ pub const KNOWN: &[Known] = &[
                    complete. Kernel AIO completes buffered file I/O inside io_submit, and so \
                    does the emulation where the page cache serves it; what remains is by \
                    design: a buffered read that missed the page cache runs asynchronously, \
-                   and on uring an O_DIRECT, fsync or poll completion reaches the ring when \
-                   the engine thread has run it (docs/dropin.md)",
+                   on uring an fsync or poll completion reaches the ring when the engine \
+                   thread has run it, and an O_DIRECT one (on kernel AIO) when io_getevents \
+                   or the library's harvesting thread has copied it there (docs/dropin.md)",
         issue: "#14, contract 1 (the rest by design)",
         engines: EMULATED,
         matches: |p, _, m| match m {
