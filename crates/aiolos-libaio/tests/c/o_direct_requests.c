@@ -128,12 +128,12 @@ int main(void)
 	EXPECT_RET(ev[0].res, -EINVAL);
 
 	/* A request the kernel fails inside io_submit (no buffer): its event is in the ring
-	 * when io_submit returns, before the buffered read submitted after it. (Not with
-	 * AIOLOS_DIRECT=engine, where the engine fails it a moment later: docs/dropin.md.) */
+	 * when io_submit returns, before the buffered read submitted after it. (Not where
+	 * O_DIRECT runs on the engine, which fails it a moment later: docs/dropin.md.) */
 	io_prep_pread(&cbs[0], fd, NULL, BLK, 0);
 	io_prep_pread(&cbs[1], bfd, bufs[1], BLK, 0);
 	EXPECT_RET(io_submit(ctx, 2, ptrs), 2);
-	if (!getenv("AIOLOS_DIRECT")) {
+	if (!getenv("AIOLOS_TEST_DIRECT_ON_ENGINE")) {
 		struct ring_header *ring = (struct ring_header *)ctx;
 		struct io_event *events = (struct io_event *)(ring + 1);
 		unsigned head = __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE);
