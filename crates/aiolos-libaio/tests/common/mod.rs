@@ -243,7 +243,9 @@ pub fn scratch_dir() -> tempfile::TempDir {
 pub fn run(exe: &Path, envs: &[(&str, &str)]) -> Outcome {
     let scratch = tempfile::tempdir_in(target_dir()).expect("scratch dir");
     let mut cmd = Command::new(exe);
+    // Where O_DIRECT runs is each test's choice, not the environment's.
     cmd.current_dir(scratch.path())
+        .env_remove("AIOLOS_DIRECT")
         .env("LD_LIBRARY_PATH", library_dir())
         .env("AIOLOS_EXPECT_LIB", library());
     for (k, v) in envs {
