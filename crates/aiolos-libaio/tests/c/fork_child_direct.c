@@ -2,28 +2,6 @@
 #include "common.h"
 #include <sys/wait.h>
 
-/* The ring header the kernel (and the drop-in) lays out at the context address. */
-struct ring { unsigned id, nr, head, tail, magic, compat, incompat, header_length; struct io_event ev[]; };
-
-/* Waits up to 5 s for one event to appear in the ring, read without calling the library. */
-static int ring_event(io_context_t ctx, struct io_event *out)
-{
-	volatile struct ring *r = (volatile struct ring *)ctx;
-	double end = now_seconds() + 5;
-	while (now_seconds() < end) {
-		unsigned head = r->head, tail = r->tail;
-		__sync_synchronize();
-		if (head != tail) {
-			*out = ((struct ring *)ctx)->ev[head];
-			__sync_synchronize();
-			r->head = (head + 1) % r->nr;
-			return 1;
-		}
-		usleep(1000);
-	}
-	return 0;
-}
-
 /* One O_DIRECT read reaped from the ring directly, then one reaped by io_getevents. */
 static void direct_round(io_context_t ctx, int fd, unsigned char *buf, unsigned seed)
 {
@@ -33,7 +11,7 @@ static void direct_round(io_context_t ctx, int fd, unsigned char *buf, unsigned 
 	cb.data = (void *)(long)seed;
 	memset(buf, 0, 4096);
 	EXPECT_RET(io_submit(ctx, 1, &ptr), 1);
-	CHECK(ring_event(ctx, &ev) == 1);
+	CHECK(ring_take(ctx, &ev, 1) == 1);
 	CHECK(ev.obj == &cb && ev.res == 4096 && ev.data == (void *)(long)seed);
 	CHECK(check_pattern(buf, 4096, seed));
 	io_prep_pread(&cb, fd, buf, 4096, 4096 * seed);

@@ -4,10 +4,6 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 
-struct ring_header {
-	unsigned id, nr, head, tail, magic, compat_features, incompat_features, header_length;
-};
-
 static size_t ring_bytes(io_context_t ctx)
 {
 	struct ring_header *h = (struct ring_header *)ctx;

@@ -1,4 +1,4 @@
-/* DESC: O_DIRECT reads held in flight for seconds (a throttled block device) answer as kernel AIO's: a zero and a short timeout return 0, signals end waits with -EINTR (twice, with and without SA_RESTART), io_cancel says -EINVAL and the read still completes once, and io_destroy wakes a waiting thread and returns only after its read has filled the buffer. */
+/* DESC: O_DIRECT reads held in flight for seconds (a throttled block device) answer as kernel AIO's: a zero and a short timeout return 0, signals end waits with -EINTR (twice, with and without SA_RESTART), io_cancel says -EINVAL and the read still completes once, a completion reaches the ring after the program stopped calling io_getevents, and io_destroy wakes a waiting thread and returns only after its read has filled the buffer. */
 #include "common.h"
 #include <pthread.h>
 #include <signal.h>
@@ -99,6 +99,16 @@ int main(void)
 	CHECK(ev[0].res == LEN && ev[0].res2 == 0);
 	CHECK(memcmp(buf, pattern, LEN) == 0);
 	EXPECT_RET(io_getevents(ctx, 0, 2, ev, &zero), 0);
+
+	/* The program slept in io_getevents above; now it stops calling the library and
+	 * reads the ring itself: the next completion still reaches the ring. */
+	memset(buf, 0, LEN);
+	io_prep_pread(&cb, fd, buf, 4096, 0);
+	cb.data = (void *)0x52;
+	EXPECT_RET(io_submit(ctx, 1, &ptr), 1);
+	CHECK(ring_take(ctx, ev, 1) == 1);
+	CHECK(ev[0].obj == &cb && ev[0].data == (void *)0x52 && ev[0].res == 4096);
+	CHECK(memcmp(buf, pattern, 4096) == 0);
 
 	/* io_destroy with the read in flight: the waiting thread gets -EINVAL, and io_destroy
 	 * returns only once the read is done (its buffer filled). */

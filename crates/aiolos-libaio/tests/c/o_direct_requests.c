@@ -6,31 +6,6 @@
 #define BLK 4096
 #define N 8
 
-struct ring_header {
-	unsigned id, nr, head, tail, magic, compat_features, incompat_features, header_length;
-};
-
-/* Takes up to `want` events straight from the ring (as QEMU and fio's userspace_reap
- * do), waiting up to 10 s for the first `want`; returns how many. */
-static int ring_take(io_context_t ctx, struct io_event *out, int want)
-{
-	struct ring_header *ring = (struct ring_header *)ctx;
-	struct io_event *events = (struct io_event *)(ring + 1);
-	double deadline = now_seconds() + 10;
-	int got = 0;
-
-	while (got < want && now_seconds() < deadline) {
-		unsigned head = __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE);
-		unsigned tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
-		while (head != tail && got < want) {
-			out[got++] = events[head];
-			head = (head + 1) % ring->nr;
-		}
-		__atomic_store_n(&ring->head, head, __ATOMIC_RELEASE);
-	}
-	return got;
-}
-
 static void *block(void)
 {
 	void *p = NULL;

@@ -1,10 +1,6 @@
 /* DESC: io_context_t is the kernel ring (magic, head, tail, events): zero-timeout io_getevents and direct ring reads both see completions. */
 #include "common.h"
 
-struct ring_header {
-	unsigned id, nr, head, tail, magic, compat_features, incompat_features, header_length;
-};
-
 int main(void)
 {
 	io_context_t ctx = 0;
