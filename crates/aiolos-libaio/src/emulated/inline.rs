@@ -156,7 +156,7 @@ pub(super) fn run(rw: &Rw) -> Outcome {
         {
             Outcome::Done(n as i64)
         }
-        Ok(n) if !rw.write => Outcome::Rest { done: n },
+        Ok(n) if !rw.write => read_on(rw, n),
         Ok(n) => finish_write(rw, n),
         Err(Errno::AGAIN) if asked_nowait => Outcome::Done(-i64::from(Errno::AGAIN.0)),
         // A buffered write the file system cannot promise not to block: kernel AIO takes
@@ -218,6 +218,26 @@ fn nonblocking_now(fd: i32) -> bool {
 /// Whether `fd` is a directory now (asking the kernel afresh, as above).
 fn now_a_directory(fd: i32) -> bool {
     fdinfo::kind(fd, true).is_ok_and(|k| k.directory())
+}
+
+/// The rest of a read of a cached file that stopped short after `done` bytes: at the end
+/// of the file, at a buffer page that cannot be written, or at a page the cache does not
+/// have. Asked again without blocking, the kernel says which: 0 at the end, or an error
+/// (`EFAULT`) where a blocking read would have stopped too, and the read is complete with
+/// the `done` bytes, as kernel AIO completes it inside `io_submit`; `EAGAIN` at a missing
+/// page, and the engine reads from there.
+fn read_on(rw: &Rw, mut done: usize) -> Outcome {
+    let total = rw.len();
+    while done < total {
+        let rest = skip(&rw.iov, done);
+        match io(rw, &rest, rw.offset + done as i64, rw.flags | RWF_NOWAIT) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(Errno::AGAIN) => return Outcome::Rest { done },
+            Err(_) => break,
+        }
+    }
+    Outcome::Done(done as i64)
 }
 
 /// The rest of a write that would have blocked, written as kernel AIO writes it: in
@@ -292,6 +312,11 @@ mod tests {
         // At the end of the file: 0, also done here.
         let r = rw(fd, false, &mut data, 4096, 0);
         assert_eq!(run(&r), Outcome::Done(0));
+        // Cut short by the end of the file: done here with what there is.
+        let mut big = [0u8; 64];
+        let r = rw(fd, false, &mut big, 110, 0);
+        assert_eq!(run(&r), Outcome::Done(7));
+        assert_eq!(&big[..7], b"e cache");
     }
 
     #[test]
