@@ -16,10 +16,12 @@
 
 use aiolos::EngineKind;
 
-/// The engine `AIOLOS_ENGINE` names (`native` when unset or unknown).
+/// The engine `AIOLOS_ENGINE` names (`native` when unset or unknown), or `native` for a
+/// program that reaps with system calls of its own ([`crate::imports`]): the kernel's
+/// `io_getevents` knows only kernel contexts.
 pub fn from_environment() -> EngineKind {
     let value = std::env::var(aiolos::engine::ENGINE_VAR).unwrap_or_default();
-    let kind = match value.parse::<EngineKind>() {
+    let mut kind = match value.parse::<EngineKind>() {
         Ok(kind) => kind,
         Err(e) => {
             if !value.is_empty() && aiolos::engine::log_enabled() {
@@ -28,6 +30,19 @@ pub fn from_environment() -> EngineKind {
             EngineKind::Native
         }
     };
+    #[cfg(not(miri))]
+    if kind != EngineKind::Native {
+        if let Some(object) = crate::imports::raw_reaper() {
+            if aiolos::engine::log_enabled() {
+                eprintln!(
+                    "aiolos: {object} calls io_setup but not io_getevents: it reaps with \
+                     system calls of its own, which reach only kernel contexts, so \
+                     libaio.so.1 runs on native instead of {kind}"
+                );
+            }
+            kind = EngineKind::Native;
+        }
+    }
     if aiolos::engine::log_enabled() {
         eprintln!("aiolos: libaio.so.1 runs on {kind}");
     }

@@ -39,6 +39,7 @@ pub mod engine;
 pub mod exports;
 pub mod fds;
 pub mod ffi;
+pub mod imports;
 pub mod native;
 pub mod region;
 pub mod sigmask;
