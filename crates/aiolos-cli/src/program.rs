@@ -26,12 +26,35 @@ pub struct ProgramReport {
     needed: Vec<String>,
     /// How to run it on aiolos.
     run_with: Option<String>,
+    /// The object that links libaio imports `io_setup` (or `io_queue_init`) but no call
+    /// that reaps: it reaps with system calls of its own (MariaDB's InnoDB does), so the
+    /// drop-in gives it kernel contexts on every engine.
+    reaps_itself: bool,
 }
 
-/// The dynamic section of an ELF file: what it needs, and its search paths.
+/// The dynamic section of an ELF file: what it needs, its search paths, and which of
+/// libaio's calls it imports.
 struct Dynamic {
     needed: Vec<String>,
     paths: Vec<String>,
+    imports: Vec<String>,
+}
+
+/// libaio's calls that create contexts, and those that reap.
+const SETUP_CALLS: [&str; 2] = ["io_setup", "io_queue_init"];
+const REAP_CALLS: [&str; 4] = [
+    "io_getevents",
+    "io_pgetevents",
+    "io_queue_run",
+    "io_queue_wait",
+];
+
+impl Dynamic {
+    /// Imports a call that creates contexts and none that reaps.
+    fn reaps_itself(&self) -> bool {
+        let has = |calls: &[&str]| self.imports.iter().any(|i| calls.contains(&i.as_str()));
+        has(&SETUP_CALLS) && !has(&REAP_CALLS)
+    }
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
@@ -80,6 +103,9 @@ fn dynamic(b: &[u8]) -> Option<Dynamic> {
     };
     let &(_, dyn_off, _, dyn_size) = headers.iter().find(|h| h.0 == 2)?;
     let (mut needed, mut paths, mut strtab) = (Vec::new(), Vec::new(), None);
+    let (mut symtab, mut syment) = (None, 24);
+    // Relocation tables (DT_RELA, DT_JMPREL): (offset, size).
+    let mut relocs = [(None, 0usize); 2];
     for i in 0..(dyn_size / 16) as usize {
         let e = dyn_off as usize + i * 16;
         let (tag, val) = (u64_at(b, e)?, u64_at(b, e + 8)?);
@@ -87,6 +113,12 @@ fn dynamic(b: &[u8]) -> Option<Dynamic> {
             0 => break,
             1 => needed.push(val),
             5 => strtab = to_offset(val),
+            6 => symtab = to_offset(val),
+            11 => syment = val as usize,
+            7 => relocs[0].0 = to_offset(val),
+            8 => relocs[0].1 = val as usize,
+            23 => relocs[1].0 = to_offset(val),
+            2 => relocs[1].1 = val as usize,
             15 | 29 => paths.push(val),
             _ => {}
         }
@@ -98,7 +130,31 @@ fn dynamic(b: &[u8]) -> Option<Dynamic> {
         let end = rest.iter().position(|&c| c == 0)?;
         Some(String::from_utf8_lossy(&rest[..end]).into_owned())
     };
+    // The undefined symbols the relocations name (Elf64_Rela: 24 bytes, the symbol index
+    // in the high half of r_info; Elf64_Sym: st_name at 0, st_shndx at 6, 0 = undefined).
+    let mut imports = Vec::new();
+    if let Some(symtab) = symtab {
+        for (start, size) in relocs {
+            let Some(start) = start else { continue };
+            for r in (start..start.saturating_add(size)).step_by(24) {
+                let Some(info) = u64_at(b, r + 8) else { break };
+                let sym = (info >> 32) as usize;
+                let Some(at) = sym.checked_mul(syment).and_then(|o| o.checked_add(symtab)) else {
+                    continue;
+                };
+                if sym == 0 || u16_at(b, at + 6) != Some(0) {
+                    continue;
+                }
+                if let Some(name) = u32_at(b, at).and_then(|n| string(u64::from(n))) {
+                    if SETUP_CALLS.contains(&name.as_str()) || REAP_CALLS.contains(&name.as_str()) {
+                        imports.push(name);
+                    }
+                }
+            }
+        }
+    }
     Some(Dynamic {
+        imports,
         needed: needed.into_iter().filter_map(string).collect(),
         paths: paths
             .into_iter()
@@ -162,6 +218,7 @@ pub fn inspect(path: &Path) -> Result<Option<ProgramReport>> {
             resolves_to: None,
             needed: Vec::new(),
             run_with: None,
+            reaps_itself: false,
         }));
     };
     let direct = d
@@ -169,22 +226,23 @@ pub fn inspect(path: &Path) -> Result<Option<ProgramReport>> {
         .iter()
         .find(|n| *n == LIBAIO || *n == LIBAIO_T64)
         .cloned();
-    let (links, through) = match direct {
-        Some(n) => (Some(n), None),
+    let (links, through, reaps_itself) = match direct {
+        Some(n) => (Some(n), None, d.reaps_itself()),
         None => {
             // One level down: a library of its own that needs libaio.
             let found = d.needed.iter().find_map(|n| {
                 let p = find(n, path, &d.paths)?;
                 let inner = dynamic(&std::fs::read(&p).ok()?)?;
+                let reaps = inner.reaps_itself();
                 let aio = inner
                     .needed
                     .into_iter()
                     .find(|m| m == LIBAIO || m == LIBAIO_T64)?;
-                Some((aio, n.clone()))
+                Some((aio, n.clone(), reaps))
             });
             match found {
-                Some((aio, via)) => (Some(aio), Some(via)),
-                None => (None, None),
+                Some((aio, via, reaps)) => (Some(aio), Some(via), reaps),
+                None => (None, None, false),
             }
         }
     };
@@ -200,6 +258,7 @@ pub fn inspect(path: &Path) -> Result<Option<ProgramReport>> {
         resolves_to,
         needed: d.needed,
         run_with,
+        reaps_itself,
     }))
 }
 
@@ -227,6 +286,13 @@ pub fn text(r: &ProgramReport, out: &mut impl Write) -> io::Result<()> {
         writeln!(
             out,
             "  note           {LIBAIO_T64} is the time64 name; the drop-in provides {LIBAIO}"
+        )?;
+    }
+    if r.reaps_itself {
+        writeln!(
+            out,
+            "  reaping        with its own system calls (it imports io_setup, not io_getevents): \
+             the drop-in gives it kernel contexts on every engine"
         )?;
     }
     if let Some(cmd) = &r.run_with {
