@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -107,6 +109,22 @@ static __attribute__((unused)) int check_pattern(const void *buf, size_t len, un
 		if (p[i] != (unsigned char)((i * 31u + seed * 7u + (i >> 8)) & 0xff))
 			return 0;
 	return 1;
+}
+
+/* SIGALRM a test counts: `count_alarm` as the handler adds to `alarm_hits`;
+ * `arm_alarm(ms, every_ms)` sends one after `ms`, then every `every_ms` (0: once). */
+static __attribute__((unused)) volatile sig_atomic_t alarm_hits;
+
+static __attribute__((unused)) void count_alarm(int sig)
+{
+	(void)sig;
+	alarm_hits++;
+}
+
+static __attribute__((unused)) void arm_alarm(long ms, long every_ms)
+{
+	struct itimerval it = {{every_ms / 1000, (every_ms % 1000) * 1000}, {ms / 1000, (ms % 1000) * 1000}};
+	CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
 }
 
 #ifndef AIOLOS_TEST_NO_GETEVENTS

@@ -9,21 +9,7 @@
 #define LEN 16384
 
 static io_context_t ctx;
-static volatile sig_atomic_t hits;
 static long waiter_ret;
-
-static void on_alarm(int sig)
-{
-	(void)sig;
-	hits++;
-}
-
-/* One SIGALRM after `ms`, then every `every_ms` (0: once). */
-static void arm(long ms, long every_ms)
-{
-	struct itimerval it = {{every_ms / 1000, (every_ms % 1000) * 1000}, {ms / 1000, (ms % 1000) * 1000}};
-	CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
-}
 
 static void *waiter(void *arg)
 {
@@ -77,19 +63,19 @@ int main(void)
 	/* Signals end the waits, with and without SA_RESTART, and again for a second one. */
 	for (restart = 0; restart < 2; restart++) {
 		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_alarm;
+		sa.sa_handler = count_alarm;
 		sa.sa_flags = restart ? SA_RESTART : 0;
 		CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
-		hits = 0;
-		arm(20, 0);
+		alarm_hits = 0;
+		arm_alarm(20, 0);
 		EXPECT_RET(io_getevents(ctx, 1, 2, ev, NULL), -EINTR);
-		CHECK(hits == 1);
-		hits = 0;
-		arm(20, 20);
+		CHECK(alarm_hits == 1);
+		alarm_hits = 0;
+		arm_alarm(20, 20);
 		EXPECT_RET(io_getevents(ctx, 1, 2, ev, &ten), -EINTR);
 		EXPECT_RET(io_getevents(ctx, 1, 2, ev, &ten), -EINTR);
-		arm(0, 0);
-		CHECK(hits >= 2);
+		arm_alarm(0, 0);
+		CHECK(alarm_hits >= 2);
 	}
 
 	/* A read on a block device cannot be cancelled; it completes once, in full. */

@@ -4,20 +4,6 @@
 #include <signal.h>
 #include <sys/time.h>
 
-static volatile sig_atomic_t hits;
-static void on_alarm(int sig)
-{
-	(void)sig;
-	hits++;
-}
-
-/* One SIGALRM after `ms`, then every `every_ms` (0: once). */
-static void arm(long ms, long every_ms)
-{
-	struct itimerval it = {{every_ms / 1000, (every_ms % 1000) * 1000}, {ms / 1000, (ms % 1000) * 1000}};
-	CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
-}
-
 int main(void)
 {
 	io_context_t ctx = 0;
@@ -35,7 +21,7 @@ int main(void)
 		sigset_t block, old, after, pending;
 
 		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_alarm;
+		sa.sa_handler = count_alarm;
 		sa.sa_flags = restart ? SA_RESTART : 0;
 		CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
 		/* A poll that completes only when the test writes to the pipe. */
@@ -43,31 +29,31 @@ int main(void)
 		cb[0].data = (void *)1;
 		EXPECT_RET(io_submit(ctx, 1, cbs), 1);
 
-		hits = 0;
-		arm(50, 0);
+		alarm_hits = 0;
+		arm_alarm(50, 0);
 		EXPECT_RET(io_getevents(ctx, 1, 4, ev, NULL), -EINTR);
-		CHECK(hits == 1);
-		hits = 0;
-		arm(50, 0);
+		CHECK(alarm_hits == 1);
+		alarm_hits = 0;
+		arm_alarm(50, 0);
 		EXPECT_RET(io_getevents(ctx, 1, 4, ev, &two), -EINTR);
-		CHECK(hits == 1);
+		CHECK(alarm_hits == 1);
 		/* Twice: each signal ends one wait. */
-		hits = 0;
-		arm(30, 30);
+		alarm_hits = 0;
+		arm_alarm(30, 30);
 		EXPECT_RET(io_getevents(ctx, 1, 4, ev, NULL), -EINTR);
 		EXPECT_RET(io_getevents(ctx, 1, 4, ev, NULL), -EINTR);
-		arm(0, 0);
-		CHECK(hits >= 2);
+		arm_alarm(0, 0);
+		CHECK(alarm_hits >= 2);
 
 		/* One event in hand and a second wanted: the signal ends the wait with the one. */
 		io_prep_poll(&cb[1], q[0], POLLIN);
 		cb[1].data = (void *)2;
 		EXPECT_RET(io_submit(ctx, 1, &cbs[1]), 1);
 		CHECK(write(q[1], "x", 1) == 1);
-		hits = 0;
-		arm(200, 0);
+		alarm_hits = 0;
+		arm_alarm(200, 0);
 		EXPECT_RET(io_getevents(ctx, 2, 4, ev, NULL), 1);
-		CHECK(hits == 1 && ev[0].data == (void *)2);
+		CHECK(alarm_hits == 1 && ev[0].data == (void *)2);
 		CHECK(read(q[0], &c, 1) == 1);
 
 		/* A signal the thread blocks stays pending through the calls, waiting or not: the
@@ -75,14 +61,14 @@ int main(void)
 		sigemptyset(&block);
 		sigaddset(&block, SIGALRM);
 		CHECK(sigprocmask(SIG_BLOCK, &block, &old) == 0);
-		hits = 0;
+		alarm_hits = 0;
 		CHECK(raise(SIGALRM) == 0);
 		EXPECT_RET(io_getevents(ctx, 0, 4, ev, &zero), 0);
 		EXPECT_RET(io_getevents(ctx, 1, 4, ev, &short_wait), 0);
-		CHECK(hits == 0);
+		CHECK(alarm_hits == 0);
 		CHECK(sigpending(&pending) == 0 && sigismember(&pending, SIGALRM));
 		CHECK(sigprocmask(SIG_SETMASK, &old, &after) == 0);
-		CHECK(sigismember(&after, SIGALRM) && hits == 1);
+		CHECK(sigismember(&after, SIGALRM) && alarm_hits == 1);
 
 		/* The poll completes; its event is reaped once. */
 		CHECK(write(p[1], "x", 1) == 1);
