@@ -24,6 +24,7 @@
 #![allow(unsafe_code)]
 #![cfg(not(miri))]
 
+use crate::forklocal::ForkLocal;
 use aiolos::sys::Errno;
 use std::cell::RefCell;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -32,20 +33,19 @@ use std::sync::Mutex;
 /// Bytes of one thread's slot: a batch of 1024 iocb pointers or 64 iocbs fits.
 pub const SLOT: usize = 64 << 10;
 
+/// The memory file of this process. A fork child makes a file of its own ([`ForkLocal`]):
+/// the parent's is shared with it.
+#[derive(Default)]
 struct File {
-    generation: u64,
+    /// Whether `fd` was made (it stays `None` where it cannot be).
+    made: bool,
     fd: Option<OwnedFd>,
     next: i64,
     /// Slots of exited threads: (offset, mapping address).
     free: Vec<(i64, usize)>,
 }
 
-static FILE: Mutex<File> = Mutex::new(File {
-    generation: u64::MAX,
-    fd: None,
-    next: 0,
-    free: Vec::new(),
-});
+static FILE: ForkLocal<Mutex<File>> = ForkLocal::new(Mutex::default);
 
 /// A thread's slot: the file's descriptor number, the slot's offset, its mapping.
 struct Slot {
@@ -59,8 +59,10 @@ impl Drop for Slot {
     fn drop(&mut self) {
         // The thread exits: its slot is free for another (of the same process).
         if self.generation == aiolos::sys::fork_generation() {
-            let mut f = FILE.lock().unwrap_or_else(|e| e.into_inner());
-            f.free.push((self.offset, self.map));
+            if let Some(f) = FILE.peek() {
+                let mut f = f.lock().unwrap_or_else(|e| e.into_inner());
+                f.free.push((self.offset, self.map));
+            }
         }
     }
 }
@@ -79,13 +81,10 @@ fn memfd() -> Option<OwnedFd> {
 /// Takes a slot for this thread: (descriptor, offset, mapping).
 fn take_slot() -> Option<Slot> {
     let generation = aiolos::sys::fork_generation();
-    let mut f = FILE.lock().unwrap_or_else(|e| e.into_inner());
-    if f.generation != generation {
-        // First use, or a fork child: the parent's file is shared with it.
+    let mut f = FILE.get().lock().unwrap_or_else(|e| e.into_inner());
+    if !f.made {
         f.fd = memfd();
-        f.next = 0;
-        f.free.clear();
-        f.generation = generation;
+        f.made = true;
     }
     let fd = f.fd.as_ref()?.as_raw_fd();
     if let Some((offset, map)) = f.free.pop() {

@@ -19,6 +19,8 @@
 //! - [`fds`]: descriptor numbers from iocbs, which may be closed or -1, and eventfds.
 //! - [`sigmask`]: `io_pgetevents`'s signal mask on the emulated engines (`ppoll`).
 //! - [`sys`]: the drop-in's own system calls.
+//! - [`forklocal`]: the library's locked globals, which a `fork` child starts afresh (a
+//!   lock held by a parent's thread at the fork would be held in the child for ever).
 //!
 //! - [`dispatch`]: routes each call to the engine serving its context.
 //! - [`emulated`] and [`userring`]: the `uring` and `threads` engines, whose
@@ -39,6 +41,7 @@ pub mod engine;
 pub mod exports;
 pub mod fds;
 pub mod ffi;
+pub mod forklocal;
 pub mod imports;
 pub mod native;
 pub mod region;

@@ -27,6 +27,7 @@
 //! addresses the caller has proved to be such a view.
 #![allow(unsafe_code)]
 
+use crate::forklocal::ForkLocal;
 use aiolos::sys::Errno;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -71,34 +72,23 @@ struct Chunk {
     used: usize,
 }
 
+/// A fork child starts with an arena of its own ([`ForkLocal`]): the chunks were not
+/// copied into it (MADV_DONTFORK), and its rings come from new chunks.
+#[derive(Default)]
 struct Arena {
-    generation: u64,
     chunks: Vec<Chunk>,
     /// Freed spans, by size in pages: (chunk, first page).
     free: BTreeMap<usize, Vec<(usize, usize)>>,
 }
 
-static ARENA: Mutex<Arena> = Mutex::new(Arena {
-    generation: 0,
-    chunks: Vec::new(),
-    free: BTreeMap::new(),
-});
+static ARENA: ForkLocal<Mutex<Arena>> = ForkLocal::new(Mutex::default);
 
 fn page() -> usize {
     rustix::param::page_size()
 }
 
 fn arena() -> MutexGuard<'static, Arena> {
-    let mut a = ARENA.lock().unwrap_or_else(|e| e.into_inner());
-    let generation = aiolos::sys::fork_generation();
-    if a.generation != generation {
-        // A fork child: the chunks were not copied into it (MADV_DONTFORK). Its rings
-        // come from new chunks; the parent's bookkeeping is dropped without being used.
-        std::mem::forget(std::mem::take(&mut a.chunks));
-        std::mem::forget(std::mem::take(&mut a.free));
-        a.generation = generation;
-    }
-    a
+    ARENA.get().lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Sets aside `pages` zeroed pages.

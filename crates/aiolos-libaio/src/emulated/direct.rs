@@ -364,25 +364,22 @@ const LOOK_AGAIN: Duration = Duration::from_millis(1);
 /// The thread that harvests every context's kernel completions as they come.
 mod harvester {
     use super::*;
+    use crate::forklocal::ForkLocal;
 
     struct Harvester {
-        generation: u64,
         epoll: Option<Arc<OwnedFd>>,
         ctxs: HashMap<u64, Weak<Ctx>>,
         next: u64,
     }
 
-    static HARVESTER: Mutex<Option<Harvester>> = Mutex::new(None);
+    /// A fork child starts with none ([`ForkLocal`]): the parent's thread does not exist
+    /// there, nor its contexts.
+    static HARVESTER: ForkLocal<Mutex<Option<Harvester>>> = ForkLocal::new(|| Mutex::new(None));
 
     /// Has the thread harvest `ctx` whenever `efd` is signalled (starting the thread at
     /// the first context). Returns its epoll instance and the context's token.
     pub fn register(ctx: &Arc<Ctx>, efd: &OwnedFd) -> Result<(Arc<OwnedFd>, u64), Errno> {
-        let mut h = lock(&HARVESTER);
-        let generation = aiolos::sys::fork_generation();
-        if h.as_ref().is_some_and(|h| h.generation != generation) {
-            // A fork child: the parent's thread does not exist here, nor its contexts.
-            std::mem::forget(h.take());
-        }
+        let mut h = lock(HARVESTER.get());
         if h.is_none() {
             let ep = Arc::new(epoll::create(epoll::CreateFlags::CLOEXEC)?);
             let thread_ep = Arc::clone(&ep);
@@ -391,7 +388,6 @@ mod harvester {
                 .spawn(move || run(&thread_ep))
                 .map_err(|_| Errno::AGAIN)?;
             *h = Some(Harvester {
-                generation,
                 epoll: Some(ep),
                 ctxs: HashMap::new(),
                 next: 0,
@@ -412,8 +408,10 @@ mod harvester {
     }
 
     pub fn unregister(token: u64, efd: &OwnedFd) {
-        let mut h = lock(&HARVESTER);
-        if let Some(h) = h.as_mut() {
+        let Some(h) = HARVESTER.peek() else {
+            return;
+        };
+        if let Some(h) = lock(h).as_mut() {
             if h.ctxs.remove(&token).is_some() {
                 if let Some(ep) = &h.epoll {
                     let _ = epoll::delete(&**ep, efd);
@@ -434,7 +432,7 @@ mod harvester {
                 Err(_) => continue,
             };
             for ev in &events[..n] {
-                let ctx = lock(&HARVESTER)
+                let ctx = lock(HARVESTER.get())
                     .as_ref()
                     .and_then(|h| h.ctxs.get(&ev.data.u64()).and_then(Weak::upgrade));
                 if let Some(ctx) = ctx {

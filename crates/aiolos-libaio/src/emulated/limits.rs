@@ -5,7 +5,8 @@
 //! `EAGAIN`. Also the process's share of `fs.aio-max-nr`.
 
 use aiolos::sys::Errno;
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 /// `sizeof(struct aio_ring)` and `sizeof(struct io_event)`.
 const HEADER: u64 = 32;
@@ -110,8 +111,10 @@ pub fn aio_max_nr() -> u64 {
 }
 
 /// A share of `fs.aio-max-nr`: the sum of the `max_reqs` of live contexts, as the kernel
-/// counts `aio-nr`.
-pub struct Quota(Mutex<u64>);
+/// counts `aio-nr`. An atomic, not a lock: a fork child may call `io_setup` whatever the
+/// parent's threads were doing. The child starts with its parent's count, as the kernel's
+/// `aio-nr` still counts the parent's contexts.
+pub struct Quota(AtomicU64);
 
 /// This process's emulated contexts' share.
 pub static QUOTA: Quota = Quota::new();
@@ -119,25 +122,26 @@ pub static QUOTA: Quota = Quota::new();
 impl Quota {
     /// Nothing reserved.
     pub const fn new() -> Quota {
-        Quota(Mutex::new(0))
+        Quota(AtomicU64::new(0))
     }
 
     /// Counts `n` more against the limit; `EAGAIN` if that would pass `max_nr`.
     pub fn reserve(&self, n: u32, max_nr: u64) -> Result<(), Errno> {
-        let mut r = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match r.checked_add(u64::from(n)) {
-            Some(total) if total <= max_nr => {
-                *r = total;
-                Ok(())
-            }
-            _ => Err(Errno::AGAIN),
-        }
+        self.0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |r| {
+                r.checked_add(u64::from(n)).filter(|&total| total <= max_nr)
+            })
+            .map(drop)
+            .map_err(|_| Errno::AGAIN)
     }
 
     /// Gives back what [`Quota::reserve`] took.
     pub fn release(&self, n: u32) {
-        let mut r = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *r = r.saturating_sub(u64::from(n));
+        let _ = self
+            .0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |r| {
+                Some(r.saturating_sub(u64::from(n)))
+            });
     }
 }
 

@@ -849,18 +849,28 @@ const CHUNK: usize = 64;
 
 thread_local! {
     /// The eventfd this thread sleeps on in `io_getevents` (made at its first sleep,
-    /// closed when the thread ends; `None` if none could be made).
-    static WAKE_FD: std::cell::OnceCell<Option<std::os::fd::OwnedFd>> =
-        const { std::cell::OnceCell::new() };
+    /// closed when the thread ends; `None` if none could be made), with the fork generation
+    /// it was made in.
+    static WAKE_FD: std::cell::RefCell<Option<(u64, Option<std::os::fd::OwnedFd>)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// The calling thread's eventfd for [`Ctx::sleep_masked`].
 fn wake_fd() -> Option<RawFd> {
     WAKE_FD
         .try_with(|w| {
-            w.get_or_init(|| sys::eventfd().ok())
-                .as_ref()
-                .map(|fd| fd.as_raw_fd())
+            // Busy only if a signal handler calls the library in the middle of this: it
+            // then sleeps without an eventfd.
+            let mut w = w.try_borrow_mut().ok()?;
+            let generation = aiolos::sys::fork_generation();
+            if w.as_ref().is_none_or(|(g, _)| *g != generation) {
+                // A fork child's copy of the thread that forked shares the eventfd with
+                // that thread in the parent: a sleep here could take the wake-up of a
+                // sleep there. The child's copy of the descriptor is closed.
+                *w = Some((generation, sys::eventfd().ok()));
+            }
+            w.as_ref()
+                .and_then(|(_, fd)| fd.as_ref().map(|fd| fd.as_raw_fd()))
         })
         .ok()
         .flatten()

@@ -30,6 +30,7 @@
 #![allow(unsafe_code)]
 
 use super::Ctx;
+use crate::forklocal::ForkLocal;
 use crate::sys;
 use aiolos::sys::Errno;
 use aiolos::{AsyncBuffered, Completion, EngineKind, Fd, Op, RawBuf, Ring, Token};
@@ -131,19 +132,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The engine of this process (of this fork generation), started on first use, and how
-/// many contexts use it.
+/// The engine of this process, started on first use, and how many contexts use it. A fork
+/// child starts with none ([`ForkLocal`]): the parent's ring and thread are not the child's
+/// to use (the io_uring descriptor is shared with the parent; the thread does not exist).
+#[derive(Default)]
 struct Engine {
-    generation: u64,
     shared: Option<Arc<Shared>>,
     users: usize,
 }
 
-static ENGINE: Mutex<Engine> = Mutex::new(Engine {
-    generation: 0,
-    shared: None,
-    users: 0,
-});
+static ENGINE: ForkLocal<Mutex<Engine>> = ForkLocal::new(Mutex::default);
 
 /// The process's engine for `kind` (`uring` falls back to `threads` where io_uring cannot
 /// be set up), counted as used by one more context until [`release`].
@@ -151,17 +149,7 @@ static ENGINE: Mutex<Engine> = Mutex::new(Engine {
 /// # Errors
 /// `EAGAIN` when no thread can be started, or the engine's set-up error.
 pub fn get(kind: EngineKind) -> Result<Arc<Shared>, Errno> {
-    let mut e = lock(&ENGINE);
-    let generation = aiolos::sys::fork_generation();
-    if e.generation != generation {
-        // A fork child: the parent's ring and thread are not the child's to use (the
-        // io_uring descriptor is shared with the parent; the thread does not exist).
-        if let Some(old) = e.shared.take() {
-            std::mem::forget(old);
-        }
-        e.generation = generation;
-        e.users = 0;
-    }
+    let mut e = lock(ENGINE.get());
     let shared = match &e.shared {
         Some(s) => Arc::clone(s),
         None => {
@@ -179,7 +167,10 @@ pub fn get(kind: EngineKind) -> Result<Arc<Shared>, Errno> {
 /// destroy contexts often slow), except under Miri, which requires every thread to have
 /// ended when a test program does: there the last context stops it.
 pub fn release() {
-    let mut e = lock(&ENGINE);
+    let Some(e) = ENGINE.peek() else {
+        return;
+    };
+    let mut e = lock(e);
     e.users = e.users.saturating_sub(1);
     if cfg!(miri) && e.users == 0 {
         if let Some(shared) = e.shared.take() {

@@ -12,17 +12,19 @@
 //! kernel's does after `mremap`.
 //!
 //! Ids are the lowest free index, as the kernel's are; after `fork` the child's table
-//! starts empty (the parent's contexts answer `EINVAL` there, as kernel contexts do).
+//! starts empty (the parent's contexts answer `EINVAL` there, as kernel contexts do), with
+//! locks of its own ([`ForkLocal`]).
 
 use super::Ctx;
 use crate::abi::AIO_RING_MAGIC;
 use crate::caller;
+use crate::forklocal::ForkLocal;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+#[derive(Default)]
 struct Table {
-    generation: u64,
     /// Live contexts.
     live: usize,
     slots: Vec<Option<Arc<Ctx>>>,
@@ -30,35 +32,27 @@ struct Table {
     by_addr: BTreeMap<usize, u32>,
 }
 
-static TABLE: RwLock<Table> = RwLock::new(Table {
-    generation: 0,
-    live: 0,
-    slots: Vec::new(),
-    free: BinaryHeap::new(),
-    by_addr: BTreeMap::new(),
-});
+static TABLE: ForkLocal<RwLock<Table>> = ForkLocal::new(RwLock::default);
 
 /// Serialises the checks that flip a bit in a ring header.
-static PROBING: Mutex<()> = Mutex::new(());
+static PROBING: ForkLocal<Mutex<()>> = ForkLocal::new(Mutex::default);
 
-fn read() -> RwLockReadGuard<'static, Table> {
-    TABLE.read().unwrap_or_else(|e| e.into_inner())
+/// The table, if this process (this fork generation) has one: calls that only look at it
+/// make none.
+fn read() -> Option<RwLockReadGuard<'static, Table>> {
+    TABLE
+        .peek()
+        .map(|t| t.read().unwrap_or_else(|e| e.into_inner()))
+}
+
+fn write_made() -> Option<RwLockWriteGuard<'static, Table>> {
+    TABLE
+        .peek()
+        .map(|t| t.write().unwrap_or_else(|e| e.into_inner()))
 }
 
 fn write() -> RwLockWriteGuard<'static, Table> {
-    let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
-    let generation = aiolos::sys::fork_generation();
-    if t.generation != generation {
-        // A fork child: the parent's contexts are not the child's. Their memory is left
-        // alone (a child of a threaded program must not free what the parent's threads
-        // may have been using).
-        std::mem::forget(std::mem::take(&mut t.slots));
-        std::mem::forget(std::mem::take(&mut t.free));
-        std::mem::forget(std::mem::take(&mut t.by_addr));
-        t.generation = generation;
-        t.live = 0;
-    }
-    t
+    TABLE.get().write().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Registers a new context: `make` builds it with the id it is given, and returns it with
@@ -90,7 +84,9 @@ pub fn insert<E>(make: impl FnOnce(u32) -> Result<(Arc<Ctx>, usize), E>) -> Resu
 
 /// Removes a context (its id and address become free). Returns whether it was there.
 pub fn remove(ctx: &Ctx) -> bool {
-    let mut t = write();
+    let Some(mut t) = write_made() else {
+        return false;
+    };
     let id = ctx.id();
     let present = t
         .slots
@@ -117,10 +113,7 @@ fn forget_address(t: &mut Table, addr: usize, id: u32) {
 /// The context the program calls `addr`, if there is one.
 pub fn lookup(addr: usize) -> Option<Arc<Ctx>> {
     {
-        let t = read();
-        if t.generation != aiolos::sys::fork_generation() {
-            return None;
-        }
+        let t = read()?;
         if let Some(&id) = t.by_addr.get(&addr) {
             return t.slots.get(id as usize).cloned().flatten();
         }
@@ -142,13 +135,13 @@ fn recognise(addr: usize) -> Option<Arc<Ctx>> {
         return None;
     }
     let ctx = {
-        let t = read();
+        let t = read()?;
         t.slots.get(header[0] as usize).cloned().flatten()?
     };
     if !maps_ring_of(addr, &ctx) {
         return None;
     }
-    let mut t = write();
+    let mut t = write_made()?;
     let id = ctx.id();
     let still = t
         .slots
@@ -168,7 +161,7 @@ fn recognise(addr: usize) -> Option<Arc<Ctx>> {
 /// view must be seen there (a copy of the ring, or the ring of another context or of
 /// the kernel, would not show it).
 pub fn maps_ring_of(addr: usize, ctx: &Ctx) -> bool {
-    let _one = PROBING.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = PROBING.get().lock().unwrap_or_else(|e| e.into_inner());
     // header_length (offset 28): a field no client reads.
     let read_back = || caller::load_value((addr + 28) as *const u32).ok();
     let before = read_back();
