@@ -175,6 +175,19 @@ pub fn dup(fd: RawFd) -> Result<OwnedFd, Errno> {
     Ok(rustix::io::fcntl_dupfd_cloexec(crate::fds::borrow(fd)?, 0)?)
 }
 
+/// Has `f` run at `exit()` (`atexit`); whether it could be registered.
+#[cfg(not(miri))]
+pub fn at_exit(f: extern "C" fn()) -> bool {
+    // SAFETY: `f` is a function of this library, which is never unloaded (`-z nodelete`).
+    unsafe { libc::atexit(f) == 0 }
+}
+
+/// Miri has no `atexit`.
+#[cfg(miri)]
+pub fn at_exit(_f: extern "C" fn()) -> bool {
+    false
+}
+
 /// Blocks every signal in the calling thread (the library's own threads leave the
 /// program's signals to the program's threads).
 pub fn block_signals() {

@@ -414,7 +414,7 @@ impl Ctx {
             self.publish(cb.aio_data, iocb as u64, res, resfd);
             Ok(())
         };
-        let (op, poll, already) = match checked {
+        let (op, poll, already, file) = match checked {
             Checked::Rw(rw) => {
                 let (rw, already) = if inline::applies(&rw) {
                     match inline::run(&rw) {
@@ -439,7 +439,8 @@ impl Ctx {
                     // Nothing (left) to transfer: a vectored request without segments.
                     return done(already as i64);
                 }
-                (self.rw_op(rw), false, already)
+                let file = rw.kind.cached_storage();
+                (self.rw_op(rw), false, already, file)
             }
             Checked::Sync { fd, datasync } => {
                 let fd = self.op_fd(fd);
@@ -451,6 +452,7 @@ impl Ctx {
                     },
                     false,
                     0,
+                    true,
                 )
             }
             Checked::Poll { fd, events } => {
@@ -469,7 +471,7 @@ impl Ctx {
                     self.unreserve();
                     return Err(Errno::INVAL);
                 }
-                (Op::poll(self.op_fd(fd), events as i16), true, 0)
+                (Op::poll(self.op_fd(fd), events as i16), true, 0, false)
             }
             #[cfg(test)]
             Checked::Nop => return done(0),
@@ -482,6 +484,7 @@ impl Ctx {
             poll,
             cancelled: false,
             done: already as i64,
+            exit_ticket: if file { Req::exit_ticket() } else { 0 },
         };
         match self.shared.ring().push_with(op.user_data(0), req) {
             Ok(_) => {

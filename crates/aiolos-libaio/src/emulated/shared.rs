@@ -35,7 +35,7 @@ use crate::sys;
 use aiolos::sys::Errno;
 use aiolos::{AsyncBuffered, Completion, EngineKind, Fd, Op, RawBuf, Ring, Token};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -95,6 +95,21 @@ pub struct Req {
     /// Bytes a buffered read already got inside `io_submit` before the rest was handed to
     /// the engine.
     pub done: i64,
+    /// A file's read, write or sync, which completes by itself: its number in the order
+    /// requests were accepted, for [`wait_at_exit`]. 0 for a poll or I/O on a pipe or a
+    /// socket (the kernel would have done those inside `io_submit`, or cancels them at
+    /// exit).
+    pub exit_ticket: u64,
+}
+
+/// The next [`Req::exit_ticket`].
+static TICKETS: AtomicU64 = AtomicU64::new(1);
+
+impl Req {
+    /// A ticket for a request [`wait_at_exit`] waits for.
+    pub fn exit_ticket() -> u64 {
+        TICKETS.fetch_add(1, Ordering::Relaxed)
+    }
 }
 
 impl Req {
@@ -205,7 +220,41 @@ fn start(kind: EngineKind) -> Result<Arc<Shared>, Errno> {
         .map_err(|_| Errno::AGAIN)?;
     let shared = rx.recv().map_err(|_| Errno::AGAIN)??;
     *lock(&shared.thread) = Some(handle);
+    // Once per process: a fork child inherits the registration (and has an engine of its
+    // own, if any, which the function finds). Miri has no atexit.
+    static AT_EXIT: std::sync::Once = std::sync::Once::new();
+    if !cfg!(miri) {
+        AT_EXIT.call_once(|| {
+            if !sys::at_exit(wait_at_exit) && aiolos::engine::log_enabled() {
+                eprintln!("aiolos: exit() will not wait for requests in flight (atexit failed)");
+            }
+        });
+    }
     Ok(shared)
+}
+
+/// Runs at `exit()` (and a return from `main`): waits for the file requests the engine had
+/// when the process began to leave, as the kernel's exit waits for every request of a
+/// context before the process is gone. Without it a write the engine had not yet started
+/// (`O_DIRECT` on the engine) never reached its file. Requests that other threads submit
+/// meanwhile are not waited for (the kernel would have ended those threads first), nor
+/// polls. `_exit` and `exec` run no code of the process: what the engine had not started
+/// then is lost (`docs/dropin.md`).
+extern "C" fn wait_at_exit() {
+    let Some(engine) = ENGINE.peek() else {
+        return;
+    };
+    let Some(shared) = lock(engine).shared.clone() else {
+        return;
+    };
+    let last = TICKETS.load(Ordering::Relaxed);
+    while shared
+        .ring
+        .find(|r| r.exit_ticket != 0 && r.exit_ticket < last)
+        .is_some()
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 fn ring_for(kind: EngineKind) -> Result<Ring<RawBuf, Req>, aiolos::Error> {
@@ -400,6 +449,7 @@ fn arm_doorbell(shared: &Shared) -> bool {
         poll: false,
         cancelled: false,
         done: 0,
+        exit_ticket: 0,
     };
     shared
         .ring
