@@ -869,8 +869,12 @@ fn wake_fd() -> Option<RawFd> {
             if w.as_ref().is_none_or(|(g, _)| *g != generation) {
                 // A fork child's copy of the thread that forked shares the eventfd with
                 // that thread in the parent: a sleep here could take the wake-up of a
-                // sleep there. The child's copy of the descriptor is closed.
-                *w = Some((generation, sys::eventfd().ok()));
+                // sleep there. The child's copy of the descriptor is left open, not
+                // closed: the child may have closed that number and opened a file of its
+                // own under it (a `closefrom` before its first call).
+                if let Some(old) = w.replace((generation, sys::eventfd().ok())) {
+                    std::mem::forget(old);
+                }
             }
             w.as_ref()
                 .and_then(|(_, fd)| fd.as_ref().map(|fd| fd.as_raw_fd()))
