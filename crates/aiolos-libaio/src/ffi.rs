@@ -6,6 +6,12 @@
 //! back on exit. A panic inside the library is caught here and reported as `-EIO`; it never
 //! unwinds into C.
 //!
+//! Thread cancellation is held off for the call ([`NoCancel`]). libaio's calls are system
+//! calls, none of them a cancellation point, so a cancelled thread leaves them normally and
+//! is cancelled at its next cancellation point. This library makes calls that are
+//! (`pwritev`, `pread`, `write`): a pending cancellation acted inside one and unwound the
+//! thread through Rust frames, which aborted the process (`thread_cancellation.c`).
+//!
 //! # Safety
 //!
 //! Reads and writes `errno` through `__errno_location`, which returns a valid pointer to
@@ -29,9 +35,51 @@ fn errno_set(v: c_int) {
     unsafe { *libc::__errno_location() = v }
 }
 
+// Not in the libc crate for Linux: glibc's <pthread.h>.
+#[cfg(not(miri))]
+extern "C" {
+    fn pthread_setcancelstate(state: c_int, oldstate: *mut c_int) -> c_int;
+}
+
+/// `PTHREAD_CANCEL_DISABLE` in glibc's <pthread.h> (`PTHREAD_CANCEL_ENABLE` is 0).
+const PTHREAD_CANCEL_DISABLE: c_int = 1;
+
+/// Sets the calling thread's cancel state; returns the one it replaces.
+#[cfg(not(miri))]
+fn set_cancel_state(state: c_int) -> c_int {
+    let mut old = 0;
+    // SAFETY: changes only the calling thread's cancel state; `old` is a valid out-pointer.
+    unsafe { pthread_setcancelstate(state, &mut old) };
+    old
+}
+
+/// Miri has no thread cancellation.
+#[cfg(miri)]
+fn set_cancel_state(_state: c_int) -> c_int {
+    0
+}
+
+/// The calling thread's cancellation held off until this is dropped, then put back as it
+/// was (a cancellation requested meanwhile acts at the thread's next cancellation point,
+/// outside the library).
+struct NoCancel(c_int);
+
+impl NoCancel {
+    fn hold() -> NoCancel {
+        NoCancel(set_cancel_state(PTHREAD_CANCEL_DISABLE))
+    }
+}
+
+impl Drop for NoCancel {
+    fn drop(&mut self) {
+        set_cancel_state(self.0);
+    }
+}
+
 /// Runs `f` and turns its outcome into a C return value: `Ok(n)` gives `n`, `Err(e)` gives
 /// `-e`, a panic gives `-PANIC_ERRNO`. The caller's `errno` is unchanged afterwards.
 pub fn c_return(f: impl FnOnce() -> Result<c_int, Errno>) -> c_int {
+    let _no_cancel = NoCancel::hold();
     let saved = errno_get();
     let ret = match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(n)) => n,
