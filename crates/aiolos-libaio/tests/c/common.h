@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -151,6 +152,21 @@ static __attribute__((unused)) double now_seconds(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Waits up to `seconds` for child `pid` to end (its status in *status); returns whether
+ * it did. */
+static __attribute__((unused)) int wait_up_to(pid_t pid, int seconds, int *status)
+{
+	double deadline = now_seconds() + seconds;
+	while (now_seconds() < deadline) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		CHECK(r >= 0);
+		if (r == pid)
+			return 1;
+		usleep(1000);
+	}
+	return 0;
 }
 
 /* The header of the ring behind an io_context_t (the kernel's struct aio_ring); the events

@@ -1,5 +1,6 @@
-/* DESC: a program submits buffered and O_DIRECT writes and an fsync, and leaves at once without reaping them: through exit(), _exit() and exec. As with kernel AIO, every written block is in the files afterwards. With AIOLOS_DIRECT=engine on uring or threads, O_DIRECT writes are the engine's own requests, which the library can wait for only in exit(): there only that way is checked for them (docs/dropin.md). */
+/* DESC: a program submits buffered and O_DIRECT writes, an fsync and a poll of a pipe that never becomes readable, and leaves at once without reaping them: through exit(), _exit() and exec. It leaves at once (the poll is not waited for, as the kernel cancels it). As with kernel AIO, every written block is in the files afterwards. With AIOLOS_DIRECT=engine on uring or threads, O_DIRECT writes are the engine's own requests, which the library can wait for only in exit(): there only that way is checked for them (docs/dropin.md). */
 #include "common.h"
+#include <poll.h>
 #include <sys/wait.h>
 
 #define BLOCKS 64
@@ -11,17 +12,19 @@ static int direct_supported;
 /* The child: submits every write and an fsync, then leaves as `how` says. */
 static void submit_and_leave(const char *how)
 {
-	static struct iocb cbs[2 * BLOCKS + 1];
-	struct iocb *ptrs[2 * BLOCKS + 1];
+	static struct iocb cbs[2 * BLOCKS + 2];
+	struct iocb *ptrs[2 * BLOCKS + 2];
 	io_context_t ctx = 0;
 	unsigned char *direct_bufs;
-	int buffered, direct, i, n = 0;
+	int buffered, direct, i, n = 0, pipefd[2];
 
 	buffered = open("buffered", O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	direct = direct_supported ? open("direct", O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT, 0600) : -1;
 	if (buffered < 0 || (direct_supported && direct < 0))
 		_exit(10);
-	if (io_setup(2 * BLOCKS + 1, &ctx) != 0)
+	if (pipe(pipefd) != 0)
+		_exit(16);
+	if (io_setup(2 * BLOCKS + 2, &ctx) != 0)
 		_exit(11);
 	for (i = 0; i < BLOCKS; i++) {
 		unsigned char *buf = (unsigned char *)malloc(BUFFERED_BS);
@@ -44,6 +47,9 @@ static void submit_and_leave(const char *how)
 		}
 	}
 	io_prep_fsync(&cbs[n], buffered);
+	ptrs[n] = &cbs[n];
+	n++;
+	io_prep_poll(&cbs[n], pipefd[0], POLLIN);
 	ptrs[n] = &cbs[n];
 	n++;
 	if (io_submit(ctx, n, ptrs) != n)
@@ -106,7 +112,11 @@ int main(int argc, char **argv)
 		CHECK(pid >= 0);
 		if (pid == 0)
 			submit_and_leave(ways[w]);
-		CHECK(waitpid(pid, &status, 0) == pid);
+		if (!wait_up_to(pid, 20, &status)) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			FAIL("%s: the program did not end within 20 s", ways[w]);
+		}
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			FAIL("%s: the child failed (status 0x%x)", ways[w], status);
 		if (bad_blocks("buffered", BUFFERED_BS, 0) != 0)

@@ -153,20 +153,6 @@ static void child(unsigned seed)
 	_exit(0);
 }
 
-/* Waits up to `seconds` for `pid` to end; returns whether it did. */
-static int wait_up_to(pid_t pid, int seconds, int *status)
-{
-	double deadline = now_seconds() + seconds;
-	while (now_seconds() < deadline) {
-		pid_t r = waitpid(pid, status, WNOHANG);
-		CHECK(r >= 0);
-		if (r == pid)
-			return 1;
-		usleep(1000);
-	}
-	return 0;
-}
-
 int main(void)
 {
 	pthread_t workers[2], churner;
