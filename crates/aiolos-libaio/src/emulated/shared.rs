@@ -110,9 +110,7 @@ impl Req {
     pub fn exit_ticket() -> u64 {
         TICKETS.fetch_add(1, Ordering::Relaxed)
     }
-}
 
-impl Req {
     /// Whether this request belongs to context `ctx`.
     pub fn belongs_to(&self, ctx: &Ctx) -> bool {
         self.ctx
