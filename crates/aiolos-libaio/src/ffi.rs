@@ -6,7 +6,7 @@
 //! back on exit. A panic inside the library is caught here and reported as `-EIO`; it never
 //! unwinds into C.
 //!
-//! Thread cancellation is held off for the call ([`NoCancel`]). libaio's calls are system
+//! Thread cancellation is held off for the call (`NoCancel`). libaio's calls are system
 //! calls, none of them a cancellation point, so a cancelled thread leaves them normally and
 //! is cancelled at its next cancellation point. This library makes calls that are
 //! (`pwritev`, `pread`, `write`): a pending cancellation acted inside one and unwound the
