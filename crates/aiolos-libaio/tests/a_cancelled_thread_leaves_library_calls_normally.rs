@@ -5,7 +5,17 @@ mod common;
 /// sleeps on until its event. Before the library held cancellation off in its calls, the
 /// process aborted on `uring` and `threads` (a cancellation acted inside the library's own
 /// `pwritev`, and the thread unwound through Rust frames).
+///
+/// Not under ASan: GCC 12's ASan runtime reports a stack-buffer-overflow in its own
+/// `sigaltstack` call when a cancelled thread exits (stack redzones left by the forced
+/// unwind), with Debian's libaio as with this library.
 #[test]
 fn a_cancelled_thread_leaves_library_calls_normally() {
+    if common::sanitizer().as_deref() == Some("address") {
+        eprintln!(
+            "SKIP: thread_cancellation under ASan (its runtime misreads a cancelled thread's exit)"
+        );
+        return;
+    }
     common::run_c_test("thread_cancellation");
 }
