@@ -11,11 +11,8 @@ mod common;
 /// unwind), with Debian's libaio as with this library.
 #[test]
 fn a_cancelled_thread_leaves_library_calls_normally() {
-    if common::sanitizer().as_deref() == Some("address") {
-        eprintln!(
-            "SKIP: thread_cancellation under ASan (its runtime misreads a cancelled thread's exit)"
-        );
-        return;
-    }
-    common::run_c_test("thread_cancellation");
+    common::run_c_test_unless_asan(
+        "thread_cancellation",
+        "its runtime misreads a cancelled thread's exit",
+    );
 }

@@ -17,11 +17,7 @@ fn forked_child_gets_einval_on_parents_context() {
 /// programs use, takes its locks around `fork`.
 #[test]
 fn a_forked_childs_own_context_runs_o_direct_requests() {
-    if common::sanitizer().as_deref() == Some("address") {
-        eprintln!("SKIP: fork_child_direct under ASan (its allocator is not fork-safe)");
-        return;
-    }
-    common::run_c_test("fork_child_direct");
+    common::run_c_test_unless_asan("fork_child_direct", "its allocator is not fork-safe");
 }
 
 /// tests/c/fork_while_busy.c: 150 forks while other threads keep the library busy (requests
@@ -35,9 +31,5 @@ fn a_forked_childs_own_context_runs_o_direct_requests() {
 /// allocate).
 #[test]
 fn forks_while_the_library_is_busy_give_children_that_run() {
-    if common::sanitizer().as_deref() == Some("address") {
-        eprintln!("SKIP: fork_while_busy under ASan (its allocator is not fork-safe)");
-        return;
-    }
-    common::run_c_test("fork_while_busy");
+    common::run_c_test_unless_asan("fork_while_busy", "its allocator is not fork-safe");
 }

@@ -46,6 +46,16 @@ pub fn sanitizer() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// Runs `tests/c/<name>.c` as [`run_c_test`] does, unless this is an ASan build, where the
+/// test is skipped and `why` printed.
+pub fn run_c_test_unless_asan(name: &str, why: &str) {
+    if sanitizer().as_deref() == Some("address") {
+        eprintln!("SKIP: {name} under ASan ({why})");
+        return;
+    }
+    run_c_test(name);
+}
+
 /// The C compiler's ASan runtime when testing an ASan build: a program not built with
 /// `-fsanitize=address` (fio) must preload it to load our library.
 pub fn asan_runtime() -> Option<PathBuf> {
